@@ -1,0 +1,47 @@
+// Command coordinator plans imageflight reads: it answers GetFlightInfo with
+// one endpoint per split, each naming the live workers (found by gossip)
+// that can serve it. With --standalone it also serves DoGet itself. Its
+// subcommands read a path (read), show the cluster (status), write the
+// sample corpus (gen-samples) and run the whole path end to end on that
+// corpus (demo).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/imageflight/imageflight/cmd/internal/cliconfig"
+	"github.com/imageflight/imageflight/pkg/server"
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	flags := append(cliconfig.ServeFlags("127.0.0.1:8815", "127.0.0.1:7946"),
+		&cli.BoolFlag{Name: "standalone", EnvVars: []string{"IMAGEFLIGHT_STANDALONE"}, Usage: "also serve DoGet in this process (an in-process worker)"})
+	app := &cli.App{
+		Name:  "coordinator",
+		Usage: "plan image reads over Arrow Flight for a gossip cluster of workers",
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			role := server.RoleCoordinator
+			if c.Bool("standalone") {
+				role = server.RoleStandalone
+			}
+			cfg, err := cliconfig.Config(c, role)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return server.Run(ctx, cfg)
+		},
+		Commands: []*cli.Command{readCommand(), statusCommand(), genSamplesCommand(), demoCommand()},
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "coordinator:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,83 @@
+// Package cliconfig maps the command-line flags shared by cmd/coordinator
+// and cmd/worker onto server.Config. Every flag can also be set through an
+// IMAGEFLIGHT_* environment variable.
+package cliconfig
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/imageflight/imageflight/pkg/server"
+	"github.com/urfave/cli/v2"
+)
+
+func env(name string) []string {
+	return []string{"IMAGEFLIGHT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
+}
+
+// ServeFlags are the flags of a serving process; defListen and defGossip
+// differ between coordinator and worker.
+func ServeFlags(defListen, defGossip string) []cli.Flag {
+	d := server.DefaultConfig()
+	return []cli.Flag{
+		&cli.StringFlag{Name: "listen", Value: defListen, EnvVars: env("listen"), Usage: "Flight (gRPC) listen address host:port"},
+		&cli.StringFlag{Name: "advertise", EnvVars: env("advertise"), Usage: "Flight address clients dial, if not the listen address"},
+		&cli.StringFlag{Name: "gossip-listen", Value: defGossip, EnvVars: env("gossip-listen"), Usage: "memberlist gossip listen address host:port"},
+		&cli.StringFlag{Name: "gossip-advertise", EnvVars: env("gossip-advertise"), Usage: "gossip address other members reach, if not the listen address"},
+		&cli.StringSliceFlag{Name: "join", EnvVars: env("join"), Usage: "gossip seed host:port to join (repeatable; workers point at the coordinator)"},
+		&cli.StringSliceFlag{Name: "root", EnvVars: env("root"), Usage: "folder or hdfs:// path that may be served (repeatable); anything outside is refused"},
+		&cli.StringFlag{Name: "name", EnvVars: env("name"), Usage: "unique member name (default: role-host-port)"},
+		&cli.StringFlag{Name: "secret-file", Value: d.SecretFile, EnvVars: env("secret-file"), Usage: "cluster secret: signs tickets and encrypts gossip; the coordinator creates it if missing, workers need a copy"},
+		&cli.StringFlag{Name: "host", EnvVars: env("host"), Usage: "host name matched against HDFS replica locations (default: advertise host)"},
+		&cli.IntFlag{Name: "capacity", Value: d.Capacity, EnvVars: env("capacity"), Usage: "decode slots this process offers (default: cores)"},
+		&cli.StringFlag{Name: "metrics-listen", EnvVars: env("metrics-listen"), Usage: "serve Prometheus /metrics on this address"},
+		&cli.DurationFlag{Name: "drain-timeout", Value: d.DrainTimeout, EnvVars: env("drain-timeout"), Usage: "on SIGTERM, how long in-flight streams may finish"},
+		&cli.Int64Flag{Name: "max-pixels", Value: d.Worker.Decode.MaxPixels, EnvVars: env("max-pixels"), Usage: "largest image (height*width) decoded; larger ones become invalid rows before any pixel memory is allocated"},
+		&cli.Int64Flag{Name: "batch-bytes", Value: d.Worker.BatchBytes, EnvVars: env("batch-bytes"), Usage: "target Arrow batch size in bytes (one larger image still goes alone)"},
+		&cli.IntFlag{Name: "decoders", Value: d.Worker.Parallelism, EnvVars: env("decoders"), Usage: "concurrent decodes per stream"},
+		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("log-level"), Usage: "debug, info, warn or error"},
+		&cli.BoolFlag{Name: "local-gossip", EnvVars: env("local-gossip"), Usage: "loopback gossip timings (faster failure detection; for tests and single hosts)"},
+	}
+}
+
+// Config builds a server.Config for role from parsed flags.
+func Config(c *cli.Context, role server.Role) (server.Config, error) {
+	cfg := server.DefaultConfig()
+	cfg.Role = role
+	cfg.Listen = c.String("listen")
+	cfg.Advertise = c.String("advertise")
+	cfg.GossipListen = c.String("gossip-listen")
+	cfg.GossipAdvertise = c.String("gossip-advertise")
+	cfg.Join = c.StringSlice("join")
+	cfg.Roots = c.StringSlice("root")
+	cfg.Name = c.String("name")
+	cfg.SecretFile = c.String("secret-file")
+	cfg.Host = c.String("host")
+	cfg.Capacity = c.Int("capacity")
+	cfg.MetricsListen = c.String("metrics-listen")
+	cfg.DrainTimeout = c.Duration("drain-timeout")
+	cfg.Worker.Decode.MaxPixels = c.Int64("max-pixels")
+	cfg.Worker.BatchBytes = c.Int64("batch-bytes")
+	cfg.Worker.Parallelism = c.Int("decoders")
+	cfg.LocalGossip = c.Bool("local-gossip")
+	log, err := Logger(c.String("log-level"))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Logger = log
+	if len(cfg.Roots) == 0 {
+		return cfg, fmt.Errorf("at least one --root is required (folder or hdfs:// path to serve)")
+	}
+	return cfg, nil
+}
+
+// Logger returns a text logger on stderr at the named level.
+func Logger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}

@@ -1,0 +1,40 @@
+// Command worker serves imageflight DoGet streams: it joins the cluster's
+// gossip, and for every signed ticket reads, decodes and streams the
+// split's images as Arrow batches in Spark's image schema.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/imageflight/imageflight/cmd/internal/cliconfig"
+	"github.com/imageflight/imageflight/pkg/server"
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	app := &cli.App{
+		Name:  "worker",
+		Usage: "serve image splits over Arrow Flight (joins a coordinator's gossip)",
+		Flags: cliconfig.ServeFlags("127.0.0.1:8816", "127.0.0.1:7947"),
+		Action: func(c *cli.Context) error {
+			cfg, err := cliconfig.Config(c, server.RoleWorker)
+			if err != nil {
+				return err
+			}
+			if len(cfg.Join) == 0 {
+				return fmt.Errorf("--join is required: the coordinator's gossip address, e.g. 127.0.0.1:7946")
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return server.Run(ctx, cfg)
+		},
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}

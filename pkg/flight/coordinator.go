@@ -1,0 +1,224 @@
+package flight
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	aflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/imageflight/imageflight/pkg/hdfsio"
+	"github.com/imageflight/imageflight/pkg/plan"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// WorkerSet reports the workers a plan may use; membership.Member
+// satisfies it through a small adapter in cmd.
+type WorkerSet interface {
+	LiveWorkers() []WorkerInfo
+}
+
+// WorkerInfo is a live worker as the coordinator sees it.
+type WorkerInfo struct {
+	Name     string
+	Location string // Flight URI, e.g. grpc://127.0.0.2:8816
+	Host     string
+	Capacity int
+}
+
+// CoordinatorConfig configures the planning side.
+type CoordinatorConfig struct {
+	Roots  hdfsio.Roots // descriptors outside these are refused
+	Secret []byte       // signs tickets
+	// TicketTTL bounds how long a plan's tickets stay redeemable.
+	TicketTTL time.Duration
+	// SplitsPerSlot sets the default split count (numPartitions = -1):
+	// this many splits per worker decode slot, so every core has work and
+	// a lost worker's share spreads over the others.
+	SplitsPerSlot int
+	// MaxLocations is how many workers each endpoint names.
+	MaxLocations int
+	// ListParallelism bounds concurrent directory listings.
+	ListParallelism int
+	Logger          *slog.Logger
+}
+
+// DefaultCoordinatorConfig returns sane planning defaults.
+func DefaultCoordinatorConfig() CoordinatorConfig {
+	return CoordinatorConfig{TicketTTL: 24 * time.Hour, SplitsPerSlot: 2, MaxLocations: 3, ListParallelism: 16, Logger: slog.Default()}
+}
+
+// Coordinator answers GetFlightInfo.
+type Coordinator struct {
+	cfg     CoordinatorConfig
+	mounts  *hdfsio.Mounts
+	workers WorkerSet
+	signer  *Signer
+	log     *slog.Logger
+}
+
+// NewCoordinator returns a coordinator planning over workers.
+func NewCoordinator(cfg CoordinatorConfig, mounts *hdfsio.Mounts, workers WorkerSet) (*Coordinator, error) {
+	if len(cfg.Roots) == 0 {
+		return nil, errors.New("coordinator: at least one root is required")
+	}
+	if len(cfg.Secret) == 0 {
+		return nil, errors.New("coordinator: a cluster secret is required to sign tickets")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Coordinator{cfg: cfg, mounts: mounts, workers: workers, signer: NewSigner(cfg.Secret), log: cfg.Logger}, nil
+}
+
+// GetFlightInfo plans a read: validate, confine, list, sample, cut, assign, sign.
+func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDescriptor) (info *aflight.FlightInfo, err error) {
+	defer func() { plansTotal.WithLabelValues(status.Code(err).String()).Inc() }()
+	if desc.GetType() != aflight.DescriptorCMD {
+		return nil, status.Error(codes.InvalidArgument, `descriptor must be a command: JSON like {"path": "/data/images"}`)
+	}
+	req, err := plan.ParseRequest(desc.GetCmd())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	start := time.Now()
+	p, err := c.Plan(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	info, err = c.flightInfo(desc, req, p)
+	if err != nil {
+		return nil, err
+	}
+	filesPlanned.Add(float64(p.files))
+	c.log.Info("planned", "plan", p.id, "path", p.base, "files", p.files, "bytes", p.bytes,
+		"splits", len(p.splits), "workers", len(p.workers), "took", time.Since(start).Round(time.Millisecond))
+	return info, nil
+}
+
+// readPlan is a planned read.
+type readPlan struct {
+	id        string
+	base      hdfsio.Location
+	columns   []plan.Column
+	splits    []plan.Split
+	workers   []WorkerInfo
+	locations [][]int
+	files     int
+	bytes     int64
+}
+
+// Plan lists and cuts a request. Errors are gRPC statuses.
+func (c *Coordinator) Plan(ctx context.Context, req plan.Request) (*readPlan, error) {
+	base, err := hdfsio.ParseLocation(req.Path)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "descriptor key %q: %v", "path", err)
+	}
+	if !c.cfg.Roots.Contains(base) {
+		return nil, status.Errorf(codes.PermissionDenied, "%s is outside the served roots (%s)", base, c.rootList())
+	}
+	workers := c.workers.LiveWorkers()
+	if len(workers) == 0 {
+		return nil, status.Error(codes.Unavailable, "no live workers: start a worker that joins this coordinator's gossip address")
+	}
+	fsys, err := c.mounts.For(ctx, base)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "%v", err)
+	}
+	files, err := plan.List(ctx, fsys, base.Path, plan.ListOptions{
+		Recursive:   req.Recursive,
+		Parallelism: c.cfg.ListParallelism,
+		Keep:        func(p string) bool { return plan.Sampled(req.Seed, p, req.SampleRatio) },
+	})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, status.Errorf(codes.NotFound, "%s does not exist", base)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, status.Errorf(codes.PermissionDenied, "%s: %v", base, err)
+	case ctx.Err() != nil:
+		return nil, status.FromContextError(ctx.Err()).Err()
+	case err != nil:
+		return nil, status.Errorf(codes.Unavailable, "list %s: %v", base, err)
+	}
+	n := req.NumPartitions
+	if n == -1 {
+		slots := 0
+		for _, w := range workers {
+			slots += max(w.Capacity, 1)
+		}
+		n = slots * max(c.cfg.SplitsPerSlot, 1)
+	}
+	p := &readPlan{id: newPlanID(), base: base, workers: workers, files: len(files)}
+	p.columns = plan.Columns(base.Path, files)
+	p.splits = plan.Cut(files, n)
+	for _, f := range files {
+		p.bytes += f.Size
+	}
+	pw := make([]plan.Worker, len(workers))
+	for i, w := range workers {
+		pw[i] = plan.Worker{Name: w.Name, Host: w.Host, Capacity: w.Capacity}
+	}
+	p.locations = plan.Assign(p.splits, pw, nil, c.cfg.MaxLocations)
+	return p, nil
+}
+
+func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req plan.Request, p *readPlan) (*aflight.FlightInfo, error) {
+	expires := time.Now().Add(c.cfg.TicketTTL).Unix()
+	info := &aflight.FlightInfo{
+		Schema:           aflight.SerializeSchema(Schema(p.columns), memory.DefaultAllocator),
+		FlightDescriptor: desc,
+		TotalRecords:     int64(p.files),
+		TotalBytes:       -1,
+		Ordered:          true,
+	}
+	if req.DropImageFailures {
+		info.TotalRecords = -1 // unknown until decoded
+	}
+	for i, s := range p.splits {
+		t := &Ticket{Plan: p.id, Split: i, Base: p.base.String(), Columns: p.columns, Drop: req.DropImageFailures, Expires: expires}
+		t.Files = make([]TicketFile, len(s.Files))
+		for j, f := range s.Files {
+			t.Files[j] = TicketFile{Rel: relPath(p.base.Path, f.Path), Size: f.Size}
+		}
+		wire, err := c.signer.Sign(t)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "sign ticket: %v", err)
+		}
+		ep := &aflight.FlightEndpoint{Ticket: &aflight.Ticket{Ticket: wire}}
+		for _, wi := range p.locations[i] {
+			ep.Location = append(ep.Location, &aflight.Location{Uri: p.workers[wi].Location})
+		}
+		info.Endpoint = append(info.Endpoint, ep)
+	}
+	return info, nil
+}
+
+func relPath(base, p string) string {
+	if p == base {
+		return "."
+	}
+	return strings.TrimPrefix(p, strings.TrimSuffix(base, "/")+"/")
+}
+
+func (c *Coordinator) rootList() string {
+	s := make([]string, len(c.cfg.Roots))
+	for i, r := range c.cfg.Roots {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func newPlanID() string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,35 @@
+package flight
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Process-wide metrics, shared by every coordinator and worker in the
+// process (tests run several).
+var (
+	imagesTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "imageflight_images_total",
+		Help: "Images served by this worker, by result (ok, invalid, dropped).",
+	}, []string{"result"})
+	bytesRead = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "imageflight_file_bytes_read_total",
+		Help: "Encoded image bytes read from storage.",
+	})
+	streamsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "imageflight_doget_streams_total",
+		Help: "DoGet streams finished, by gRPC status code.",
+	}, []string{"code"})
+	streamsInFlight = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "imageflight_doget_streams_in_flight",
+		Help: "DoGet streams being served now.",
+	})
+	plansTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "imageflight_plans_total",
+		Help: "GetFlightInfo calls, by gRPC status code.",
+	}, []string{"code"})
+	filesPlanned = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "imageflight_files_planned_total",
+		Help: "Files handed out in plans.",
+	})
+)

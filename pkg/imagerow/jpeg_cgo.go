@@ -1,0 +1,197 @@
+//go:build cgo
+
+package imagerow
+
+/*
+#cgo LDFLAGS: -ljpeg
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <jpeglib.h>
+#include <jerror.h>
+
+// libjpeg reports errors by calling error_exit, whose default prints and
+// calls exit(). We longjmp back to the entry point instead, so a corrupt
+// file costs one error value, not the process.
+typedef struct {
+	struct jpeg_error_mgr pub;
+	jmp_buf jb;
+	char msg[JMSG_LENGTH_MAX];
+} ifl_err;
+
+typedef struct {
+	struct jpeg_decompress_struct cinfo;
+	ifl_err err;
+	int cmyk; // output is CMYK that we convert to BGR
+} ifl_ctx;
+
+static void ifl_error_exit(j_common_ptr cinfo) {
+	ifl_err *e = (ifl_err *)cinfo->err;
+	(*cinfo->err->format_message)(cinfo, e->msg);
+	longjmp(e->jb, 1);
+}
+
+// Warnings (msg_level -1) are ignored like Java's ImageIO ignores them,
+// except premature end of data: libjpeg would pad a truncated file with
+// gray, and we would rather return an invalid row than invented pixels.
+static void ifl_emit_message(j_common_ptr cinfo, int msg_level) {
+	ifl_err *e = (ifl_err *)cinfo->err;
+	if (msg_level < 0) {
+		e->pub.num_warnings++;
+		if (e->pub.msg_code == JWRN_JPEG_EOF) {
+			(*cinfo->err->format_message)(cinfo, e->msg);
+			longjmp(e->jb, 1);
+		}
+	}
+}
+
+static void ifl_output_message(j_common_ptr cinfo) { (void)cinfo; }
+
+static ifl_ctx *ifl_new(void) {
+	ifl_ctx *c = (ifl_ctx *)calloc(1, sizeof(ifl_ctx));
+	if (c == NULL) return NULL;
+	c->cinfo.err = jpeg_std_error(&c->err.pub);
+	c->err.pub.error_exit = ifl_error_exit;
+	c->err.pub.emit_message = ifl_emit_message;
+	c->err.pub.output_message = ifl_output_message;
+	if (setjmp(c->err.jb)) {
+		free(c);
+		return NULL;
+	}
+	jpeg_create_decompress(&c->cinfo);
+	return c;
+}
+
+static void ifl_free(ifl_ctx *c) {
+	jpeg_destroy_decompress(&c->cinfo);
+	free(c);
+}
+
+static const char *ifl_msg(ifl_ctx *c) { return c->err.msg; }
+
+// ifl_header reads the markers and picks the output colour space: gray stays
+// gray (1 channel), YCbCr/RGB is converted by libjpeg straight to BGR (the
+// same islow IDCT and fancy upsampling Java's ImageIO uses), CMYK/YCCK is
+// read as CMYK and converted to BGR in ifl_read. Returns the channel count,
+// or -1 with the message in ifl_msg.
+static int ifl_header(ifl_ctx *c, const unsigned char *buf, unsigned long len, int *w, int *h) {
+	if (setjmp(c->err.jb)) return -1;
+	jpeg_mem_src(&c->cinfo, buf, len);
+	if (jpeg_read_header(&c->cinfo, TRUE) != JPEG_HEADER_OK) {
+		strcpy(c->err.msg, "no image in JPEG stream");
+		return -1;
+	}
+	*w = (int)c->cinfo.image_width;
+	*h = (int)c->cinfo.image_height;
+	switch (c->cinfo.jpeg_color_space) {
+	case JCS_GRAYSCALE:
+		c->cinfo.out_color_space = JCS_GRAYSCALE;
+		return 1;
+	case JCS_YCbCr:
+	case JCS_RGB:
+		c->cinfo.out_color_space = JCS_EXT_BGR;
+		return 3;
+	case JCS_CMYK:
+	case JCS_YCCK:
+		c->cinfo.out_color_space = JCS_CMYK;
+		c->cmyk = 1;
+		return 3;
+	default:
+		snprintf(c->err.msg, sizeof c->err.msg, "unsupported JPEG colour space %d with %d components",
+			(int)c->cinfo.jpeg_color_space, c->cinfo.num_components);
+		return -1;
+	}
+}
+
+// ifl_read decodes every scanline into out (h*w*nch bytes). For CMYK it
+// decodes into a scratch row and converts each pixel with the same integer
+// formula as Go's color.CMYKToRGB, after undoing Adobe's inverted storage
+// (Photoshop writes 255-ink and flags it with an APP14 marker).
+static int ifl_read(ifl_ctx *c, unsigned char *out, int nch) {
+	// volatile: it is read after longjmp returns to the setjmp below.
+	unsigned char *volatile scratch = NULL;
+	if (setjmp(c->err.jb)) {
+		free(scratch);
+		return -1;
+	}
+	jpeg_start_decompress(&c->cinfo);
+	unsigned int w = c->cinfo.output_width;
+	size_t stride = (size_t)w * nch;
+	if (c->cmyk) {
+		scratch = (unsigned char *)malloc((size_t)w * 4);
+		if (scratch == NULL) {
+			strcpy(c->err.msg, "out of memory");
+			return -1;
+		}
+	}
+	int inverted = c->cinfo.saw_Adobe_marker;
+	while (c->cinfo.output_scanline < c->cinfo.output_height) {
+		unsigned char *dst = out + (size_t)c->cinfo.output_scanline * stride;
+		JSAMPROW row = c->cmyk ? scratch : dst;
+		if (jpeg_read_scanlines(&c->cinfo, &row, 1) != 1) {
+			strcpy(c->err.msg, "jpeg_read_scanlines returned no row");
+			free(scratch);
+			return -1;
+		}
+		if (!c->cmyk) continue;
+		for (unsigned int x = 0; x < w; x++) {
+			unsigned int cc = scratch[4*x], m = scratch[4*x+1], y = scratch[4*x+2], k = scratch[4*x+3];
+			if (inverted) { cc = 255 - cc; m = 255 - m; y = 255 - y; k = 255 - k; }
+			unsigned int wk = 0xffff - k * 0x101;
+			dst[3*x+0] = (unsigned char)(((0xffff - y * 0x101) * wk / 0xffff) >> 8);
+			dst[3*x+1] = (unsigned char)(((0xffff - m * 0x101) * wk / 0xffff) >> 8);
+			dst[3*x+2] = (unsigned char)(((0xffff - cc * 0x101) * wk / 0xffff) >> 8);
+		}
+	}
+	jpeg_finish_decompress(&c->cinfo);
+	free(scratch);
+	return 0;
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"unsafe"
+)
+
+// JPEGDecoder names the JPEG implementation compiled in.
+const JPEGDecoder = "libjpeg-turbo"
+
+// decodeJPEG decodes with the system libjpeg (libjpeg-turbo on Debian —
+// the library Debian's JDK links, so the bytes match Spark's).
+func decodeJPEG(origin string, data []byte, budget int64) (Row, error) {
+	if len(data) == 0 {
+		return Row{}, errors.New("empty JPEG")
+	}
+	ctx := C.ifl_new()
+	if ctx == nil {
+		return Row{}, errors.New("jpeg: cannot allocate decoder")
+	}
+	defer C.ifl_free(ctx)
+
+	// libjpeg keeps a pointer to the input across ifl_header and ifl_read,
+	// which cgo allows only for pinned memory.
+	var pin runtime.Pinner
+	pin.Pin(&data[0])
+	defer pin.Unpin()
+
+	var w, h C.int
+	nch := int(C.ifl_header(ctx, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &w, &h))
+	if nch < 0 {
+		return Row{}, fmt.Errorf("jpeg: %s", C.GoString(C.ifl_msg(ctx)))
+	}
+	// Budget check on the header's dimensions, before libjpeg allocates
+	// its buffers in jpeg_start_decompress and before we allocate ours.
+	if err := checkSize(int(h), int(w), nch, budget); err != nil {
+		return Row{}, err
+	}
+	out := make([]byte, int(w)*int(h)*nch)
+	if C.ifl_read(ctx, (*C.uchar)(unsafe.Pointer(&out[0])), C.int(nch)) != 0 {
+		return Row{}, fmt.Errorf("jpeg: %s", C.GoString(C.ifl_msg(ctx)))
+	}
+	return Row{Origin: origin, Height: int32(h), Width: int32(w), NChannels: int32(nch), Mode: modeFor(nch), Data: out}, nil
+}

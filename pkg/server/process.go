@@ -1,0 +1,292 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	aflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/imageflight/imageflight/pkg/flight"
+	"github.com/imageflight/imageflight/pkg/hdfsio"
+	"github.com/imageflight/imageflight/pkg/membership"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Process is a running imageflight process.
+type Process struct {
+	cfg     Config
+	log     *slog.Logger
+	member  *membership.Member
+	svc     *flight.Service
+	srv     aflight.Server
+	lis     net.Listener
+	metrics *http.Server
+	served  chan error
+	addr    string
+}
+
+// Start starts a process: listens, joins gossip, serves. Stop it with
+// Shutdown.
+func Start(ctx context.Context, cfg Config) (*Process, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Role&RoleStandalone == 0 {
+		return nil, errors.New("server: role must be coordinator, worker or both")
+	}
+	roots, err := hdfsio.ParseRoots(cfg.Roots)
+	if err != nil {
+		return nil, err
+	}
+	if len(roots) == 0 {
+		return nil, errors.New("server: at least one --root is required: the folders or hdfs:// paths this cluster may serve")
+	}
+	secret, err := loadSecret(cfg.SecretFile, cfg.Role&RoleCoordinator != 0)
+	if err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	p := &Process{cfg: cfg, log: cfg.Logger, lis: lis, served: make(chan error, 1)}
+	p.addr = cfg.Advertise
+	if p.addr == "" {
+		p.addr = lis.Addr().String()
+	}
+	fail := func(err error) (*Process, error) {
+		lis.Close()
+		return nil, err
+	}
+	mounts := &hdfsio.Mounts{}
+	p.svc = &flight.Service{}
+	if cfg.Role&RoleWorker != 0 {
+		wc := cfg.Worker
+		wc.Roots, wc.Secret, wc.Logger = roots, secret, cfg.Logger
+		if p.svc.Worker, err = flight.NewWorker(wc, mounts); err != nil {
+			return fail(err)
+		}
+	}
+	if err := p.join(secret); err != nil {
+		return fail(err)
+	}
+	if cfg.Role&RoleCoordinator != 0 {
+		cc := cfg.Coordinator
+		cc.Roots, cc.Secret, cc.Logger = roots, secret, cfg.Logger
+		if p.svc.Coordinator, err = flight.NewCoordinator(cc, mounts, workerSet{p.member}); err != nil {
+			p.member.Leave(ctx)
+			return fail(err)
+		}
+		p.svc.ClusterStatus = p.clusterStatus
+	}
+	p.srv = flight.NewServer(p.svc, nil)
+	p.srv.InitListener(lis)
+	go func() { p.served <- p.srv.Serve() }()
+	if cfg.MetricsListen != "" {
+		if err := p.serveMetrics(); err != nil {
+			p.Shutdown(ctx)
+			return nil, err
+		}
+	}
+	p.log.Info("serving", "name", p.member.Name(), "flight", p.Location(), "gossip", p.member.Addr(), "roots", cfg.Roots)
+	return p, nil
+}
+
+func (p *Process) join(secret []byte) error {
+	host, port, err := net.SplitHostPort(p.addr)
+	if err != nil {
+		return fmt.Errorf("advertise address %q: %w", p.addr, err)
+	}
+	role := membership.RoleWorker
+	switch p.cfg.Role {
+	case RoleCoordinator:
+		role = membership.RoleCoordinator
+	case RoleStandalone:
+		role = membership.RoleStandalone
+	}
+	mc := membership.DefaultConfig()
+	mc.Name = p.cfg.Name
+	if mc.Name == "" {
+		mc.Name = fmt.Sprintf("%s-%s-%s", role, host, port)
+	}
+	gh, gp, err := net.SplitHostPort(p.cfg.GossipListen)
+	if err != nil {
+		return fmt.Errorf("gossip listen %q: %w", p.cfg.GossipListen, err)
+	}
+	mc.BindAddr = gh
+	if mc.BindPort, err = strconv.Atoi(gp); err != nil {
+		return fmt.Errorf("gossip listen %q: %w", p.cfg.GossipListen, err)
+	}
+	mc.AdvertiseAddr = p.cfg.GossipAdvertise
+	mc.Join = p.cfg.Join
+	mc.SecretKey = gossipKey(secret)
+	mc.Local = p.cfg.LocalGossip
+	mc.Logger = p.log
+	hostName := p.cfg.Host
+	if hostName == "" {
+		hostName = host
+	}
+	mc.Meta = membership.Meta{Role: role, Flight: "grpc://" + p.addr, Host: hostName, Capacity: max(p.cfg.Capacity, 1), Version: Version}
+	p.member, err = membership.New(mc)
+	return err
+}
+
+func (p *Process) serveMetrics() error {
+	lis, err := net.Listen("tcp", p.cfg.MetricsListen)
+	if err != nil {
+		return fmt.Errorf("metrics listen %s: %w", p.cfg.MetricsListen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	p.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go p.metrics.Serve(lis)
+	return nil
+}
+
+// Location is the Flight URI clients dial.
+func (p *Process) Location() string { return "grpc://" + p.addr }
+
+// GossipAddr is the memberlist address others join.
+func (p *Process) GossipAddr() string { return p.member.Addr() }
+
+// Done delivers the Flight server's exit.
+func (p *Process) Done() <-chan error { return p.served }
+
+// Shutdown drains in-flight streams (bounded by DrainTimeout and ctx),
+// leaves the gossip cluster and stops serving.
+func (p *Process) Shutdown(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, max(p.cfg.DrainTimeout, time.Second))
+	defer cancel()
+	var errs []error
+	if w := p.svc.Worker; w != nil {
+		if err := w.Drain(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := p.member.Leave(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("leave gossip: %w", err))
+	}
+	p.srv.Shutdown()
+	if p.metrics != nil {
+		p.metrics.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// workerSet adapts gossip membership to the coordinator's WorkerSet.
+type workerSet struct{ m *membership.Member }
+
+func (s workerSet) LiveWorkers() []flight.WorkerInfo {
+	var out []flight.WorkerInfo
+	for _, n := range s.m.Nodes("") {
+		if n.Meta.Role != membership.RoleWorker && n.Meta.Role != membership.RoleStandalone {
+			continue
+		}
+		if n.Health != 0 {
+			continue // suspect: plan around it until gossip decides
+		}
+		out = append(out, flight.WorkerInfo{Name: n.Name, Location: n.Meta.Flight, Host: n.Meta.Host, Capacity: n.Meta.Capacity})
+	}
+	return out
+}
+
+// MemberStatus is one member in the cluster-status action.
+type MemberStatus struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Location string `json:"location"`
+	Host     string `json:"host"`
+	Capacity int    `json:"capacity"`
+	Version  string `json:"version"`
+	State    string `json:"state"`
+	// Active is the worker's streams in flight (-1 when it did not answer).
+	Active int64 `json:"active"`
+}
+
+// ClusterStatus is the cluster-status action's answer.
+type ClusterStatus struct {
+	Coordinator string         `json:"coordinator"`
+	Workers     []MemberStatus `json:"workers"`
+	Members     []MemberStatus `json:"members"`
+}
+
+func (p *Process) clusterStatus(ctx context.Context) any {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	nodes := p.member.Nodes("")
+	st := ClusterStatus{Coordinator: p.member.Name(), Workers: []MemberStatus{}, Members: make([]MemberStatus, len(nodes))}
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		ms := MemberStatus{Name: n.Name, Role: n.Meta.Role, Location: n.Meta.Flight, Host: n.Meta.Host,
+			Capacity: n.Meta.Capacity, Version: n.Meta.Version, State: [...]string{"alive", "suspect", "dead", "left"}[min(n.Health, 3)], Active: -1}
+		st.Members[i] = ms
+		if n.Meta.Role == membership.RoleCoordinator {
+			continue
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			st.Members[i].Active = workerActive(ctx, st.Members[i].Location)
+		}(i)
+	}
+	wg.Wait()
+	for _, m := range st.Members {
+		if m.Role != membership.RoleCoordinator && m.State == "alive" {
+			st.Workers = append(st.Workers, m)
+		}
+	}
+	return st
+}
+
+// workerActive asks a worker how many streams it serves; -1 if it can't say.
+func workerActive(ctx context.Context, location string) int64 {
+	addr := location[len("grpc://"):]
+	fc, err := aflight.NewClientWithMiddleware(addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return -1
+	}
+	defer fc.Close()
+	s, err := fc.DoAction(ctx, &aflight.Action{Type: flight.ActionWorkerStatus})
+	if err != nil {
+		return -1
+	}
+	r, err := s.Recv()
+	if err != nil {
+		return -1
+	}
+	var ws flight.WorkerStatus
+	if json.Unmarshal(r.GetBody(), &ws) != nil {
+		return -1
+	}
+	return ws.Active
+}
+
+// Run starts a process and serves until ctx ends, then shuts down
+// gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	p, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		p.log.Info("shutting down", "drain_timeout", cfg.DrainTimeout)
+		return p.Shutdown(context.Background())
+	case err := <-p.served:
+		p.member.Leave(context.Background())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		return err
+	}
+}

@@ -1,0 +1,188 @@
+// Package e2e runs imageflight as real processes — a coordinator and
+// workers on separate 127.0.0.x addresses — and reads through them with the
+// Go Flight client.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	aflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/imageflight/imageflight/pkg/server"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "imageflight-e2e-bin-")
+	if err != nil {
+		panic(err)
+	}
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../../cmd/coordinator", "../../cmd/worker")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build binaries:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is one running imageflight process.
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	log    *bytes.Buffer
+	flight string // host:port
+	gossip string
+}
+
+// freeAddr returns host:port with a port free for both TCP and UDP on host.
+func freeAddr(t testing.TB, host string) string {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp", host+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err == nil {
+			u.Close()
+			return addr
+		}
+	}
+	t.Fatalf("no free port on %s", host)
+	return ""
+}
+
+// cluster is a coordinator and its workers.
+type cluster struct {
+	t       testing.TB
+	secret  string
+	roots   []string
+	coord   *proc
+	workers []*proc
+}
+
+func (c *cluster) start(name string, args ...string) *proc {
+	c.t.Helper()
+	p := &proc{name: name, log: &bytes.Buffer{}}
+	bin := "worker"
+	if strings.HasPrefix(name, "coord") {
+		bin = "coordinator"
+	}
+	host := args[0]
+	args = args[1:]
+	p.flight, p.gossip = freeAddr(c.t, host), freeAddr(c.t, host)
+	full := []string{"--listen", p.flight, "--gossip-listen", p.gossip, "--secret-file", c.secret,
+		"--name", name, "--local-gossip", "--log-level", "debug", "--drain-timeout", "5s"}
+	for _, r := range c.roots {
+		full = append(full, "--root", r)
+	}
+	full = append(full, args...)
+	p.cmd = exec.Command(filepath.Join(binDir, bin), full...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	c.t.Cleanup(func() {
+		p.kill(syscall.SIGKILL)
+		if c.t.Failed() {
+			c.t.Logf("--- log of %s ---\n%s", name, p.log.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) kill(sig syscall.Signal) {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	syscall.Kill(-p.cmd.Process.Pid, sig)
+	if sig == syscall.SIGKILL {
+		p.cmd.Wait()
+	}
+}
+
+// startCluster starts a coordinator on 127.0.0.1 and n workers on
+// 127.0.0.2.., all serving roots, and waits until the coordinator sees
+// every worker alive.
+func startCluster(t testing.TB, n int, roots ...string) *cluster {
+	t.Helper()
+	c := &cluster{t: t, roots: roots, secret: filepath.Join(t.TempDir(), "secret")}
+	c.coord = c.start("coord", "127.0.0.1")
+	for i := 0; i < n; i++ {
+		c.addWorker(fmt.Sprintf("w%d", i+1))
+	}
+	c.waitWorkers(n)
+	return c
+}
+
+func (c *cluster) addWorker(name string) *proc {
+	host := fmt.Sprintf("127.0.0.%d", len(c.workers)+2)
+	// Workers need the secret the coordinator writes at start-up.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(c.secret); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w := c.start(name, host, "--join", c.coord.gossip)
+	c.workers = append(c.workers, w)
+	return w
+}
+
+// status asks the coordinator for cluster-status.
+func (c *cluster) status(ctx context.Context) (server.ClusterStatus, error) {
+	var st server.ClusterStatus
+	fc, err := aflight.NewClientWithMiddleware(c.coord.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return st, err
+	}
+	defer fc.Close()
+	s, err := fc.DoAction(ctx, &aflight.Action{Type: "cluster-status"})
+	if err != nil {
+		return st, err
+	}
+	r, err := s.Recv()
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(r.GetBody(), &st)
+}
+
+func (c *cluster) waitWorkers(n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		st, err := c.status(ctx)
+		cancel()
+		if err == nil && len(st.Workers) == n {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatalf("coordinator did not see %d live workers within 30s", n)
+}
+
+func (c *cluster) location() string { return "grpc://" + c.coord.flight }

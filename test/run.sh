@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs (Debian packages, Go
+# modules, Maven jars for the HDFS minicluster, the Python virtualenv),
+# then runs Go vet + tests (unit, multi-process end-to-end, real HDFS) and
+# the Python tests (pyarrow, pandas, PySpark with Spark as the oracle).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "system packages"
+need=()
+[ -f /usr/include/jpeglib.h ] || need+=(libjpeg62-turbo-dev)
+command -v java >/dev/null || need+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || need+=(maven)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  else
+    echo "missing packages: ${need[*]} (install them with apt-get)" >&2; exit 1
+  fi
+fi
+
+step "go modules"
+go mod download
+
+if [ -x test/hdfs/setup.sh ]; then
+  step "hdfs minicluster jars"
+  test/hdfs/setup.sh
+fi
+
+if [ -x test/python/setup.sh ]; then
+  step "python virtualenv"
+  test/python/setup.sh
+fi
+
+step "go vet"
+go vet ./...
+
+step "go test"
+go test -count=1 -timeout 15m ./...
+
+if [ -d test/python ]; then
+  step "pytest"
+  .venv/bin/python -m pytest -q test/python
+fi
