@@ -425,6 +425,15 @@ func (h *HDFS) client(ctx context.Context, i int) (*hdfs.Client, error) {
 	err := h.doOn(ctx, func() error {
 		var err error
 		c, err = hdfs.NewClient(h.opts)
+		if err != nil {
+			return err
+		}
+		// colinmarc caches the server defaults in the Client without a lock
+		// on first use (every read asks for them): fetch them now, before
+		// the client is shared, so concurrent reads do not race.
+		if _, err = c.ServerDefaults(); err != nil {
+			c.Close()
+		}
 		return err
 	})
 	if err != nil {

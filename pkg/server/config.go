@@ -59,6 +59,9 @@ type Config struct {
 	MetricsListen string
 	// DrainTimeout bounds how long SIGTERM waits for in-flight streams.
 	DrainTimeout time.Duration
+	// ProbeInterval is how often the coordinator checks each worker
+	// directly; two failed checks keep it out of new plans (0 disables).
+	ProbeInterval time.Duration
 	// LocalGossip selects memberlist's loopback timings (tests).
 	LocalGossip bool
 
@@ -79,15 +82,16 @@ func DefaultSecretFile() string {
 // DefaultConfig returns a standalone process on loopback.
 func DefaultConfig() Config {
 	return Config{
-		Role:         RoleStandalone,
-		Listen:       "127.0.0.1:8815",
-		GossipListen: "127.0.0.1:7946",
-		SecretFile:   DefaultSecretFile(),
-		Capacity:     runtime.GOMAXPROCS(0),
-		DrainTimeout: 30 * time.Second,
-		Coordinator:  flight.DefaultCoordinatorConfig(),
-		Worker:       flight.DefaultWorkerConfig(),
-		Logger:       slog.Default(),
+		Role:          RoleStandalone,
+		Listen:        "127.0.0.1:8815",
+		GossipListen:  "127.0.0.1:7946",
+		SecretFile:    DefaultSecretFile(),
+		Capacity:      runtime.GOMAXPROCS(0),
+		DrainTimeout:  30 * time.Second,
+		ProbeInterval: time.Second,
+		Coordinator:   flight.DefaultCoordinatorConfig(),
+		Worker:        flight.DefaultWorkerConfig(),
+		Logger:        slog.Default(),
 	}
 }
 

@@ -33,6 +33,8 @@ type Process struct {
 	metrics *http.Server
 	served  chan error
 	addr    string
+	probe   *prober
+	stop    context.CancelFunc
 }
 
 // Start starts a process: listens, joins gossip, serves. Stop it with
@@ -83,11 +85,19 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if cfg.Role&RoleCoordinator != 0 {
 		cc := cfg.Coordinator
 		cc.Roots, cc.Secret, cc.Logger = roots, secret, cfg.Logger
-		if p.svc.Coordinator, err = flight.NewCoordinator(cc, mounts, workerSet{p.member}); err != nil {
+		ws := &workerSet{m: p.member}
+		if p.svc.Coordinator, err = flight.NewCoordinator(cc, mounts, ws); err != nil {
 			p.member.Leave(ctx)
 			return fail(err)
 		}
 		p.svc.ClusterStatus = p.clusterStatus
+		if cfg.ProbeInterval > 0 {
+			p.probe = newProber(ws.gossipWorkers, cfg.ProbeInterval)
+			ws.healthy = p.probe.healthy
+			var pctx context.Context
+			pctx, p.stop = context.WithCancel(context.Background())
+			go p.probe.run(pctx)
+		}
 	}
 	p.srv = flight.NewServer(p.svc, nil)
 	p.srv.InitListener(lis)
@@ -168,6 +178,9 @@ func (p *Process) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, max(p.cfg.DrainTimeout, time.Second))
 	defer cancel()
 	var errs []error
+	if p.stop != nil {
+		p.stop()
+	}
 	if w := p.svc.Worker; w != nil {
 		if err := w.Drain(ctx); err != nil {
 			errs = append(errs, err)
@@ -183,10 +196,29 @@ func (p *Process) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// workerSet adapts gossip membership to the coordinator's WorkerSet.
-type workerSet struct{ m *membership.Member }
+// workerSet adapts gossip membership to the coordinator's WorkerSet,
+// leaving out workers the health prober has benched.
+type workerSet struct {
+	m       *membership.Member
+	healthy func(name string) bool
+}
 
-func (s workerSet) LiveWorkers() []flight.WorkerInfo {
+func (s *workerSet) LiveWorkers() []flight.WorkerInfo {
+	all := s.gossipWorkers()
+	if s.healthy == nil {
+		return all
+	}
+	out := all[:0]
+	for _, w := range all {
+		if s.healthy(w.Name) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// gossipWorkers are the workers gossip reports alive.
+func (s *workerSet) gossipWorkers() []flight.WorkerInfo {
 	var out []flight.WorkerInfo
 	for _, n := range s.m.Nodes("") {
 		if n.Meta.Role != membership.RoleWorker && n.Meta.Role != membership.RoleStandalone {
@@ -229,6 +261,9 @@ func (p *Process) clusterStatus(ctx context.Context) any {
 	for i, n := range nodes {
 		ms := MemberStatus{Name: n.Name, Role: n.Meta.Role, Location: n.Meta.Flight, Host: n.Meta.Host,
 			Capacity: n.Meta.Capacity, Version: n.Meta.Version, State: [...]string{"alive", "suspect", "dead", "left"}[min(n.Health, 3)], Active: -1}
+		if p.probe != nil && ms.State == "alive" && !p.probe.healthy(n.Name) {
+			ms.State = "unreachable" // gossip still says alive; direct probes fail
+		}
 		st.Members[i] = ms
 		if n.Meta.Role == membership.RoleCoordinator {
 			continue

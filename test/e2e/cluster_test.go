@@ -46,6 +46,8 @@ func TestMain(m *testing.M) {
 // proc is one running imageflight process.
 type proc struct {
 	name   string
+	bin    string
+	args   []string
 	cmd    *exec.Cmd
 	log    *bytes.Buffer
 	flight string // host:port
@@ -96,13 +98,8 @@ func (c *cluster) start(name string, args ...string) *proc {
 	for _, r := range c.roots {
 		full = append(full, "--root", r)
 	}
-	full = append(full, args...)
-	p.cmd = exec.Command(filepath.Join(binDir, bin), full...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		c.t.Fatalf("start %s: %v", name, err)
-	}
+	p.bin, p.args = bin, append(full, args...)
+	c.run(p)
 	c.t.Cleanup(func() {
 		p.kill(syscall.SIGKILL)
 		if c.t.Failed() {
@@ -112,6 +109,17 @@ func (c *cluster) start(name string, args ...string) *proc {
 	return p
 }
 
+// run (re)starts p's process with its recorded arguments.
+func (c *cluster) run(p *proc) {
+	c.t.Helper()
+	p.cmd = exec.Command(filepath.Join(binDir, p.bin), p.args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		c.t.Fatalf("start %s: %v", p.name, err)
+	}
+}
+
 func (p *proc) kill(sig syscall.Signal) {
 	if p.cmd.ProcessState != nil {
 		return
@@ -119,6 +127,18 @@ func (p *proc) kill(sig syscall.Signal) {
 	syscall.Kill(-p.cmd.Process.Pid, sig)
 	if sig == syscall.SIGKILL {
 		p.cmd.Wait()
+	}
+}
+
+// wait waits for p to exit by itself and returns its exit error.
+func (p *proc) wait(timeout time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		return fmt.Errorf("%s still running after %s", p.name, timeout)
 	}
 }
 
@@ -136,7 +156,7 @@ func startCluster(t testing.TB, n int, roots ...string) *cluster {
 	return c
 }
 
-func (c *cluster) addWorker(name string) *proc {
+func (c *cluster) addWorker(name string, args ...string) *proc {
 	host := fmt.Sprintf("127.0.0.%d", len(c.workers)+2)
 	// Workers need the secret the coordinator writes at start-up.
 	deadline := time.Now().Add(10 * time.Second)
@@ -146,7 +166,7 @@ func (c *cluster) addWorker(name string) *proc {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	w := c.start(name, host, "--join", c.coord.gossip)
+	w := c.start(name, append([]string{host, "--join", c.coord.gossip}, args...)...)
 	c.workers = append(c.workers, w)
 	return w
 }
@@ -170,19 +190,23 @@ func (c *cluster) status(ctx context.Context) (server.ClusterStatus, error) {
 	return st, json.Unmarshal(r.GetBody(), &st)
 }
 
-func (c *cluster) waitWorkers(n int) {
+// waitWorkers waits until the coordinator sees exactly n live workers and
+// returns how long that took.
+func (c *cluster) waitWorkers(n int) time.Duration {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	start := time.Now()
+	deadline := start.Add(45 * time.Second)
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		st, err := c.status(ctx)
 		cancel()
 		if err == nil && len(st.Workers) == n {
-			return
+			return time.Since(start)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
-	c.t.Fatalf("coordinator did not see %d live workers within 30s", n)
+	c.t.Fatalf("coordinator did not see %d live workers within 45s", n)
+	return 0
 }
 
 func (c *cluster) location() string { return "grpc://" + c.coord.flight }

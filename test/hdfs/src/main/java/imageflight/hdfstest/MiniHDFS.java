@@ -75,6 +75,9 @@ public final class MiniHDFS {
     conf.setIfUnset("dfs.namenode.https-address", "127.0.0.1:0");
     conf.setIfUnset("dfs.namenode.secondary.http-address", "127.0.0.1:0");
     conf.setIfUnset("dfs.datanode.hostname", "127.0.0.1");
+    conf.setIfUnset("dfs.datanode.address", "127.0.0.1:0");
+    conf.setIfUnset("dfs.datanode.http.address", "127.0.0.1:0");
+    conf.setIfUnset("dfs.datanode.ipc.address", "127.0.0.1:0");
     conf.setIfUnset("dfs.webhdfs.enabled", "true");
     conf.setIfUnset("dfs.namenode.safemode.extension", "0");
     conf.setIfUnset("dfs.heartbeat.interval", "1");
@@ -101,8 +104,16 @@ public final class MiniHDFS {
       return;
     }
     if (writeConfig != null) {
+      // MiniDFSCluster records "localhost:port"; clients get the address
+      // everything is bound to.
+      Configuration client = new Configuration(cluster.getConfiguration(0));
+      String nn = "127.0.0.1:" + cluster.getNameNodePort(0);
+      client.set("fs.defaultFS", "hdfs://" + nn);
+      client.set("dfs.namenode.rpc-address", nn);
+      client.set("dfs.namenode.http-address",
+          "127.0.0.1:" + cluster.getNameNode(0).getHttpAddress().getPort());
       try (OutputStream out = new FileOutputStream(writeConfig)) {
-        cluster.getConfiguration(0).writeXml(out);
+        client.writeXml(out);
       }
     }
     long ms = (System.nanoTime() - t0) / 1_000_000;

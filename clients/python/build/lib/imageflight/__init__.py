@@ -1,0 +1,35 @@
+"""imageflight: read image folders (local or HDFS) through an imageflight cluster.
+
+Rows follow Apache Spark's image schema (``image`` struct: origin, height, width,
+nChannels, mode, data in BGR(A) order) plus ``key=value`` partition columns.
+
+- :func:`read_images` -> ``pyarrow.Table`` (endpoints fetched in parallel, with failover)
+- :func:`to_numpy` -> one row as a ``numpy`` HxWxC array
+- :mod:`imageflight.spark` -> Spark 4 Python data source ``"imageflight"``
+"""
+
+from .client import (
+    DEFAULT_COORDINATOR,
+    ImageFlightError,
+    InvalidArgument,
+    PathNotFound,
+    PermissionDenied,
+    StreamInterrupted,
+    Unavailable,
+    read_images,
+    to_numpy,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_COORDINATOR",
+    "ImageFlightError",
+    "InvalidArgument",
+    "PathNotFound",
+    "PermissionDenied",
+    "StreamInterrupted",
+    "Unavailable",
+    "read_images",
+    "to_numpy",
+]

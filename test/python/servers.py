@@ -1,0 +1,188 @@
+"""Builds the Go binaries and runs real imageflight server processes for the tests.
+
+Every process is started in its own session (process group) so teardown can SIGKILL it
+and anything it spawned by its own pid, never by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from typing import List, Optional
+
+import pyarrow.flight as flight
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def build_binaries(bindir: str) -> dict:
+    """go build ./cmd/coordinator ./cmd/worker into bindir; raises BuildError with the output."""
+    cmd = ["go", "build", "-o", bindir + os.sep, "./cmd/coordinator", "./cmd/worker"]
+    try:
+        res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    except FileNotFoundError as err:
+        raise BuildError(f"`go` not found on PATH: {err}") from err
+    except subprocess.TimeoutExpired as err:
+        raise BuildError(f"{' '.join(cmd)} timed out after 900 s") from err
+    out = {n: os.path.join(bindir, n) for n in ("coordinator", "worker")}
+    if res.returncode != 0 or not all(os.access(p, os.X_OK) for p in out.values()):
+        raise BuildError(
+            f"`{' '.join(cmd)}` in {REPO} failed (exit {res.returncode}):\n{res.stdout}{res.stderr}"
+        )
+    return out
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    def __init__(self, name: str, argv: List[str], logdir: str):
+        self.name = name
+        self.argv = argv
+        self.log_path = os.path.join(logdir, f"{name}.log")
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=logdir,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                data = f.read()
+            return data[-n:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)  # our own session: this process and its children
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._log.close()
+
+    def terminate(self, grace: float = 5.0) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=grace)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+
+
+class Cluster:
+    """A coordinator (standalone, or with separate worker processes) on loopback."""
+
+    def __init__(self, bins: dict, root: str, workers: int = 0, secret: Optional[bytes] = None,
+                 max_locations: Optional[int] = None):
+        self.bins = bins
+        self.root = root
+        self.tmp = tempfile.mkdtemp(prefix="imageflight-cluster-")
+        self.procs: List[ServerProcess] = []
+        self.secret_file = os.path.join(self.tmp, "secret")
+        with open(self.secret_file, "wb") as f:
+            f.write(secret or os.urandom(32))
+        os.chmod(self.secret_file, 0o600)
+        host = "127.0.0.1"
+        self.port = free_port(host)
+        gport = free_port(host)
+        self.location = f"grpc://{host}:{self.port}"
+        self.gossip = f"{host}:{gport}"
+        argv = [bins["coordinator"], "--listen", f"{host}:{self.port}", "--gossip-listen", self.gossip,
+                "--root", root, "--secret-file", self.secret_file, "--local-gossip"]
+        if workers == 0:
+            argv.insert(1, "--standalone")
+        self.coordinator = ServerProcess("coordinator", argv, self.tmp)
+        self.procs.append(self.coordinator)
+        self.workers: List[ServerProcess] = []
+        self.worker_locations: List[str] = []
+        self.expected_workers = max(workers, 1)
+        try:
+            for i in range(workers):
+                self.add_worker(i + 1)
+            self.wait_ready()
+        except BaseException:
+            self.close()
+            raise
+
+    def add_worker(self, i: int) -> ServerProcess:
+        host = f"127.0.0.{i + 1}"
+        port, gport = free_port(host), free_port(host)
+        argv = [self.bins["worker"], "--listen", f"{host}:{port}", "--gossip-listen", f"{host}:{gport}",
+                "--join", self.gossip, "--root", self.root, "--name", f"w{i}",
+                "--secret-file", self.secret_file, "--local-gossip"]
+        p = ServerProcess(f"worker{i}", argv, self.tmp)
+        self.procs.append(p)
+        self.workers.append(p)
+        self.worker_locations.append(f"grpc://{host}:{port}")
+        return p
+
+    def client(self) -> flight.FlightClient:
+        return flight.FlightClient(self.location)
+
+    def status(self, timeout: float = 2.0) -> dict:
+        c = self.client()
+        try:
+            results = list(c.do_action(flight.Action("cluster-status", b""),
+                                       flight.FlightCallOptions(timeout=timeout)))
+            return json.loads(results[0].body.to_pybytes())
+        finally:
+            c.close()
+
+    def live_workers(self, st: dict) -> int:
+        ws = st.get("workers") or []
+        return sum(1 for w in ws if not isinstance(w, dict) or w.get("state", "alive") == "alive")
+
+    def wait_ready(self, timeout: float = 60.0) -> dict:
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            for p in self.procs:
+                if not p.alive():
+                    raise RuntimeError(f"{p.name} exited with {p.proc.returncode}:\n{p.log_tail()}")
+            try:
+                st = self.status()
+                last = st
+                if self.live_workers(st) >= self.expected_workers:
+                    return st
+            except Exception as err:  # not listening yet
+                last = err
+            time.sleep(0.2)
+        logs = "\n".join(f"--- {p.name}\n{p.log_tail()}" for p in self.procs)
+        raise RuntimeError(f"cluster not ready after {timeout}s (last: {last!r})\n{logs}")
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} ({p.log_path})\n{p.log_tail()}" for p in self.procs)
+
+    def close(self) -> None:
+        for p in reversed(self.procs):
+            p.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)

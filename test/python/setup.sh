@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Creates (if missing) the project virtualenv at <repo>/.venv and installs the
+# Python client (editable) plus the test dependencies. Idempotent: re-running
+# only installs what is missing or out of date.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+venv="$root/.venv"
+py="${PYTHON:-python3}"
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "setup.sh: creating virtualenv $venv" >&2
+  "$py" -m venv "$venv"
+fi
+
+# Skip pip entirely when everything is already installed at the wanted versions
+# (keeps CI re-runs fast and offline-tolerant).
+stamp="$venv/.imageflight-setup-stamp"
+want="$(cat "$here/requirements.txt" "$root/clients/python/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
+   && "$venv/bin/python" -c 'import imageflight, pyarrow.flight, pandas, numpy, pyspark, pytest, PIL' 2>/dev/null; then
+  echo "setup.sh: $venv up to date" >&2
+  exit 0
+fi
+
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root/clients/python[pandas,numpy]"
+"$venv/bin/python" -c 'import imageflight, pyarrow.flight, pandas, numpy, pyspark, pytest, PIL'
+echo "$want" > "$stamp"
+echo "setup.sh: $venv ready" >&2

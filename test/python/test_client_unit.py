@@ -1,0 +1,207 @@
+"""Client behaviour against an in-process fake Flight server (no Go needed): argument
+validation, failover, resume, error mapping, ordering, big rows, to_numpy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.flight as fl
+import pytest
+
+import imageflight
+from imageflight import client as C
+
+import fakeflight as F
+
+DEAD = "grpc://127.0.0.1:1"  # nothing listens on port 1
+
+
+@pytest.fixture
+def fake():
+    servers = []
+
+    def make(host="127.0.0.1"):
+        s = F.FakeServer(host)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.shutdown()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(path=""), "path"),
+        (dict(path=None), "path"),
+        (dict(path="/x", sample_ratio=1.5), "sample_ratio"),
+        (dict(path="/x", sample_ratio=-0.1), "sample_ratio"),
+        (dict(path="/x", sample_ratio="abc"), "sample_ratio"),
+        (dict(path="/x", num_partitions=0), "num_partitions"),
+        (dict(path="/x", num_partitions=-2), "num_partitions"),
+        (dict(path="/x", num_partitions=2.5), "num_partitions"),
+        (dict(path="/x", seed="x"), "seed"),
+        (dict(path="/x", recursive="maybe"), "recursive"),
+        (dict(path="/x", drop_image_failures=3), "drop_image_failures"),
+        (dict(path="/x", max_workers=0), "max_workers"),
+        (dict(path="/x", timeout=0), "timeout"),
+    ],
+)
+def test_argument_validation(kwargs, match):
+    # Validation happens before any network call: the coordinator address is unreachable.
+    with pytest.raises(imageflight.InvalidArgument, match=match):
+        imageflight.read_images(coordinator=DEAD, **kwargs)
+
+
+def test_command_defaults_and_types():
+    cmd = C.build_command("/data", recursive="true", num_partitions="4", sample_ratio="0.5", seed="7")
+    assert cmd == {"path": "/data", "recursive": True, "numPartitions": 4, "sampleRatio": 0.5,
+                   "seed": 7, "dropImageFailures": False}
+    assert C.build_command("/d") == {"path": "/d", "recursive": False, "numPartitions": -1,
+                                     "sampleRatio": 1.0, "seed": 0, "dropImageFailures": False}
+
+
+def test_endpoint_order_failover_and_command(fake):
+    a, b = fake(), fake()
+    a.endpoints = [
+        fl.FlightEndpoint(F.ticket(0, 5), [DEAD, a.location]),           # first location dead
+        fl.FlightEndpoint(F.ticket(1, 3, fail_before=a.location), [a.location, b.location]),  # a refuses
+        fl.FlightEndpoint(F.ticket(2, 4), [b.location]),
+        fl.FlightEndpoint(F.ticket(3, 0), [a.location]),                   # empty split
+    ]
+    t = imageflight.read_images("/data", coordinator=a.location, recursive=True, num_partitions=4,
+                                sample_ratio=0.5, seed=9, drop_image_failures=True, max_workers=3)
+    origins = t.column("image").combine_chunks().field("origin").to_pylist()
+    want = [f"file:/fake/s{s}/{i:04d}.png" for s, n in ((0, 5), (1, 3), (2, 4)) for i in range(n)]
+    assert origins == want  # endpoint order, row order inside each endpoint
+    assert t.column("cls").to_pylist() == ["s0"] * 5 + ["s1"] * 3 + ["s2"] * 4
+    assert a.commands[-1] == {"path": "/data", "recursive": True, "numPartitions": 4,
+                              "sampleRatio": 0.5, "seed": 9, "dropImageFailures": True}
+
+
+def test_resume_mid_stream_on_next_location(fake):
+    a, b = fake(), fake()
+    tk = F.ticket(0, 6, fail_after=2, fail_loc=a.location)
+    a.endpoints = [fl.FlightEndpoint(tk, [a.location, b.location])]
+    t = imageflight.read_images("/d", coordinator=a.location)
+    origins = t.column("image").combine_chunks().field("origin").to_pylist()
+    assert origins == [f"file:/fake/s0/{i:04d}.png" for i in range(6)]  # none lost, none twice
+    assert b.tickets_seen == [tk + b";skip=2"]
+
+
+def test_mid_stream_failure_without_alternate_is_clear(fake):
+    a = fake()
+    a.endpoints = [fl.FlightEndpoint(F.ticket(0, 6, fail_after=2), [a.location])]
+    with pytest.raises(imageflight.StreamInterrupted) as ei:
+        imageflight.read_images("/d", coordinator=a.location)
+    assert ei.value.rows_received == 2 and ei.value.next_offset == 2
+    assert "after 2 rows" in str(ei.value)
+
+
+def test_mid_stream_failure_with_resume_disabled(fake):
+    a, b = fake(), fake()
+    ep = C.Endpoint(0, F.ticket(0, 6, fail_after=3), (a.location, b.location))
+    with pytest.raises(imageflight.StreamInterrupted, match="cannot resume"):
+        list(C.EndpointReader(ep, resume=False))
+    assert b.tickets_seen == []
+
+
+def test_all_locations_dead(fake):
+    a = fake()
+    a.endpoints = [fl.FlightEndpoint(F.ticket(0, 1), [DEAD, "grpc://127.0.0.1:2"])]
+    with pytest.raises(imageflight.Unavailable, match="no location could serve it"):
+        imageflight.read_images("/d", coordinator=a.location, timeout=10)
+
+
+def test_coordinator_unreachable():
+    with pytest.raises(imageflight.Unavailable, match="GetFlightInfo"):
+        imageflight.read_images("/d", coordinator=DEAD, timeout=5)
+
+
+def test_error_mapping(fake):
+    a = fake()
+    with pytest.raises(imageflight.PermissionDenied, match="outside"):
+        imageflight.read_images("/forbidden/x", coordinator=a.location)
+    with pytest.raises(imageflight.PathNotFound, match="not found"):
+        imageflight.read_images("/missing/x", coordinator=a.location)
+    with pytest.raises(PermissionError):
+        imageflight.read_images("/forbidden/x", coordinator=a.location)
+    with pytest.raises(FileNotFoundError):
+        imageflight.read_images("/missing/x", coordinator=a.location)
+
+
+def test_rows_above_grpc_default_limit(fake):
+    a = fake()
+    a.row_bytes = 1920 * 1080 * 3  # a 1080p BGR image: 6.2 MB, above gRPC's 4 MiB default
+    a.endpoints = [fl.FlightEndpoint(F.ticket(0, 2), [a.location])]
+    t = imageflight.read_images("/d", coordinator=a.location)
+    assert t.num_rows == 2
+    assert len(t.column("image")[0]["data"].as_py()) == 1920 * 1080 * 3
+
+
+def test_empty_plan_gives_empty_table_with_schema(fake):
+    a = fake()
+    t = imageflight.read_images("/d", coordinator=a.location)
+    assert t.num_rows == 0 and t.schema.equals(F.SCHEMA)
+
+
+def test_progress_line_without_tqdm(fake, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *a, **k):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    a = fake()
+    a.endpoints = [fl.FlightEndpoint(F.ticket(i, 2), [a.location]) for i in range(3)]
+    imageflight.read_images("/d", coordinator=a.location, progress=True)
+    err = capsys.readouterr().err
+    assert "3/3 splits, 6 rows" in err
+
+
+# ------------------------------------------------------------------ to_numpy
+
+
+def _img(h, w, c, data, mode=None):
+    return {"origin": "file:/x.png", "height": h, "width": w, "nChannels": c,
+            "mode": mode if mode is not None else {1: 0, 3: 16, 4: 24}.get(c, -1), "data": data}
+
+
+def test_to_numpy_shapes_and_rgb():
+    bgr = bytes(range(2 * 3 * 3))
+    a = imageflight.to_numpy(_img(2, 3, 3, bgr))
+    assert a.shape == (2, 3, 3) and a.dtype == np.uint8 and a.flags.writeable
+    assert a[0, 0].tolist() == [0, 1, 2]
+    assert imageflight.to_numpy(_img(2, 3, 3, bgr), rgb=True)[0, 0].tolist() == [2, 1, 0]
+    bgra = bytes(range(8))
+    assert imageflight.to_numpy(_img(1, 2, 4, bgra), rgb=True)[0, 1].tolist() == [6, 5, 4, 7]
+    g = imageflight.to_numpy(_img(2, 2, 1, b"\x01\x02\x03\x04"), rgb=True)
+    assert g.shape == (2, 2, 1) and g[:, :, 0].tolist() == [[1, 2], [3, 4]]
+
+
+def test_to_numpy_accepts_row_shapes(fake):
+    a = fake()
+    a.endpoints = [fl.FlightEndpoint(F.ticket(0, 2), [a.location])]
+    t = imageflight.read_images("/d", coordinator=a.location)
+    want = np.full((1, 2, 3), 0, np.uint8)
+    for form in (t.slice(0, 1), t.to_pylist()[0], t.to_pylist()[0]["image"], t.column("image")[0]):
+        assert np.array_equal(imageflight.to_numpy(form), want)
+    pdf = t.to_pandas()
+    assert np.array_equal(imageflight.to_numpy(pdf.iloc[1]), np.full((1, 2, 3), 1, np.uint8))
+    assert np.array_equal(imageflight.to_numpy(pdf.iloc[1]["image"]), np.full((1, 2, 3), 1, np.uint8))
+
+
+def test_to_numpy_invalid_and_mismatch():
+    with pytest.raises(ValueError, match="invalid image"):
+        imageflight.to_numpy(_img(-1, -1, -1, b"", -1))
+    with pytest.raises(ValueError, match="do not match"):
+        imageflight.to_numpy(_img(2, 2, 3, b"\x00" * 5))
+    with pytest.raises(TypeError):
+        imageflight.to_numpy(42)
