@@ -47,12 +47,17 @@ type CoordinatorConfig struct {
 	MaxLocations int
 	// ListParallelism bounds concurrent directory listings.
 	ListParallelism int
+	// Locate finds replica hosts for HDFS files (nil: no locality).
+	Locate Locator
+	// LocalityTimeout bounds the block-location lookups of one plan.
+	LocalityTimeout time.Duration
 	Logger          *slog.Logger
 }
 
 // DefaultCoordinatorConfig returns sane planning defaults.
 func DefaultCoordinatorConfig() CoordinatorConfig {
-	return CoordinatorConfig{TicketTTL: 24 * time.Hour, SplitsPerSlot: 2, MaxLocations: 3, ListParallelism: 16, Logger: slog.Default()}
+	return CoordinatorConfig{TicketTTL: 24 * time.Hour, SplitsPerSlot: 2, MaxLocations: 3, ListParallelism: 16,
+		LocalityTimeout: 10 * time.Second, Logger: slog.Default()}
 }
 
 // Coordinator answers GetFlightInfo.
@@ -165,7 +170,7 @@ func (c *Coordinator) Plan(ctx context.Context, req plan.Request) (*readPlan, er
 	for i, w := range workers {
 		pw[i] = plan.Worker{Name: w.Name, Host: w.Host, Capacity: w.Capacity}
 	}
-	p.locations = plan.Assign(p.splits, pw, nil, c.cfg.MaxLocations)
+	p.locations = plan.Assign(p.splits, pw, c.locality(ctx, base, p.splits), c.cfg.MaxLocations)
 	return p, nil
 }
 

@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colinmarc/hdfs/v2"
-
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/hdfstest"
 )
@@ -106,7 +104,7 @@ func writeCorpus(t *testing.T, h *hdfsio.HDFS) {
 				corpusErr = fmt.Errorf("write %s: %w", p, err)
 				return
 			}
-			if err := closeWriter(w); err != nil {
+			if err := hdfstest.CloseWriter(w); err != nil {
 				corpusErr = fmt.Errorf("close %s: %w", p, err)
 				return
 			}
@@ -114,18 +112,6 @@ func writeCorpus(t *testing.T, h *hdfsio.HDFS) {
 	})
 	if corpusErr != nil {
 		t.Fatalf("writing corpus: %v", corpusErr)
-	}
-}
-
-// closeWriter closes an HDFS file, retrying while the NameNode waits for the
-// DataNodes to report the last block (colinmarc's "replication in progress").
-func closeWriter(w *hdfs.FileWriter) error {
-	for i := 0; ; i++ {
-		err := w.Close()
-		if err == nil || !hdfs.IsErrReplicating(err) || i == 50 {
-			return err
-		}
-		time.Sleep(time.Duration(10*(i+1)) * time.Millisecond)
 	}
 }
 
@@ -506,7 +492,7 @@ func TestDataNodeStoppedMidRead(t *testing.T) {
 	if _, err := w.Write(data); err != nil {
 		t.Fatal(err)
 	}
-	if err := closeWriter(w); err != nil {
+	if err := hdfstest.CloseWriter(w); err != nil {
 		t.Fatal(err)
 	}
 	locs, err := (&hdfsio.WebHDFS{Addrs: []string{c.HTTPAddr()}}).BlockLocations(ctx, p)

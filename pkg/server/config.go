@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/imageflight/imageflight/pkg/flight"
+	"github.com/imageflight/imageflight/pkg/hdfsio"
 )
 
 // Version is reported in gossip metadata and cluster status.
@@ -65,6 +66,13 @@ type Config struct {
 	// LocalGossip selects memberlist's loopback timings (tests).
 	LocalGossip bool
 
+	// HDFS says how to reach hdfs:// roots (Hadoop configuration, user,
+	// Kerberos, timeouts). NameNodes, when set, serve every hdfs:// authority.
+	HDFS hdfsio.HDFSConfig
+	// NameNodeHTTP overrides the WebHDFS addresses asked for block
+	// locations (default: from the Hadoop configuration, else host:9870).
+	NameNodeHTTP []string
+
 	Coordinator flight.CoordinatorConfig
 	Worker      flight.WorkerConfig
 	Logger      *slog.Logger
@@ -89,6 +97,7 @@ func DefaultConfig() Config {
 		Capacity:      runtime.GOMAXPROCS(0),
 		DrainTimeout:  30 * time.Second,
 		ProbeInterval: time.Second,
+		HDFS:          hdfsio.DefaultHDFSConfig(),
 		Coordinator:   flight.DefaultCoordinatorConfig(),
 		Worker:        flight.DefaultWorkerConfig(),
 		Logger:        slog.Default(),

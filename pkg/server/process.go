@@ -70,7 +70,9 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		lis.Close()
 		return nil, err
 	}
-	mounts := &hdfsio.Mounts{}
+	mounts := &hdfsio.Mounts{DialHDFS: func(ctx context.Context, authority string) (hdfsio.FileSystem, error) {
+		return dialHDFS(ctx, authority, cfg.HDFS)
+	}}
 	p.svc = &flight.Service{}
 	if cfg.Role&RoleWorker != 0 {
 		wc := cfg.Worker
@@ -85,6 +87,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if cfg.Role&RoleCoordinator != 0 {
 		cc := cfg.Coordinator
 		cc.Roots, cc.Secret, cc.Logger = roots, secret, cfg.Logger
+		cc.Locate = webHDFSLocator(cfg)
 		ws := &workerSet{m: p.member}
 		if p.svc.Coordinator, err = flight.NewCoordinator(cc, mounts, ws); err != nil {
 			p.member.Leave(ctx)
@@ -194,6 +197,28 @@ func (p *Process) Shutdown(ctx context.Context) error {
 		p.metrics.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// dialHDFS connects to one HDFS namespace: through explicitly configured
+// NameNodes, or by resolving the authority in the Hadoop configuration.
+func dialHDFS(ctx context.Context, authority string, hc hdfsio.HDFSConfig) (hdfsio.FileSystem, error) {
+	if len(hc.NameNodes) > 0 {
+		hc.Authority = authority
+		return hdfsio.NewHDFS(ctx, hc)
+	}
+	return hdfsio.DialHDFS(ctx, authority, hc)
+}
+
+// webHDFSLocator finds replica hosts through the NameNode's WebHDFS API.
+func webHDFSLocator(cfg Config) flight.Locator {
+	return func(ctx context.Context, file hdfsio.Location) ([]string, error) {
+		addrs := cfg.NameNodeHTTP
+		if len(addrs) == 0 {
+			addrs = hdfsio.ResolveNameNodeHTTP(cfg.HDFS.Conf, file.Authority)
+		}
+		w := &hdfsio.WebHDFS{Addrs: addrs, User: cfg.HDFS.User}
+		return w.BlockHosts(ctx, file.Path)
+	}
 }
 
 // workerSet adapts gossip membership to the coordinator's WorkerSet,

@@ -95,30 +95,37 @@ func TestReadCorpusAcrossProcesses(t *testing.T) {
 			}
 			want["file:"+dir+"/"+e.Rel] = e
 		}
-		if len(rows) != len(want) {
-			t.Fatalf("drop=%v: %d rows, want %d", drop, len(rows), len(want))
+		checkRows(t, rows, want)
+	}
+}
+
+// checkRows compares rows with the corpus entries expected, keyed by origin:
+// shape, mode, exact pixels of lossless files, partition values.
+func checkRows(t *testing.T, rows []got, want map[string]corpus.Entry) {
+	t.Helper()
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(rows), len(want))
+	}
+	for _, g := range rows {
+		e, ok := want[g.row.Origin]
+		if !ok {
+			t.Errorf("unexpected row %s", g.row.Origin)
+			continue
 		}
-		for _, g := range rows {
-			e, ok := want[g.row.Origin]
-			if !ok {
-				t.Errorf("unexpected row %s", g.row.Origin)
-				continue
-			}
-			r := g.row
-			if r.Height != e.Height || r.Width != e.Width || r.NChannels != e.NChannels || r.Mode != e.Mode {
-				t.Errorf("%s: got %dx%dx%d mode %d, want %dx%dx%d mode %d", e.Rel, r.Height, r.Width, r.NChannels, r.Mode,
-					e.Height, e.Width, e.NChannels, e.Mode)
-			}
-			if int(r.Height)*int(r.Width)*int(r.NChannels) != len(r.Data) && r.Height >= 0 {
-				t.Errorf("%s: %d data bytes for %dx%dx%d", e.Rel, len(r.Data), r.Height, r.Width, r.NChannels)
-			}
-			if e.Data != nil && !bytes.Equal(r.Data, e.Data) {
-				t.Errorf("%s: pixels differ from the encoded source", e.Rel)
-			}
-			for k, v := range corpusPartitions(e.Rel) {
-				if g.parts[k] != v {
-					t.Errorf("%s: partition %s=%q, want %q", e.Rel, k, g.parts[k], v)
-				}
+		r := g.row
+		if r.Height != e.Height || r.Width != e.Width || r.NChannels != e.NChannels || r.Mode != e.Mode {
+			t.Errorf("%s: got %dx%dx%d mode %d, want %dx%dx%d mode %d", e.Rel, r.Height, r.Width, r.NChannels, r.Mode,
+				e.Height, e.Width, e.NChannels, e.Mode)
+		}
+		if r.Height >= 0 && int(r.Height)*int(r.Width)*int(r.NChannels) != len(r.Data) {
+			t.Errorf("%s: %d data bytes for %dx%dx%d", e.Rel, len(r.Data), r.Height, r.Width, r.NChannels)
+		}
+		if e.Data != nil && !bytes.Equal(r.Data, e.Data) {
+			t.Errorf("%s: pixels differ from the encoded source", e.Rel)
+		}
+		for k, v := range corpusPartitions(e.Rel) {
+			if g.parts[k] != v {
+				t.Errorf("%s: partition %s=%q, want %q", e.Rel, k, g.parts[k], v)
 			}
 		}
 	}

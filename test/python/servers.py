@@ -14,7 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import pyarrow.flight as flight
 
@@ -102,9 +102,15 @@ class Cluster:
     """A coordinator (standalone, or with separate worker processes) on loopback."""
 
     def __init__(self, bins: dict, root: str, workers: int = 0, secret: Optional[bytes] = None,
-                 max_locations: Optional[int] = None):
+                 max_locations: Optional[int] = None, worker_args: Sequence[str] = (),
+                 worker_hosts: Optional[Sequence[str]] = None):
+        """workers: separate worker processes (0: one --standalone coordinator).
+        worker_args: extra flags for every worker (e.g. --decoders 1 --batch-bytes 200000).
+        worker_hosts: loopback address of each worker (default 127.0.0.2, 127.0.0.3, ...)."""
         self.bins = bins
         self.root = root
+        self.worker_args = list(worker_args)
+        self.worker_hosts = list(worker_hosts) if worker_hosts else None
         self.tmp = tempfile.mkdtemp(prefix="imageflight-cluster-")
         self.procs: List[ServerProcess] = []
         self.secret_file = os.path.join(self.tmp, "secret")
@@ -134,11 +140,14 @@ class Cluster:
             raise
 
     def add_worker(self, i: int) -> ServerProcess:
-        host = f"127.0.0.{i + 1}"
+        if self.worker_hosts and i <= len(self.worker_hosts):
+            host = self.worker_hosts[i - 1]
+        else:
+            host = f"127.0.0.{i + 1}"
         port, gport = free_port(host), free_port(host)
         argv = [self.bins["worker"], "--listen", f"{host}:{port}", "--gossip-listen", f"{host}:{gport}",
                 "--join", self.gossip, "--root", self.root, "--name", f"w{i}",
-                "--secret-file", self.secret_file, "--local-gossip"]
+                "--secret-file", self.secret_file, "--local-gossip", *self.worker_args]
         p = ServerProcess(f"worker{i}", argv, self.tmp)
         self.procs.append(p)
         self.workers.append(p)

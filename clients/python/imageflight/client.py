@@ -22,6 +22,7 @@ disabled), a failure after the first batch raises :class:`StreamInterrupted`.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -44,17 +45,25 @@ __all__ = [
     "PermissionDenied",
     "Unavailable",
     "StreamInterrupted",
+    "StallTimeout",
+    "BatchCallback",
+    "DEFAULT_STALL_TIMEOUT",
     "Endpoint",
+    "EndpointReader",
+    "ReadStats",
     "Plan",
     "build_command",
     "connect",
     "get_plan",
     "read_endpoint",
     "read_images",
+    "read_plan",
     "to_numpy",
 ]
 
 DEFAULT_COORDINATOR = "grpc://127.0.0.1:8815"
+
+_log = logging.getLogger("imageflight")
 
 #: The fields of Spark's image struct, in order (ImageSchema.columnSchema).
 IMAGE_FIELDS = ("origin", "height", "width", "nChannels", "mode", "data")
@@ -279,11 +288,13 @@ def connect(location: str) -> flight.FlightClient:
         return c
 
 
-def _drop_client(location: str) -> None:
+def _drop_client(location: str, close: bool = True) -> None:
+    """Forgets the cached client of a failed location (the next call reconnects). A hung
+    server's client is not closed here: other threads may still be cancelling calls on it."""
     key = (_normalize_location(location), os.getpid())
     with _clients_lock:
         c = _clients.pop(key, None)
-    if c is not None:
+    if c is not None and close:
         try:
             c.close()
         except Exception:  # pragma: no cover - best effort
@@ -345,27 +356,171 @@ def _next_offset(metadata: Optional[pa.Buffer]) -> Optional[int]:
         return None
 
 
+#: ``on_batch(endpoint_index, location, batch)``: called in the reading thread for every
+#: record batch, with the endpoint's index in the plan and the location that sent it.
+BatchCallback = Callable[[int, str, pa.RecordBatch], None]
+
+#: Default ``stall_timeout`` (seconds without a batch before a location counts as hung),
+#: the Go client's default too.
+DEFAULT_STALL_TIMEOUT = 60.0
+
+
+@dataclass
+class ReadStats:
+    """Counters of one read, filled in place (thread-safe) by :func:`read_images`,
+    :func:`read_plan` and :class:`EndpointReader` when passed as ``stats=``.
+
+    ``failovers``: locations given up before they sent a row (the next one served the whole
+    split); ``resumes``: streams continued on another location with ``;skip=N`` after rows
+    had arrived; ``stalls``: streams cancelled because a location sent nothing for
+    ``stall_timeout`` seconds; ``errors``: ``(endpoint index, location, message)`` of every
+    failed attempt; ``rows_by_location``: rows received from each location.
+    """
+
+    endpoints: int = 0
+    rows: int = 0
+    batches: int = 0
+    bytes: int = 0
+    failovers: int = 0
+    resumes: int = 0
+    stalls: int = 0
+    seconds: float = 0.0
+    errors: List[Tuple[int, str, str]] = field(default_factory=list)
+    rows_by_location: Dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def _batch(self, location: str, batch: pa.RecordBatch) -> None:
+        with self._lock:
+            self.rows += batch.num_rows
+            self.batches += 1
+            self.bytes += batch.nbytes
+            self.rows_by_location[location] = self.rows_by_location.get(location, 0) + batch.num_rows
+
+    def _add(self, counter: str, endpoint: int, location: str, err: BaseException) -> None:
+        with self._lock:
+            if counter:
+                setattr(self, counter, getattr(self, counter) + 1)
+            self.errors.append((endpoint, location, _clean(err)))
+
+
+class StallTimeout(Unavailable):
+    """A location sent nothing (no schema, no batch) for ``stall_timeout`` seconds: it is
+    treated as hung, its stream is cancelled and the endpoint fails over / resumes."""
+
+
+class _Watchdog:
+    """Calls ``fire()`` once when ``kick()`` has not been called for ``seconds``.
+
+    One thread per stream; pyarrow's ``FlightStreamReader.cancel()`` (the fire action)
+    makes a ``read_chunk()`` blocked in another thread return with FlightCancelledError.
+    FlightCallOptions(timeout=...) cannot do this: it is a deadline for the whole call.
+    """
+
+    def __init__(self, seconds: float, fire: Callable[[], None], name: str):
+        self.seconds = seconds
+        self._fire = fire
+        self._cond = threading.Condition()
+        self._deadline = time.monotonic() + seconds
+        self._stopped = False
+        self.fired = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def kick(self) -> None:
+        with self._cond:
+            self._deadline = time.monotonic() + self.seconds
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                left = self._deadline - time.monotonic()
+                if left <= 0:
+                    self.fired = True
+                    break
+                self._cond.wait(left)
+        if self.fired:
+            try:
+                self._fire()
+            except Exception:  # pragma: no cover - cancel is best effort
+                pass
+
+
+def _do_get_within(client: flight.FlightClient, ticket: bytes, options: flight.FlightCallOptions,
+                   seconds: float, location: str) -> flight.FlightStreamReader:
+    """``client.do_get`` that gives up after ``seconds``.
+
+    pyarrow's do_get blocks until the server sent the stream's schema, and there is no
+    reader to cancel yet, so the call runs in a helper thread. If it is abandoned and
+    returns later (the hung server woke up), its stream is cancelled at once: no row of it
+    is ever read.
+    """
+    lock = threading.Lock()
+    box: Dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            r = client.do_get(flight.Ticket(ticket), options)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller
+            with lock:
+                box["err"] = err
+        else:
+            with lock:
+                if box.get("abandoned"):
+                    r.cancel()
+                else:
+                    box["reader"] = r
+        done.set()
+
+    threading.Thread(target=run, name="imageflight-doget", daemon=True).start()
+    done.wait(seconds)
+    with lock:
+        if "reader" in box:
+            return box["reader"]
+        if "err" in box:
+            raise box["err"]
+        box["abandoned"] = True
+    raise StallTimeout(f"DoGet on {location}: no schema within {seconds:g} s (hung server?)")
+
+
 class EndpointReader:
     """Streams one endpoint's batches, failing over between its locations.
 
     State kept for the resume contract: ``rows`` (rows received so far) and ``next_offset``
-    (the last ``{"next": N}`` the server sent in app_metadata).
+    (the last ``{"next": N}`` the server sent in app_metadata). ``resumed`` counts mid-stream
+    resumes, ``errors`` holds every failed attempt.
+
+    ``stall_timeout``: seconds a location may send nothing (no schema, no batch) before its
+    stream is cancelled and the next location takes over (``None``: wait forever).
+    ``on_batch(endpoint_index, location, batch)`` is called for every batch before it is
+    yielded (progress, metrics; an exception it raises aborts the read).
     """
 
     def __init__(self, endpoint: Endpoint, timeout: Optional[float] = None,
-                 on_batch: Optional[Callable[[pa.RecordBatch], None]] = None,
-                 resume: bool = True):
+                 on_batch: Optional[BatchCallback] = None,
+                 resume: bool = True,
+                 stall_timeout: Optional[float] = DEFAULT_STALL_TIMEOUT,
+                 stats: Optional[ReadStats] = None):
         self.endpoint = endpoint
         self.resume = resume
         self.timeout = timeout
+        self.stall_timeout = stall_timeout
         self.on_batch = on_batch
+        self.stats = stats
         self.rows = 0
         self.next_offset: Optional[int] = None
         self.errors: List[Tuple[str, BaseException]] = []
         self.resumed = 0
+        self.failovers = 0
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         ticket = self.endpoint.ticket
+        idx = self.endpoint.index
         for location in self.endpoint.locations:
             try:
                 yield from self._stream(location, ticket)
@@ -374,31 +529,75 @@ class EndpointReader:
                 raise
             except Exception as err:  # noqa: BLE001
                 self.errors.append((location, err))
-                if isinstance(err, (flight.FlightUnavailableError, flight.FlightTimedOutError)):
-                    _drop_client(location)
+                stalled = isinstance(err, StallTimeout)
+                if self.stats is not None and stalled:
+                    self.stats._add("stalls", idx, location, err)
+                if isinstance(err, (flight.FlightUnavailableError, flight.FlightTimedOutError,
+                                    StallTimeout)):
+                    _drop_client(location, close=not stalled)
                 if self.rows == 0 and self.next_offset is None and _retryable(err):
-                    continue  # nothing received yet: the next location is an equivalent copy
+                    # Nothing received yet: the next location is an equivalent copy.
+                    self.failovers += 1
+                    if self.stats is not None:
+                        self.stats._add("failovers", idx, location, err)
+                    _log.warning("endpoint %d: %s failed before any row (%s); trying the next location",
+                                 idx, location, _clean(err))
+                    continue
                 if self.rows > 0 or self.next_offset is not None:
                     ticket = self._resume_ticket(location, err)
+                    if self.stats is not None:
+                        self.stats._add("resumes", idx, location, err)
+                    _log.warning("endpoint %d: %s failed after %d rows (%s); resuming at file %d "
+                                 "on the next location", idx, location, self.rows, _clean(err),
+                                 self.next_offset)
                     continue
-                raise _translate(err, f"DoGet endpoint {self.endpoint.index} on {location}") from err
+                raise _translate(err, f"DoGet endpoint {idx} on {location}") from err
         tried = "; ".join(f"{loc}: {_clean(e)}" for loc, e in self.errors)
         if self.rows:
             raise StreamInterrupted(
-                f"endpoint {self.endpoint.index}: every location failed, after {self.rows} rows "
+                f"endpoint {idx}: every location failed, after {self.rows} rows "
                 f"({tried})", rows_received=self.rows, next_offset=self.next_offset,
             ) from self.errors[-1][1]
         raise Unavailable(
-            f"endpoint {self.endpoint.index}: no location could serve it ({tried})"
+            f"endpoint {idx}: no location could serve it ({tried})"
         ) from (self.errors[-1][1] if self.errors else None)
 
     def _stream(self, location: str, ticket: bytes) -> Iterator[pa.RecordBatch]:
-        reader = connect(location).do_get(flight.Ticket(ticket), _call_options(self.timeout))
+        client = connect(location)
+        options = _call_options(self.timeout)
+        if not self.stall_timeout:
+            reader = client.do_get(flight.Ticket(ticket), options)
+            yield from self._chunks(location, reader, None)
+            return
+        reader = _do_get_within(client, ticket, options, self.stall_timeout, location)
+        dog = _Watchdog(self.stall_timeout, reader.cancel, f"imageflight-stall-{self.endpoint.index}")
+        try:
+            yield from self._chunks(location, reader, dog)
+        except Exception as err:  # noqa: BLE001
+            if dog.fired:
+                raise StallTimeout(
+                    f"DoGet on {location}: no batch for {self.stall_timeout:g} s after "
+                    f"{self.rows} rows (hung server?); stream cancelled") from err
+            raise
+        finally:
+            dog.stop()
+            if dog.fired or sys.exc_info()[0] is not None:
+                try:
+                    reader.cancel()
+                except Exception:  # pragma: no cover
+                    pass
+
+    def _chunks(self, location: str, reader: flight.FlightStreamReader,
+                dog: Optional[_Watchdog]) -> Iterator[pa.RecordBatch]:
         while True:
             try:
                 chunk = reader.read_chunk()
             except StopIteration:
                 return
+            if dog is not None:
+                if dog.fired:  # a batch that raced with the cancel: the stream is being dropped
+                    raise StallTimeout(f"DoGet on {location}: stream cancelled after a stall")
+                dog.kick()
             batch = chunk.data
             if batch is None:
                 continue
@@ -406,8 +605,10 @@ class EndpointReader:
             self.rows += batch.num_rows
             if n is not None:
                 self.next_offset = n
+            if self.stats is not None:
+                self.stats._batch(location, batch)
             if self.on_batch is not None:
-                self.on_batch(batch)
+                self.on_batch(self.endpoint.index, location, batch)
             yield batch
 
     def _resume_ticket(self, location: str, err: BaseException) -> bytes:
@@ -436,19 +637,23 @@ def _retryable(err: BaseException) -> bool:
 
 
 def read_endpoint(endpoint: Endpoint, timeout: Optional[float] = None,
-                  on_batch: Optional[Callable[[pa.RecordBatch], None]] = None
-                  ) -> Iterator[pa.RecordBatch]:
-    """Yields the record batches of one endpoint, with failover between its locations."""
-    return iter(EndpointReader(endpoint, timeout=timeout, on_batch=on_batch))
+                  on_batch: Optional[BatchCallback] = None,
+                  stall_timeout: Optional[float] = DEFAULT_STALL_TIMEOUT,
+                  stats: Optional[ReadStats] = None) -> Iterator[pa.RecordBatch]:
+    """Yields the record batches of one endpoint, with failover and resume between its
+    locations (see :class:`EndpointReader`)."""
+    return iter(EndpointReader(endpoint, timeout=timeout, on_batch=on_batch,
+                               stall_timeout=stall_timeout, stats=stats))
 
 
 class _Progress:
-    def __init__(self, total: int, enabled: bool):
+    """tqdm bar over splits (rows and MB as postfix), else one ``\\r``-updated stderr line."""
+
+    def __init__(self, total: int, enabled: bool, stats: ReadStats):
         self.enabled = enabled
         self.total = total
+        self.stats = stats
         self.done = 0
-        self.rows = 0
-        self.nbytes = 0
         self.lock = threading.Lock()
         self.bar = None
         self.last = 0.0
@@ -460,12 +665,10 @@ class _Progress:
             except ImportError:
                 self.bar = None
 
-    def batch(self, b: pa.RecordBatch) -> None:
+    def batch(self, endpoint: int, location: str, b: pa.RecordBatch) -> None:
         if not self.enabled:
             return
         with self.lock:
-            self.rows += b.num_rows
-            self.nbytes += b.nbytes
             self._show(False)
 
     def split_done(self) -> None:
@@ -477,18 +680,25 @@ class _Progress:
                 self.bar.update(1)
             self._show(True)
 
+    def _text(self) -> str:
+        s = self.stats
+        extra = f", {s.resumes} resumed" if s.resumes else ""
+        extra += f", {s.failovers} failed over" if s.failovers else ""
+        return f"{self.done}/{self.total} splits, {s.rows} rows, {s.bytes / 1e6:.1f} MB{extra}"
+
     def _show(self, force: bool) -> None:
         if self.bar is not None:
-            self.bar.set_postfix(rows=self.rows, MB=round(self.nbytes / 1e6, 1), refresh=False)
+            s = self.stats
+            post = dict(rows=s.rows, MB=round(s.bytes / 1e6, 1))
+            if s.resumes:
+                post["resumed"] = s.resumes
+            self.bar.set_postfix(post, refresh=False)
             return
         now = time.monotonic()
         if not force and now - self.last < 0.5:
             return
         self.last = now
-        sys.stderr.write(
-            f"\rimageflight: {self.done}/{self.total} splits, {self.rows} rows, "
-            f"{self.nbytes / 1e6:.1f} MB"
-        )
+        sys.stderr.write(f"\rimageflight: {self._text()}")
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -513,11 +723,14 @@ def read_images(
     max_workers: Optional[int] = None,
     progress: bool = False,
     timeout: Optional[float] = None,
+    stall_timeout: Optional[float] = DEFAULT_STALL_TIMEOUT,
+    on_batch: Optional[BatchCallback] = None,
+    stats: Optional[ReadStats] = None,
 ) -> pa.Table:
     """Reads an image folder through an imageflight cluster into a pyarrow Table.
 
     The table has Spark's image schema: a struct column ``image`` (origin, height, width,
-    nChannels, mode, data) followed by one string column per ``key=value`` folder level.
+    nChannels, mode, data) followed by one column per ``key=value`` folder level.
     Rows come in endpoint order, and in path order within an endpoint.
 
     Args:
@@ -530,7 +743,13 @@ def read_images(
       seed: sampling seed.
       max_workers: parallel DoGet streams (default: min(#endpoints, max(4, 2 * cores))).
       progress: show a progress bar (tqdm if installed, else one line on stderr).
-      timeout: seconds for each Flight call (GetFlightInfo, and each DoGet stream whole).
+      timeout: seconds for each Flight call as a whole (GetFlightInfo, each DoGet stream);
+        a deadline, so it must exceed the longest split's transfer time. ``None``: no limit.
+      stall_timeout: seconds a location may send nothing before it counts as hung; its
+        stream is cancelled and the split resumes on the next location. ``None``: off.
+      on_batch: ``on_batch(endpoint_index, location, batch)`` called for every record
+        batch as it arrives, from the reading threads (progress, metrics).
+      stats: a :class:`ReadStats` filled in place (rows, failovers, resumes, stalls, ...).
     """
     command = build_command(path, recursive, num_partitions, drop_image_failures, sample_ratio, seed)
     if max_workers is not None:
@@ -541,28 +760,55 @@ def read_images(
         timeout = _as_float("timeout", timeout)
         if timeout <= 0:
             raise InvalidArgument(f"timeout must be > 0 seconds, got {timeout}")
+    stall_timeout = _check_stall_timeout(stall_timeout)
+    if on_batch is not None and not callable(on_batch):
+        raise InvalidArgument(f"on_batch must be callable, got {on_batch!r}")
+    if stats is not None and not isinstance(stats, ReadStats):
+        raise InvalidArgument(f"stats must be an imageflight.ReadStats, got {stats!r}")
     if not isinstance(coordinator, str) or not coordinator:
         raise InvalidArgument(f"coordinator must be a Flight URI string, got {coordinator!r}")
 
     plan = get_plan(command, coordinator, timeout=timeout)
-    return read_plan(plan, max_workers=max_workers, progress=progress, timeout=timeout)
+    return read_plan(plan, max_workers=max_workers, progress=progress, timeout=timeout,
+                     stall_timeout=stall_timeout, on_batch=on_batch, stats=stats)
+
+
+def _check_stall_timeout(value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    value = _as_float("stall_timeout", value)
+    if value <= 0:
+        raise InvalidArgument(f"stall_timeout must be > 0 seconds (or None), got {value}")
+    return value
 
 
 def read_plan(plan: Plan, max_workers: Optional[int] = None, progress: bool = False,
-              timeout: Optional[float] = None) -> pa.Table:
+              timeout: Optional[float] = None,
+              stall_timeout: Optional[float] = DEFAULT_STALL_TIMEOUT,
+              on_batch: Optional[BatchCallback] = None,
+              stats: Optional[ReadStats] = None) -> pa.Table:
     """Fetches every endpoint of a plan in parallel and concatenates them in endpoint order."""
+    stats = stats if stats is not None else ReadStats()
+    stats.endpoints += len(plan.endpoints)
     if not plan.endpoints:
         return plan.schema.empty_table()
     if max_workers is None:
         max_workers = max(4, 2 * (os.cpu_count() or 1))
     max_workers = min(max_workers, len(plan.endpoints))
-    bar = _Progress(len(plan.endpoints), progress)
+    bar = _Progress(len(plan.endpoints), progress, stats)
+
+    def each_batch(i: int, loc: str, b: pa.RecordBatch) -> None:
+        bar.batch(i, loc, b)
+        if on_batch is not None:
+            on_batch(i, loc, b)
 
     def fetch(ep: Endpoint) -> List[pa.RecordBatch]:
-        out = list(read_endpoint(ep, timeout=timeout, on_batch=bar.batch))
+        out = list(EndpointReader(ep, timeout=timeout, on_batch=each_batch,
+                                  stall_timeout=stall_timeout, stats=stats))
         bar.split_done()
         return out
 
+    started = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="imageflight") as pool:
             futures = [pool.submit(fetch, ep) for ep in plan.endpoints]
@@ -573,6 +819,7 @@ def read_plan(plan: Plan, max_workers: Optional[int] = None, progress: bool = Fa
                     f.cancel()
                 raise
     finally:
+        stats.seconds += time.monotonic() - started
         bar.close()
 
     batches = []

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/server"
 	"github.com/urfave/cli/v2"
 )
@@ -38,6 +39,17 @@ func ServeFlags(defListen, defGossip string) []cli.Flag {
 		&cli.Int64Flag{Name: "batch-bytes", Value: d.Worker.BatchBytes, EnvVars: env("batch-bytes"), Usage: "target Arrow batch size in bytes (one larger image still goes alone)"},
 		&cli.IntFlag{Name: "decoders", Value: d.Worker.Parallelism, EnvVars: env("decoders"), Usage: "concurrent decodes per stream"},
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("log-level"), Usage: "debug, info, warn or error"},
+		&cli.StringFlag{Name: "hadoop-conf-dir", EnvVars: append(env("hadoop-conf-dir"), "HADOOP_CONF_DIR"), Usage: "folder with core-site.xml and hdfs-site.xml (nameservices, HA NameNodes, security settings)"},
+		&cli.StringSliceFlag{Name: "hdfs-namenode", EnvVars: env("hdfs-namenode"), Usage: "NameNode RPC host:port serving hdfs:// paths (repeatable for an HA pair); default: resolve the URI's authority via the Hadoop configuration"},
+		&cli.StringSliceFlag{Name: "hdfs-namenode-http", EnvVars: env("hdfs-namenode-http"), Usage: "NameNode HTTP host:port for block locations (WebHDFS); default: from the Hadoop configuration, else host:9870"},
+		&cli.StringFlag{Name: "hdfs-user", EnvVars: append(env("hdfs-user"), "HADOOP_USER_NAME"), Usage: "HDFS user for simple authentication (default: the OS user)"},
+		&cli.DurationFlag{Name: "hdfs-dial-timeout", Value: d.HDFS.DialTimeout, EnvVars: env("hdfs-dial-timeout"), Usage: "bound on connecting to a NameNode or DataNode"},
+		&cli.DurationFlag{Name: "hdfs-rpc-timeout", Value: d.HDFS.RPCTimeout, EnvVars: env("hdfs-rpc-timeout"), Usage: "bound on a silent NameNode or DataNode connection"},
+		&cli.StringFlag{Name: "hdfs-data-transfer-protection", EnvVars: env("hdfs-data-transfer-protection"), Usage: "authentication, integrity or privacy (overrides dfs.data.transfer.protection)"},
+		&cli.StringFlag{Name: "kerberos-keytab", EnvVars: env("kerberos-keytab"), Usage: "keytab for HDFS Kerberos authentication (with --kerberos-principal)"},
+		&cli.StringFlag{Name: "kerberos-principal", EnvVars: env("kerberos-principal"), Usage: "user@REALM for --kerberos-keytab"},
+		&cli.StringFlag{Name: "kerberos-ccache", EnvVars: append(env("kerberos-ccache"), "KRB5CCNAME"), Usage: "Kerberos ticket cache (kinit's), instead of a keytab"},
+		&cli.StringFlag{Name: "krb5-conf", EnvVars: append(env("krb5-conf"), "KRB5_CONFIG"), Usage: "krb5.conf path (default /etc/krb5.conf)"},
 		&cli.BoolFlag{Name: "local-gossip", EnvVars: env("local-gossip"), Usage: "loopback gossip timings (faster failure detection; for tests and single hosts)"},
 	}
 }
@@ -62,6 +74,9 @@ func Config(c *cli.Context, role server.Role) (server.Config, error) {
 	cfg.Worker.BatchBytes = c.Int64("batch-bytes")
 	cfg.Worker.Parallelism = c.Int("decoders")
 	cfg.LocalGossip = c.Bool("local-gossip")
+	if err := hdfsConfig(c, &cfg); err != nil {
+		return cfg, err
+	}
 	log, err := Logger(c.String("log-level"))
 	if err != nil {
 		return cfg, err
@@ -80,4 +95,29 @@ func Logger(level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: %w", level, err)
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func hdfsConfig(c *cli.Context, cfg *server.Config) error {
+	h := &cfg.HDFS
+	if dir := c.String("hadoop-conf-dir"); dir != "" {
+		conf, err := hdfsio.LoadHadoopConf(dir)
+		if err != nil {
+			return fmt.Errorf("--hadoop-conf-dir: %w", err)
+		}
+		h.Conf = conf
+	}
+	h.NameNodes = c.StringSlice("hdfs-namenode")
+	cfg.NameNodeHTTP = c.StringSlice("hdfs-namenode-http")
+	h.User = c.String("hdfs-user")
+	h.DialTimeout = c.Duration("hdfs-dial-timeout")
+	h.RPCTimeout = c.Duration("hdfs-rpc-timeout")
+	h.DataTransferProtection = c.String("hdfs-data-transfer-protection")
+	h.KerberosKeytab = c.String("kerberos-keytab")
+	h.KerberosPrincipal = c.String("kerberos-principal")
+	h.KerberosCCache = c.String("kerberos-ccache")
+	h.Krb5Conf = c.String("krb5-conf")
+	if (h.KerberosKeytab == "") != (h.KerberosPrincipal == "") {
+		return fmt.Errorf("--kerberos-keytab and --kerberos-principal go together")
+	}
+	return nil
 }
