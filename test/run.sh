@@ -35,11 +35,17 @@ if [ -x test/python/setup.sh ]; then
   test/python/setup.sh
 fi
 
-step "go vet"
+step "gofmt, go vet, staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*'))
+if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi
 go vet ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 step "go test"
 go test -count=1 -timeout 15m ./...
+
+step "go test, pure Go (CGO_ENABLED=0: image/jpeg instead of libjpeg-turbo)"
+CGO_ENABLED=0 go test -count=1 ./pkg/imagerow/ ./pkg/corpus/ ./pkg/plan/ ./pkg/flight/
 
 if [ -d test/python ]; then
   step "pytest"

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/imageflight/imageflight/cmd/internal/cliconfig"
+	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/corpus"
 	"github.com/imageflight/imageflight/pkg/plan"
 	"github.com/imageflight/imageflight/pkg/server"
@@ -76,7 +77,7 @@ func demoCommand() *cli.Command {
 			fmt.Printf("coordinator     %s (standalone, in-process worker)\n", p.Location())
 			req := plan.DefaultRequest()
 			req.Path, req.Recursive = dir, true
-			_, err = readAndSummarize(c.Context, p.Location(), req, os.Stdout)
+			_, err = readAndSummarize(c.Context, client.DefaultConfig(p.Location()), req, os.Stdout)
 			return err
 		},
 	}

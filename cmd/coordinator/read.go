@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/imageflight/imageflight/cmd/internal/cliconfig"
 	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/imagerow"
 	"github.com/imageflight/imageflight/pkg/plan"
@@ -25,21 +26,25 @@ func readCommand() *cli.Command {
 		Name:      "read",
 		Usage:     "read a path through a running cluster and print a summary",
 		ArgsUsage: "PATH",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "coordinator", Value: "grpc://127.0.0.1:8815", EnvVars: []string{"IMAGEFLIGHT_COORDINATOR"}, Usage: "coordinator Flight URI"},
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "coordinator", Value: "grpc://127.0.0.1:8815", EnvVars: []string{"IMAGEFLIGHT_COORDINATOR"}, Usage: "coordinator Flight URI (grpc:// or grpc+tls://)"},
 			&cli.BoolFlag{Name: "recursive", Usage: "read files at any depth"},
 			&cli.IntFlag{Name: "num-partitions", Value: -1, Usage: "splits (-1: two per worker core)"},
 			&cli.Float64Flag{Name: "sample-ratio", Value: 1, Usage: "fraction of files to read, in [0, 1]"},
 			&cli.Int64Flag{Name: "seed", Usage: "sampling seed"},
 			&cli.BoolFlag{Name: "drop-image-failures", Usage: "drop undecodable images instead of returning invalid rows"},
-		},
+		}, cliconfig.ClientFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return fmt.Errorf("read takes one PATH")
 			}
 			req := plan.Request{Path: c.Args().First(), Recursive: c.Bool("recursive"), NumPartitions: c.Int("num-partitions"),
 				SampleRatio: c.Float64("sample-ratio"), Seed: c.Int64("seed"), DropImageFailures: c.Bool("drop-image-failures")}
-			_, err := readAndSummarize(c.Context, c.String("coordinator"), req, os.Stdout)
+			cfg := client.DefaultConfig(c.String("coordinator"))
+			if err := cliconfig.ClientSecurity(c, &cfg); err != nil {
+				return err
+			}
+			_, err := readAndSummarize(c.Context, cfg, req, os.Stdout)
 			return err
 		},
 	}
@@ -93,12 +98,12 @@ func (s *summary) add(b client.Batch) {
 }
 
 // readAndSummarize plans req, reads every endpoint and prints a summary.
-func readAndSummarize(ctx context.Context, coordinator string, req plan.Request, out io.Writer) (*summary, error) {
+func readAndSummarize(ctx context.Context, cfg client.Config, req plan.Request, out io.Writer) (*summary, error) {
 	cmd, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	cl := client.New(client.DefaultConfig(coordinator))
+	cl := client.New(cfg)
 	defer cl.Close()
 	start := time.Now()
 	info, err := cl.Plan(ctx, cmd)

@@ -6,46 +6,38 @@ import (
 	"os"
 	"text/tabwriter"
 
-	aflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/imageflight/imageflight/cmd/internal/cliconfig"
+	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/flight"
 	"github.com/imageflight/imageflight/pkg/server"
 	"github.com/urfave/cli/v2"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show the cluster's members, their state and load",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "coordinator", Value: "127.0.0.1:8815", EnvVars: []string{"IMAGEFLIGHT_COORDINATOR"}, Usage: "coordinator Flight address"},
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "coordinator", Value: "grpc://127.0.0.1:8815", EnvVars: []string{"IMAGEFLIGHT_COORDINATOR"}, Usage: "coordinator Flight URI (grpc:// or grpc+tls://)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the raw JSON"},
-		},
+		}, cliconfig.ClientFlags()...),
 		Action: func(c *cli.Context) error {
-			addr := c.String("coordinator")
-			if len(addr) > 7 && addr[:7] == "grpc://" {
-				addr = addr[7:]
-			}
-			fc, err := aflight.NewClientWithMiddleware(addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
-			if err != nil {
+			cfg := client.DefaultConfig(c.String("coordinator"))
+			if err := cliconfig.ClientSecurity(c, &cfg); err != nil {
 				return err
 			}
-			defer fc.Close()
-			s, err := fc.DoAction(c.Context, &aflight.Action{Type: flight.ActionClusterStatus})
+			cl := client.New(cfg)
+			defer cl.Close()
+			body, err := cl.Action(c.Context, flight.ActionClusterStatus, nil)
 			if err != nil {
-				return fmt.Errorf("cluster-status from %s: %w", addr, err)
-			}
-			r, err := s.Recv()
-			if err != nil {
-				return fmt.Errorf("cluster-status from %s: %w", addr, err)
+				return fmt.Errorf("cluster-status from %s: %w", cfg.Coordinator, err)
 			}
 			if c.Bool("json") {
-				_, err := os.Stdout.Write(append(r.GetBody(), '\n'))
+				_, err := os.Stdout.Write(append(body, '\n'))
 				return err
 			}
 			var st server.ClusterStatus
-			if err := json.Unmarshal(r.GetBody(), &st); err != nil {
+			if err := json.Unmarshal(body, &st); err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)

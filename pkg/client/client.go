@@ -6,9 +6,12 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -17,13 +20,15 @@ import (
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
 // Config configures a client.
 type Config struct {
-	Coordinator string // grpc://host:port
+	Coordinator string // grpc://host:port or grpc+tls://host:port
 	// Parallelism is how many endpoints are read at once.
 	Parallelism int
 	// StallTimeout fails over when a location sends nothing for this long
@@ -33,6 +38,23 @@ type Config struct {
 	// image alone is 6.2 MB.
 	MaxMessageBytes int
 	DialOptions     []grpc.DialOption
+
+	// TLSRootCAs verifies the certificates of grpc+tls:// locations
+	// (default: TLSCAFile, else the system roots).
+	TLSRootCAs *x509.CertPool
+	// TLSCAFile is a PEM bundle used when TLSRootCAs is nil.
+	TLSCAFile string
+	// TLSServerName overrides the name checked in server certificates
+	// (default: each location's host).
+	TLSServerName string
+
+	// Username and Password authenticate once with the coordinator (Flight
+	// basic-auth handshake); its bearer token goes with every call, to the
+	// coordinator and to the workers, and is renewed when it expires.
+	Username, Password string
+	// Token is a bearer token obtained elsewhere, used instead of a
+	// handshake.
+	Token string
 }
 
 // DefaultConfig returns a client config for a coordinator address.
@@ -45,6 +67,10 @@ type Client struct {
 	cfg   Config
 	mu    sync.Mutex
 	conns map[string]aflight.Client
+	tls   credentials.TransportCredentials
+
+	authMu sync.Mutex
+	token  string // bearer token; "" until authenticated
 }
 
 // New returns a client; connections open lazily.
@@ -52,7 +78,7 @@ func New(cfg Config) *Client {
 	if cfg.Parallelism <= 0 {
 		cfg.Parallelism = 8
 	}
-	return &Client{cfg: cfg, conns: map[string]aflight.Client{}}
+	return &Client{cfg: cfg, conns: map[string]aflight.Client{}, token: cfg.Token}
 }
 
 // Close closes every connection.
@@ -73,14 +99,39 @@ func (c *Client) conn(uri string) (aflight.Client, error) {
 	if fc, ok := c.conns[uri]; ok {
 		return fc, nil
 	}
-	addr, ok := strings.CutPrefix(uri, "grpc://")
-	if !ok {
-		addr, ok = strings.CutPrefix(uri, "grpc+tcp://")
+	var creds credentials.TransportCredentials
+	addr, ok := strings.CutPrefix(uri, "grpc+tls://")
+	if ok {
+		if c.tls == nil {
+			cfg := &tls.Config{RootCAs: c.cfg.TLSRootCAs, ServerName: c.cfg.TLSServerName, MinVersion: tls.VersionTLS12}
+			if cfg.RootCAs == nil && c.cfg.TLSCAFile != "" {
+				pem, err := os.ReadFile(c.cfg.TLSCAFile)
+				if err != nil {
+					return nil, fmt.Errorf("TLS CA file: %w", err)
+				}
+				cfg.RootCAs = x509.NewCertPool()
+				if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+					return nil, fmt.Errorf("TLS CA file %s: no PEM certificate", c.cfg.TLSCAFile)
+				}
+			}
+			c.tls = credentials.NewTLS(cfg)
+		}
+		creds = c.tls
+	} else {
+		if addr, ok = strings.CutPrefix(uri, "grpc://"); !ok {
+			addr, ok = strings.CutPrefix(uri, "grpc+tcp://")
+		}
+		if !ok {
+			return nil, fmt.Errorf("location %q: only grpc://, grpc+tcp:// and grpc+tls:// locations are supported by this client", uri)
+		}
+		if c.authenticating() && strings.HasPrefix(c.cfg.Coordinator, "grpc+tls://") {
+			// A TLS coordinator naming a plaintext location: do not hand
+			// the bearer token to the network in clear text.
+			return nil, fmt.Errorf("location %q: refusing to send credentials over plaintext (the coordinator uses TLS)", uri)
+		}
+		creds = insecure.NewCredentials()
 	}
-	if !ok {
-		return nil, fmt.Errorf("location %q: only grpc:// locations are supported by this client", uri)
-	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
 	if c.cfg.MaxMessageBytes > 0 {
 		opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(c.cfg.MaxMessageBytes)))
 	}
@@ -99,7 +150,102 @@ func (c *Client) Plan(ctx context.Context, cmd []byte) (*aflight.FlightInfo, err
 	if err != nil {
 		return nil, err
 	}
-	return fc.GetFlightInfo(ctx, &aflight.FlightDescriptor{Type: aflight.DescriptorCMD, Cmd: cmd})
+	var info *aflight.FlightInfo
+	err = c.withAuth(ctx, func(ctx context.Context) (err error) {
+		info, err = fc.GetFlightInfo(ctx, &aflight.FlightDescriptor{Type: aflight.DescriptorCMD, Cmd: cmd})
+		return err
+	})
+	return info, err
+}
+
+// Action runs a coordinator action (e.g. "cluster-status") and returns the
+// body of its first result.
+func (c *Client) Action(ctx context.Context, typ string, body []byte) ([]byte, error) {
+	fc, err := c.conn(c.cfg.Coordinator)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	err = c.withAuth(ctx, func(ctx context.Context) error {
+		s, err := fc.DoAction(ctx, &aflight.Action{Type: typ, Body: body})
+		if err != nil {
+			return err
+		}
+		r, err := s.Recv()
+		if err != nil {
+			return err
+		}
+		out = r.GetBody()
+		return nil
+	})
+	return out, err
+}
+
+// authenticating reports whether calls carry a bearer token.
+func (c *Client) authenticating() bool { return c.cfg.Username != "" || c.cfg.Token != "" }
+
+// bearer returns the token to send, handshaking with the coordinator first
+// if needed; "" when the client does not authenticate.
+func (c *Client) bearer(ctx context.Context) (string, error) {
+	if !c.authenticating() {
+		return "", nil
+	}
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	if c.token != "" {
+		return c.token, nil
+	}
+	fc, err := c.conn(c.cfg.Coordinator)
+	if err != nil {
+		return "", err
+	}
+	actx, err := fc.AuthenticateBasicToken(ctx, c.cfg.Username, c.cfg.Password)
+	if err != nil {
+		return "", fmt.Errorf("authenticate with %s as %q: %w", c.cfg.Coordinator, c.cfg.Username, err)
+	}
+	md, _ := metadata.FromOutgoingContext(actx)
+	for _, v := range md.Get("authorization") {
+		if scheme, tok, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "Bearer") && tok != "" {
+			c.token = tok
+			return tok, nil
+		}
+	}
+	return "", fmt.Errorf("authenticate with %s: no bearer token in the answer", c.cfg.Coordinator)
+}
+
+// expire forgets a rejected token so the next call handshakes again; it
+// reports whether a new handshake can help.
+func (c *Client) expire(token string) bool {
+	if c.cfg.Username == "" || token == "" {
+		return false
+	}
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	if c.token == token {
+		c.token = ""
+	}
+	return true
+}
+
+// withAuth runs call with the bearer token attached, handshaking again
+// once if the token was refused (expired).
+func (c *Client) withAuth(ctx context.Context, call func(context.Context) error) error {
+	for try := 0; ; try++ {
+		tok, err := c.bearer(ctx)
+		if err != nil {
+			return err
+		}
+		cctx := ctx
+		if tok != "" {
+			cctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+		}
+		err = call(cctx)
+		var cb callbackError
+		if try == 0 && status.Code(err) == codes.Unauthenticated && !errors.As(err, &cb) && c.expire(tok) {
+			continue
+		}
+		return err
+	}
 }
 
 // Batch is one record batch of an endpoint, valid only during the callback.
@@ -167,7 +313,9 @@ func (c *Client) ReadEndpoint(ctx context.Context, idx int, ep *aflight.FlightEn
 	next := 0
 	var errs []error
 	for attempt, loc := range locs {
-		err := c.stream(ctx, idx, loc.GetUri(), ep.GetTicket().GetTicket(), &next, fn)
+		err := c.withAuth(ctx, func(ctx context.Context) error {
+			return c.stream(ctx, idx, loc.GetUri(), ep.GetTicket().GetTicket(), &next, fn)
+		})
 		if err == nil {
 			return attempt, nil
 		}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
@@ -51,13 +52,20 @@ type CoordinatorConfig struct {
 	Locate Locator
 	// LocalityTimeout bounds the block-location lookups of one plan.
 	LocalityTimeout time.Duration
-	Logger          *slog.Logger
+	// MaxInfoBytes bounds the tickets in one FlightInfo (grpc's and
+	// pyarrow's default message limit is 4 MiB). Larger plans are kept on
+	// the coordinator and their tickets carry only a reference.
+	MaxInfoBytes int
+	// Self is this coordinator's Flight location, named in reference
+	// tickets so workers can fetch split file lists.
+	Self   string
+	Logger *slog.Logger
 }
 
 // DefaultCoordinatorConfig returns sane planning defaults.
 func DefaultCoordinatorConfig() CoordinatorConfig {
 	return CoordinatorConfig{TicketTTL: 24 * time.Hour, SplitsPerSlot: 2, MaxLocations: 3, ListParallelism: 16,
-		LocalityTimeout: 10 * time.Second, Logger: slog.Default()}
+		LocalityTimeout: 10 * time.Second, MaxInfoBytes: 2 << 20, Logger: slog.Default()}
 }
 
 // Coordinator answers GetFlightInfo.
@@ -66,6 +74,7 @@ type Coordinator struct {
 	mounts  *hdfsio.Mounts
 	workers WorkerSet
 	signer  *Signer
+	plans   *planStore
 	log     *slog.Logger
 }
 
@@ -80,7 +89,8 @@ func NewCoordinator(cfg CoordinatorConfig, mounts *hdfsio.Mounts, workers Worker
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Coordinator{cfg: cfg, mounts: mounts, workers: workers, signer: NewSigner(cfg.Secret), log: cfg.Logger}, nil
+	return &Coordinator{cfg: cfg, mounts: mounts, workers: workers, signer: NewSigner(cfg.Secret),
+		plans: newPlanStore(64), log: cfg.Logger}, nil
 }
 
 // GetFlightInfo plans a read: validate, confine, list, sample, cut, assign, sign.
@@ -137,11 +147,15 @@ func (c *Coordinator) Plan(ctx context.Context, req plan.Request) (*readPlan, er
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "%v", err)
 	}
+	var seen atomic.Int64
+	stopProgress := c.logProgress(base, &seen)
 	files, err := plan.List(ctx, fsys, base.Path, plan.ListOptions{
 		Recursive:   req.Recursive,
 		Parallelism: c.cfg.ListParallelism,
 		Keep:        func(p string) bool { return plan.Sampled(req.Seed, p, req.SampleRatio) },
+		Seen:        &seen,
 	})
+	stopProgress()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, status.Errorf(codes.NotFound, "%s does not exist", base)
@@ -186,16 +200,42 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req plan.Reques
 	if req.DropImageFailures {
 		info.TotalRecords = -1 // unknown until decoded
 	}
+	files := make([][]TicketFile, len(p.splits))
 	for i, s := range p.splits {
-		t := &Ticket{Plan: p.id, Split: i, Base: p.base.String(), Columns: p.columns, Drop: req.DropImageFailures, Expires: expires}
-		t.Files = make([]TicketFile, len(s.Files))
+		files[i] = make([]TicketFile, len(s.Files))
 		for j, f := range s.Files {
-			t.Files[j] = TicketFile{Rel: relPath(p.base.Path, f.Path), Size: f.Size}
+			files[i][j] = TicketFile{Rel: relPath(p.base.Path, f.Path), Size: f.Size}
 		}
-		wire, err := c.signer.Sign(t)
-		if err != nil {
-			return nil, status.Errorf(codes.Internal, "sign ticket: %v", err)
+	}
+	sign := func(byRef bool) ([][]byte, int, error) {
+		wires, total := make([][]byte, len(files)), 0
+		for i := range files {
+			t := &Ticket{Plan: p.id, Split: i, Base: p.base.String(), Columns: p.columns, Drop: req.DropImageFailures, Expires: expires}
+			if byRef {
+				t.Coordinator, t.Count = c.cfg.Self, len(files[i])
+			} else {
+				t.Files = files[i]
+			}
+			wire, err := c.signer.Sign(t)
+			if err != nil {
+				return nil, 0, status.Errorf(codes.Internal, "sign ticket: %v", err)
+			}
+			wires[i], total = wire, total+len(wire)
 		}
+		return wires, total, nil
+	}
+	wires, total, err := sign(false)
+	if err != nil {
+		return nil, err
+	}
+	if total > c.cfg.MaxInfoBytes && c.cfg.Self != "" {
+		c.plans.put(p.id, storedPlan{expires: time.Unix(expires, 0), splits: files})
+		if wires, _, err = sign(true); err != nil {
+			return nil, err
+		}
+		c.log.Info("plan too large for inline tickets; workers fetch split lists from the coordinator", "plan", p.id, "ticket_bytes", total)
+	}
+	for i, wire := range wires {
 		ep := &aflight.FlightEndpoint{Ticket: &aflight.Ticket{Ticket: wire}}
 		for _, wi := range p.locations[i] {
 			ep.Location = append(ep.Location, &aflight.Location{Uri: p.workers[wi].Location})
@@ -203,6 +243,26 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req plan.Reques
 		info.Endpoint = append(info.Endpoint, ep)
 	}
 	return info, nil
+}
+
+// logProgress logs how many entries a long listing has seen, every few
+// seconds, until the returned stop is called.
+func (c *Coordinator) logProgress(base hdfsio.Location, seen *atomic.Int64) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		start := time.Now()
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				c.log.Info("listing", "path", base, "entries", seen.Load(), "elapsed", time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 func relPath(base, p string) string {

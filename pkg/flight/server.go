@@ -67,6 +67,12 @@ func (s *Service) DoAction(a *aflight.Action, stream aflight.FlightService_DoAct
 	switch {
 	case a.GetType() == ActionClusterStatus && s.Coordinator != nil && s.ClusterStatus != nil:
 		body = s.ClusterStatus(stream.Context())
+	case a.GetType() == ActionSplit && s.Coordinator != nil:
+		body, err := s.Coordinator.Split(a.GetBody())
+		if err != nil {
+			return err
+		}
+		return stream.Send(&aflight.Result{Body: body})
 	case a.GetType() == ActionWorkerStatus && s.Worker != nil:
 		body = WorkerStatus{Active: s.Worker.Active(), Draining: s.Worker.draining.Load()}
 	default:

@@ -31,6 +31,18 @@ type Ticket struct {
 	Columns []plan.Column `json:"cols,omitempty"`
 	Drop    bool          `json:"drop,omitempty"`
 	Expires int64         `json:"exp"` // unix seconds
+	// A plan too large for FlightInfo leaves Files out: the worker fetches
+	// them from Coordinator (the split action) and Count says how many.
+	Coordinator string `json:"coord,omitempty"`
+	Count       int    `json:"n,omitempty"`
+}
+
+// Len is the number of files in the split.
+func (t *Ticket) Len() int {
+	if t.Files == nil {
+		return t.Count
+	}
+	return len(t.Files)
 }
 
 // TicketFile is one file of a split.
@@ -60,18 +72,12 @@ func (s *Signer) mac(payload []byte) []byte {
 
 // Sign encodes and signs t.
 func (s *Signer) Sign(t *Ticket) ([]byte, error) {
-	js, err := json.Marshal(t)
+	packed, err := pack(t)
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	zw.Write(js)
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
 	enc := base64.RawURLEncoding
-	payload := enc.EncodeToString(buf.Bytes())
+	payload := enc.EncodeToString(packed)
 	out := make([]byte, 0, len(payload)+64)
 	out = append(out, payload...)
 	out = append(out, '.')
@@ -109,23 +115,51 @@ func (s *Signer) Verify(wire []byte, now time.Time) (t *Ticket, skip int, err er
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrBadTicket, err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrBadTicket, err)
-	}
-	js, err := io.ReadAll(io.LimitReader(zr, maxTicketJSON))
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrBadTicket, err)
-	}
 	t = new(Ticket)
-	if err := json.Unmarshal(js, t); err != nil {
+	if err := unpack(raw, t); err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", ErrBadTicket, err)
 	}
 	if now.Unix() > t.Expires {
 		return nil, 0, fmt.Errorf("%w at %s", ErrTicketExpired, time.Unix(t.Expires, 0).UTC().Format(time.RFC3339))
 	}
-	if skip > len(t.Files) {
-		return nil, 0, fmt.Errorf("%w: skip %d beyond the split's %d files", ErrBadTicket, skip, len(t.Files))
+	if skip > t.Len() {
+		return nil, 0, fmt.Errorf("%w: skip %d beyond the split's %d files", ErrBadTicket, skip, t.Len())
 	}
 	return t, skip, nil
+}
+
+// Unsuffixed strips a resume suffix, giving the ticket as signed.
+func Unsuffixed(wire []byte) []byte {
+	if i := bytes.LastIndex(wire, []byte(";skip=")); i >= 0 {
+		return wire[:i]
+	}
+	return wire
+}
+
+// pack encodes v as gzip-compressed JSON (paths compress well).
+func pack(v any) ([]byte, error) {
+	js, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw.Write(js)
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// unpack decodes what pack wrote, refusing to expand past maxTicketJSON.
+func unpack(b []byte, v any) error {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	js, err := io.ReadAll(io.LimitReader(zr, maxTicketJSON))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(js, v)
 }

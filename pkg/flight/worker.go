@@ -21,6 +21,7 @@ import (
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/imagerow"
 	"github.com/imageflight/imageflight/pkg/plan"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -42,6 +43,8 @@ type WorkerConfig struct {
 	// ReadRetries is how often a failed read is retried before the stream
 	// fails with a status naming the file.
 	ReadRetries int
+	// DialOptions apply when the worker calls the coordinator (TLS, auth).
+	DialOptions []grpc.DialOption
 	Logger      *slog.Logger
 }
 
@@ -68,6 +71,9 @@ type Worker struct {
 	draining atomic.Bool
 	inflight sync.WaitGroup
 	active   atomic.Int64
+
+	splitMu    sync.Mutex
+	splitCache map[string][]TicketFile
 }
 
 // NewWorker returns a worker reading through mounts.
@@ -84,7 +90,7 @@ func NewWorker(cfg WorkerConfig, mounts *hdfsio.Mounts) (*Worker, error) {
 	if cfg.Parallelism <= 0 {
 		cfg.Parallelism = runtime.GOMAXPROCS(0)
 	}
-	w := &Worker{cfg: cfg, mounts: mounts, signer: NewSigner(cfg.Secret), log: cfg.Logger}
+	w := &Worker{cfg: cfg, mounts: mounts, signer: NewSigner(cfg.Secret), log: cfg.Logger, splitCache: map[string][]TicketFile{}}
 	for _, r := range cfg.Roots {
 		if r.Scheme == "file" {
 			real, err := filepath.EvalSymlinks(filepath.FromSlash(r.Path))
@@ -154,6 +160,9 @@ func (w *Worker) DoGet(tkt *aflight.Ticket, stream aflight.FlightService_DoGetSe
 	fsys, err := w.mounts.For(ctx, base)
 	if err != nil {
 		return status.Errorf(codes.Unavailable, "%v", err)
+	}
+	if t.Files, err = w.splitFiles(ctx, t, tkt.GetTicket()); err != nil {
+		return err
 	}
 	locs := make([]hdfsio.Location, len(t.Files))
 	for i, f := range t.Files {

@@ -64,7 +64,7 @@ type Config struct {
 
 // DefaultConfig returns a config for a member on this host.
 func DefaultConfig() Config {
-	return Config{BindAddr: "127.0.0.1", BindPort: 7946, RejoinInterval: 5 * time.Second, Logger: slog.Default()}
+	return Config{BindAddr: "127.0.0.1", BindPort: 7946, RejoinInterval: 2 * time.Second, Logger: slog.Default()}
 }
 
 // Member is this process's membership in the cluster.
@@ -74,8 +74,10 @@ type Member struct {
 	meta []byte
 	log  *slog.Logger
 
-	stop chan struct{}
-	done sync.WaitGroup
+	stop  chan struct{}
+	done  sync.WaitGroup
+	leave sync.Once
+	left  error
 }
 
 // New starts gossiping and joins the seed list, retrying in the background
@@ -106,6 +108,12 @@ func New(cfg Config) (*Member, error) {
 	// A restarted worker rejoins under its old name instead of waiting for
 	// the dead entry to expire.
 	mc.DeadNodeReclaimTime = 10 * time.Second
+	// A coordinator restarted on the same address answers the old one's
+	// pings, so workers never see it fail; it learns the members from the
+	// next full-state push/pull. Doing that every 5 s (memberlist scales it
+	// up past 32 nodes) bounds how long a restarted coordinator plans
+	// without its workers.
+	mc.PushPullInterval = 5 * time.Second
 	mc.SecretKey = cfg.SecretKey
 	mc.Logger = slog.NewLogLogger(cfg.Logger.With("component", "memberlist").Handler(), slog.LevelDebug)
 	m := &Member{cfg: cfg, meta: meta, log: cfg.Logger, stop: make(chan struct{})}
@@ -201,19 +209,22 @@ func (m *Member) Nodes(role string) []Node {
 	return out
 }
 
-// Leave tells the cluster we are going, then stops gossiping.
+// Leave tells the cluster we are going, then stops gossiping. Later calls
+// return the first call's result.
 func (m *Member) Leave(ctx context.Context) error {
-	close(m.stop)
-	m.done.Wait()
-	timeout := 5 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-	}
-	err := m.list.Leave(timeout)
-	if serr := m.list.Shutdown(); err == nil {
-		err = serr
-	}
-	return err
+	m.leave.Do(func() {
+		close(m.stop)
+		m.done.Wait()
+		timeout := 5 * time.Second
+		if d, ok := ctx.Deadline(); ok {
+			timeout = time.Until(d)
+		}
+		m.left = m.list.Leave(timeout)
+		if err := m.list.Shutdown(); m.left == nil {
+			m.left = err
+		}
+	})
+	return m.left
 }
 
 // delegate publishes our metadata; we use no user messages or state sync.

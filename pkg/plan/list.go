@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Lister is what planning needs from a filesystem (hdfsio.FileSystem has it).
@@ -31,6 +32,9 @@ type ListOptions struct {
 	Keep func(path string) bool
 	// Parallelism bounds concurrent ReadDir calls.
 	Parallelism int
+	// Seen, when set, counts files as they are listed (kept or not), so a
+	// caller can report progress on a long walk.
+	Seen *atomic.Int64
 }
 
 // Hidden reports whether a directory entry is skipped the way Hadoop and
@@ -72,10 +76,9 @@ func List(ctx context.Context, fsys Lister, root string, opts ListOptions) ([]Fi
 	if par <= 0 {
 		par = 16
 	}
-	w := walker{ctx: ctx, fsys: fsys, opts: opts, keep: keep, sem: make(chan struct{}, par)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w.ctx, w.cancel = ctx, cancel
+	w := walker{ctx: ctx, cancel: cancel, fsys: fsys, opts: opts, keep: keep, sem: make(chan struct{}, par)}
 	w.wg.Add(1)
 	w.walk(root)
 	w.wg.Wait()
@@ -136,6 +139,9 @@ func (w *walker) walk(dir string) {
 		if w.keep(p) {
 			local = append(local, File{Path: p, Size: e.Size()})
 		}
+	}
+	if w.opts.Seen != nil {
+		w.opts.Seen.Add(int64(len(entries)))
 	}
 	w.mu.Lock()
 	w.files = append(w.files, local...)

@@ -75,7 +75,9 @@ type Config struct {
 
 	Coordinator flight.CoordinatorConfig
 	Worker      flight.WorkerConfig
-	Logger      *slog.Logger
+	// Security is TLS and client authentication (default: neither).
+	Security SecurityConfig
+	Logger   *slog.Logger
 }
 
 // DefaultSecretFile is where the cluster secret lives unless configured.

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -18,8 +17,6 @@ import (
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/membership"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Process is a running imageflight process.
@@ -35,6 +32,9 @@ type Process struct {
 	addr    string
 	probe   *prober
 	stop    context.CancelFunc
+	sec     *security
+
+	metricsAddr string
 }
 
 // Start starts a process: listens, joins gossip, serves. Stop it with
@@ -70,6 +70,9 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		lis.Close()
 		return nil, err
 	}
+	if p.sec, err = newSecurity(cfg.Security, secret, cfg.Role, cfg.Logger, cfg.Listen); err != nil {
+		return fail(err)
+	}
 	mounts := &hdfsio.Mounts{DialHDFS: func(ctx context.Context, authority string) (hdfsio.FileSystem, error) {
 		return dialHDFS(ctx, authority, cfg.HDFS)
 	}}
@@ -77,6 +80,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if cfg.Role&RoleWorker != 0 {
 		wc := cfg.Worker
 		wc.Roots, wc.Secret, wc.Logger = roots, secret, cfg.Logger
+		wc.DialOptions = append(wc.DialOptions, p.sec.peerDialOptions()...)
 		if p.svc.Worker, err = flight.NewWorker(wc, mounts); err != nil {
 			return fail(err)
 		}
@@ -88,21 +92,23 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		cc := cfg.Coordinator
 		cc.Roots, cc.Secret, cc.Logger = roots, secret, cfg.Logger
 		cc.Locate = webHDFSLocator(cfg)
+		cc.Self = p.Location()
 		ws := &workerSet{m: p.member}
 		if p.svc.Coordinator, err = flight.NewCoordinator(cc, mounts, ws); err != nil {
 			p.member.Leave(ctx)
 			return fail(err)
 		}
-		p.svc.ClusterStatus = p.clusterStatus
+		p.svc.ClusterStatus = func(ctx context.Context) any { return p.clusterStatus(withSecurity(ctx, p.sec)) }
 		if cfg.ProbeInterval > 0 {
 			p.probe = newProber(ws.gossipWorkers, cfg.ProbeInterval)
 			ws.healthy = p.probe.healthy
 			var pctx context.Context
-			pctx, p.stop = context.WithCancel(context.Background())
+			pctx, p.stop = context.WithCancel(withSecurity(context.Background(), p.sec))
 			go p.probe.run(pctx)
 		}
 	}
-	p.srv = flight.NewServer(p.svc, nil)
+	mw, sopts := p.sec.serverOptions()
+	p.srv = flight.NewServer(p.svc, mw, sopts...)
 	p.srv.InitListener(lis)
 	go func() { p.served <- p.srv.Serve() }()
 	if cfg.MetricsListen != "" {
@@ -149,7 +155,7 @@ func (p *Process) join(secret []byte) error {
 	if hostName == "" {
 		hostName = host
 	}
-	mc.Meta = membership.Meta{Role: role, Flight: "grpc://" + p.addr, Host: hostName, Capacity: max(p.cfg.Capacity, 1), Version: Version}
+	mc.Meta = membership.Meta{Role: role, Flight: p.Location(), Host: hostName, Capacity: max(p.cfg.Capacity, 1), Version: Version}
 	p.member, err = membership.New(mc)
 	return err
 }
@@ -162,12 +168,16 @@ func (p *Process) serveMetrics() error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
 	p.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	p.metricsAddr = lis.Addr().String()
 	go p.metrics.Serve(lis)
 	return nil
 }
 
+// MetricsAddr is where /metrics is served ("" when disabled).
+func (p *Process) MetricsAddr() string { return p.metricsAddr }
+
 // Location is the Flight URI clients dial.
-func (p *Process) Location() string { return "grpc://" + p.addr }
+func (p *Process) Location() string { return p.sec.scheme() + "://" + p.addr }
 
 // GossipAddr is the memberlist address others join.
 func (p *Process) GossipAddr() string { return p.member.Addr() }
@@ -310,8 +320,7 @@ func (p *Process) clusterStatus(ctx context.Context) any {
 
 // workerActive asks a worker how many streams it serves; -1 if it can't say.
 func workerActive(ctx context.Context, location string) int64 {
-	addr := location[len("grpc://"):]
-	fc, err := aflight.NewClientWithMiddleware(addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	fc, ctx, err := dialMember(ctx, location) // TLS and internal token: security.go
 	if err != nil {
 		return -1
 	}
@@ -345,8 +354,8 @@ func Run(ctx context.Context, cfg Config) error {
 	case err := <-p.served:
 		p.member.Leave(context.Background())
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
+			return fmt.Errorf("flight server on %s: %w", p.addr, err)
 		}
-		return err
+		return nil
 	}
 }

@@ -2,7 +2,9 @@
 
 // Package bench holds measurements that are not tests. This one starts the
 // real MiniDFSCluster, writes many tiny files and times a full recursive
-// listing through hdfsio.HDFS.ReadDir, parallel over directories.
+// listing through the planner's walk (plan.List over hdfsio.HDFS), then
+// plans the folder with the real coordinator binary and reports its time,
+// FlightInfo size and peak memory.
 //
 //	go test -tags hdfsbench -run TestHDFSListing -v -timeout 30m ./test/bench
 //
@@ -15,19 +17,23 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/colinmarc/hdfs/v2"
 
+	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/hdfstest"
+	"github.com/imageflight/imageflight/pkg/plan"
+	"google.golang.org/protobuf/proto"
 )
 
 func envInt(k string, def int) int {
@@ -101,25 +107,83 @@ func TestHDFSListing(t *testing.T) {
 	wdur := time.Since(tw)
 	t.Logf("wrote %d files of %d bytes in %d dirs: %v (%.0f files/s, %d writers)", written.Load(), fileBytes, nDirs, wdur.Round(time.Millisecond), float64(nFiles)/wdur.Seconds(), writePar)
 
-	for round := range 3 {
+	for round := range 2 {
 		runtime.GC()
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
 		tl := time.Now()
-		files, dirs, err := walk(ctx, h, "/bench", listPar)
+		files, err := plan.List(ctx, h, "/bench", plan.ListOptions{Recursive: true, Parallelism: listPar})
 		ldur := time.Since(tl)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var after runtime.MemStats
 		runtime.ReadMemStats(&after)
-		if files != nFiles {
-			t.Fatalf("listed %d files, want %d", files, nFiles)
+		if len(files) != nFiles {
+			t.Fatalf("listed %d files, want %d", len(files), nFiles)
 		}
-		t.Logf("round %d: listed %d files in %d dirs: %v (%.0f files/s, %d dirs in parallel); allocated %d MiB; max RSS %d MiB",
-			round, files, dirs, ldur.Round(time.Millisecond), float64(files)/ldur.Seconds(), listPar,
-			(after.TotalAlloc-before.TotalAlloc)>>20, maxRSS()>>10)
+		t.Logf("round %d: plan.List found %d files: %v (%.0f files/s, %d dirs in parallel); allocated %d MiB",
+			round, len(files), ldur.Round(time.Millisecond), float64(len(files))/ldur.Seconds(), listPar,
+			(after.TotalAlloc-before.TotalAlloc)>>20)
 	}
+	planWithCoordinator(t, c, nFiles)
+}
+
+// planWithCoordinator runs the real coordinator binary (standalone, so it
+// has a worker to plan for) over the HDFS folder and reports GetFlightInfo
+// time, FlightInfo size and the coordinator's peak RSS.
+func planWithCoordinator(t *testing.T, c *hdfstest.Cluster, nFiles int) {
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+"/", "../../cmd/coordinator")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	root := c.URI("/bench")
+	coord := exec.Command(bin+"/coordinator", "--standalone", "--listen", "127.0.0.1:18815", "--gossip-listen", "127.0.0.1:0",
+		"--root", root, "--secret-file", bin+"/secret", "--hdfs-namenode-http", c.HTTPAddr(), "--log-level", "warn")
+	coord.Stderr = os.Stderr
+	if err := coord.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { coord.Process.Kill(); coord.Wait() }()
+	cl := client.New(client.DefaultConfig("grpc://127.0.0.1:18815"))
+	defer cl.Close()
+	cmd := []byte(`{"path": "` + root + `", "recursive": true, "numPartitions": 64}`)
+	for round := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		start := time.Now()
+		info, err := cl.Plan(ctx, cmd)
+		for err != nil && round == 0 && time.Since(start) < 30*time.Second {
+			time.Sleep(200 * time.Millisecond) // coordinator still starting
+			start = time.Now()
+			info, err = cl.Plan(ctx, cmd)
+		}
+		took := time.Since(start)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.GetTotalRecords() != int64(nFiles) {
+			t.Fatalf("planned %d files, want %d", info.GetTotalRecords(), nFiles)
+		}
+		t.Logf("coordinator plan %d: %d files → %d endpoints in %v; FlightInfo %d KiB; coordinator peak RSS %d MiB",
+			round, nFiles, len(info.GetEndpoint()), took.Round(time.Millisecond), proto.Size(info)>>10, peakRSS(coord.Process.Pid)>>20)
+	}
+}
+
+// peakRSS reads VmHWM of a process, in bytes.
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return -1
 }
 
 func leaf(d int) string { return fmt.Sprintf("/bench/g%02d/d%04d", d/10, d) }
@@ -135,55 +199,5 @@ func writeFile(cl *hdfs.Client, p string, data []byte) error {
 			return err
 		}
 	}
-	for i := 0; ; i++ {
-		err = w.Close()
-		if err == nil || !hdfs.IsErrReplicating(err) || i == 50 {
-			return err
-		}
-		time.Sleep(time.Duration(10*(i+1)) * time.Millisecond)
-	}
-}
-
-// walk counts files below root, at most par ReadDir calls in flight.
-func walk(ctx context.Context, fsys hdfsio.FileSystem, root string, par int) (files, dirs int, err error) {
-	var (
-		mu    sync.Mutex
-		wg    sync.WaitGroup
-		first error
-		sem   = make(chan struct{}, par)
-	)
-	var visit func(string)
-	visit = func(dir string) {
-		defer wg.Done()
-		sem <- struct{}{}
-		ents, err := fsys.ReadDir(ctx, dir)
-		<-sem
-		n := 0
-		for _, e := range ents {
-			if e.IsDir() {
-				wg.Add(1)
-				go visit(path.Join(dir, e.Name()))
-			} else {
-				n++
-			}
-		}
-		mu.Lock()
-		dirs++
-		files += n
-		if err != nil && first == nil {
-			first = err
-		}
-		mu.Unlock()
-	}
-	wg.Add(1)
-	visit(root)
-	wg.Wait()
-	return files, dirs, first
-}
-
-// maxRSS is this process's peak resident set in KiB.
-func maxRSS() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Maxrss
+	return hdfstest.CloseWriter(w)
 }

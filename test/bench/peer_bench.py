@@ -185,6 +185,36 @@ class Standalone:
         self._log.close()
 
 
+def tree_cpu() -> float:
+    """CPU seconds (user+sys) of this process and every descendant: live ones from /proc
+    (including their reaped children), reaped ones through os.times(). The Spark JVM, its
+    Python workers, the coordinator and the pools are all descendants, so the delta over a
+    pass is what the method cost in CPU, whatever else runs on the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent: Dict[int, int] = {}
+    stat: Dict[int, List[str]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(d)] = int(fields[1])
+        stat[int(d)] = fields
+    me = os.getpid()
+    total = 0.0
+    for pid, fields in stat.items():
+        p, seen = pid, 0
+        while p not in (0, 1, me) and seen < 64:
+            p, seen = parent.get(p, 0), seen + 1
+        if p == me and pid != me:
+            total += sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    t = os.times()
+    return total + t.user + t.system + t.children_user + t.children_system
+
+
 # --------------------------------------------------------------------------- methods
 
 
@@ -254,11 +284,13 @@ def ray_child(corpus: str, repeats: int) -> None:
     once()  # warm: worker processes, imports
     walls = []
     res = (0, 0)
+    cpu0 = tree_cpu()  # raylet, GCS and the workers are descendants of this driver
     for _ in range(repeats):
         t = time.perf_counter()
         res = once()
         walls.append(time.perf_counter() - t)
-    print(json.dumps({"walls": walls, "rows": res[0], "bytes": res[1], "ray": ray.__version__}))
+    cpu = (tree_cpu() - cpu0) / repeats
+    print(json.dumps({"walls": walls, "rows": res[0], "bytes": res[1], "ray": ray.__version__, "cpu": cpu}))
     ray.shutdown()
 
 
@@ -287,6 +319,7 @@ def main() -> int:
         size = (int(w), int(h))
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     t_start = time.perf_counter()
+    load0 = os.getloadavg()
     tmp = tempfile.mkdtemp(prefix="imageflight-peer-bench-")
     corpus = os.path.join(tmp, "corpus")
     os.makedirs(corpus)
@@ -326,14 +359,17 @@ def main() -> int:
                 fn()  # warm-up
                 walls, out = [], (0, 0)
                 c0 = server.cpu_seconds() if server_cpu else 0.0
+                t0cpu = tree_cpu()
                 for _ in range(args.repeats):
                     t0 = time.perf_counter()
                     out = fn()
                     walls.append(time.perf_counter() - t0)
+                cpu = (tree_cpu() - t0cpu) / args.repeats
                 srv = (server.cpu_seconds() - c0) / args.repeats if server_cpu else None
-                results[name] = {"label": label, "walls": walls, "rows": out[0], "bytes": out[1], "server_cpu": srv}
-                print(f"  {label}: median {statistics.median(walls):.2f}s over {walls!r}"
-                      + (f", server CPU {srv:.2f}s/pass" if srv is not None else ""), flush=True)
+                results[name] = {"label": label, "walls": walls, "rows": out[0], "bytes": out[1],
+                                 "server_cpu": srv, "cpu": cpu}
+                print(f"  {label}: median {statistics.median(walls):.2f}s over {[round(w, 2) for w in walls]}, "
+                      f"CPU {cpu:.2f}s/pass" + (f" (server {srv:.2f}s)" if srv is not None else ""), flush=True)
             except Exception as err:  # keep the other measurements
                 failures.append(f"{label}: {type(err).__name__}: {err}")
                 print(f"  {label}: FAILED {type(err).__name__}: {err}", flush=True)
@@ -393,7 +429,7 @@ def main() -> int:
                     out = json.loads(line[-1])
                     label = f"Ray Data {out['ray']} read_images (RGB)"
                     results["ray"] = {"label": label, "walls": out["walls"], "rows": out["rows"],
-                                      "bytes": out["bytes"], "server_cpu": None}
+                                      "bytes": out["bytes"], "server_cpu": None, "cpu": out.get("cpu")}
                     print(f"  {label}: median {statistics.median(out['walls']):.2f}s over {out['walls']!r}", flush=True)
                 except Exception as err:
                     failures.append(f"Ray Data: {type(err).__name__}: {err}")
@@ -417,19 +453,28 @@ def main() -> int:
         base = results.get("spark-image")
         base_wall = statistics.median(base["walls"]) if base else None
         print()
-        print(f"{len(files)} images, {mp:.1f} MP, {nbytes / 1e6:.1f} MB; {SLOTS} cores, median of {args.repeats}")
-        hdr = f"{'method':<42} {'wall s':>7} {'img/s':>8} {'MP/s':>7} {'vs Spark image':>15}"
+        print(f"{len(files)} images, {mp:.1f} MP, {nbytes / 1e6:.1f} MB; {SLOTS} slots on {os.cpu_count()} cores, "
+              f"median of {args.repeats}; load average at start {load0[0]:.1f}, now {os.getloadavg()[0]:.1f}"
+              + ("  (machine busy: other processes share the cores, numbers are noisy)"
+                 if max(load0[0], os.getloadavg()[0]) > (os.cpu_count() or 1) + 0.5 else ""))
+        hdr = (f"{'method':<42} {'wall s':>7} {'img/s':>8} {'MP/s':>7} {'vs Spark image':>15}"
+               f" {'CPU s':>7} {'MP/CPU-s':>9} {'vs Spark (CPU)':>15}")
         print(hdr)
         print("-" * len(hdr))
         for k, r in results.items():
             wall = statistics.median(r["walls"])
             ratio = f"{base_wall / wall:.2f}x" if base_wall else "n/a"
-            print(f"{r['label']:<42} {wall:7.2f} {len(files) / wall:8.1f} {mp / wall:7.1f} {ratio:>15}")
+            cpu = r.get("cpu")
+            cpu_s = f"{cpu:7.2f} {mp / cpu:9.1f}" if cpu else f"{'n/a':>7} {'n/a':>9}"
+            cratio = f"{base['cpu'] / cpu:.2f}x" if cpu and base and base.get("cpu") else "n/a"
+            print(f"{r['label']:<42} {wall:7.2f} {len(files) / wall:8.1f} {mp / wall:7.1f} {ratio:>15} {cpu_s} {cratio:>15}")
         print()
         print("notes: Spark rows = count + sum(length(image.data)) in the executors; imageflight pyarrow")
         print("       delivers every pixel byte into this Python process; the pool returns BGR bytes to")
         print("       the parent; Ray Data yields RGB numpy arrays (no BGR swap). The pool and Ray stand")
         print("       in for Ray Data / SynapseML pipelines; all run on the same 2 cores.")
+        print("       CPU s = user+sys of this process tree (JVM, Python workers, coordinator, pool) per")
+        print("       pass: robust when other processes compete for the cores (Ray: its driver's tree).")
         if "ray" not in results and "ray" not in skip:
             print("       Ray Data not measured: install ray[data] in a separate venv and pass --ray-python.")
         print(f"total script time {time.perf_counter() - t_start:.0f}s")

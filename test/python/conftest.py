@@ -109,6 +109,6 @@ def spark():
 
 def pytest_terminal_summary(terminalreporter):
     if REPORT:
-        terminalreporter.section("imageflight vs Spark oracle")
+        terminalreporter.section("imageflight: Spark oracle and fault measurements")
         for line in dict.fromkeys(REPORT):  # unique, in order
             terminalreporter.write_line(line)

@@ -13,6 +13,10 @@ Layout under ``root``::
     nested/      a.png sub/b.png sub/deeper/c.png        (recursive vs not)
     many/        200 tiny PNGs                             (sampling, numPartitions)
     year/        year=2018/x.png year=2019/y.png           (partition type inference)
+    parts/       a=1/b=x/{p.png,broken.png,_skip.png} a=2/b=y/{q.png,.x.png}
+                                                           (two partition levels, non-recursive)
+    rootfiles/   top.png k=1/a.png                         (files beside partition folders)
+    conflict/    top.png k=1/a.png plain/b.png             (Spark: conflicting structures)
 """
 
 from __future__ import annotations
@@ -210,6 +214,9 @@ def write_corpus(root: str) -> Corpus:
     lossless("images/cls=other/palette.bmp", _save(pimg, "BMP"), pal[idx], 3)
     tif_rgb = photo(14, 19, 21)
     lossless("images/cls=other/image.tiff", _save(Image.fromarray(tif_rgb), "TIFF"), tif_rgb, 3)
+    webp_rgb = photo(15, 22, 22)  # lossless WebP: Spark's ImageIO has no WebP reader
+    lossless("images/cls=other/lossless.webp", _save(Image.fromarray(webp_rgb), "WEBP", lossless=True,
+                                                     quality=100), webp_rgb, 3)
 
     # ---------------------------------------------------------------- broken
     invalid("images/cls=broken/zero.png", b"")
@@ -229,6 +236,18 @@ def write_corpus(root: str) -> Corpus:
     # ---------------------------------------------------------------- year=... (type inference)
     lossless("year/year=2018/x.png", _save(Image.fromarray(small), "PNG"), small, 3)
     lossless("year/year=2019/y.png", _save(Image.fromarray(small), "PNG"), small, 3)
+
+    # ---------------------------------------------------------------- partition layouts
+    png = _save(Image.fromarray(small), "PNG")
+    lossless("parts/a=1/b=x/p.png", png, small, 3)
+    invalid("parts/a=1/b=x/broken.png", b"not a png at all")
+    put("parts/a=1/b=x/_skip.png", png, None)   # hidden (leading underscore)
+    lossless("parts/a=2/b=y/q.png", png, small, 3)
+    put("parts/a=2/b=y/.x.png", png, None)      # hidden (leading dot)
+    for folder in ("rootfiles", "conflict"):
+        lossless(f"{folder}/top.png", png, small, 3)
+        lossless(f"{folder}/k=1/a.png", png, small, 3)
+    lossless("conflict/plain/b.png", png, small, 3)
     return c
 
 

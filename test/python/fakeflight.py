@@ -1,18 +1,25 @@
-"""An in-process pyarrow Flight server speaking the imageflight contract with synthetic rows.
+"""A test double of OUR OWN imageflight server (the Go coordinator/worker in pkg/flight),
+for the Python client's unit tests: an in-process pyarrow Flight server speaking the same
+contract (JSON command, endpoints with several locations, ``{"next": N}`` app_metadata,
+``<ticket>;skip=N`` resume tickets) with synthetic rows. It stands in for no third-party
+system.
 
-Used only for client behaviours that real servers cannot be made to show on demand
-(a location that fails mid-stream at an exact batch, endpoints whose first location is
-dead, huge rows). Everything about real decoding is tested against the Go servers.
+Used only where the real servers cannot be made to behave exactly as needed on demand: the
+exact ticket bytes of a resume, a failure after exactly k batches, a location that refuses
+one ticket, gRPC status -> exception mapping, resume disabled, an empty plan. Real failover
+and resume (SIGKILL/SIGSTOP of worker processes) are tested in test_faults.py, real
+decoding everywhere else.
 
-Tickets are JSON: {"split": i, "rows": n, "fail_before": true|location, "fail_after": k, "fail_loc": location}, optionally
-followed by ";skip=N" (the resume scheme). Each batch holds one row and carries
-app_metadata {"next": position after it}.
+Tickets are JSON: {"split": i, "rows": n, "fail_before": true|location, "fail_after": k,
+"fail_loc": location}, optionally followed by ";skip=N". Each batch holds one row and
+carries app_metadata {"next": position after it}.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Dict, List, Optional
 
 import pyarrow as pa
@@ -44,6 +51,8 @@ class FakeServer(flight.FlightServerBase):
         self.tickets_seen: List[bytes] = []
         self.lock = threading.Lock()
         self.row_bytes = 6
+        self.stall_after: Optional[int] = None  # rows sent, then silence until cancelled
+        self.hang_before_schema = 0.0           # seconds DoGet waits before answering
 
     def get_flight_info(self, context, descriptor):
         cmd = json.loads(descriptor.command)
@@ -73,10 +82,18 @@ class FakeServer(flight.FlightServerBase):
         if t.get("fail_loc") not in (None, self.location):
             fail_after = None  # the fault is injected on one location only
         split, rows, size = t["split"], t["rows"], self.row_bytes
+        if self.hang_before_schema:
+            time.sleep(self.hang_before_schema)
+
+        stall_after = self.stall_after
 
         def gen():
             sent = 0
             for i in range(skip, rows):
+                if stall_after is not None and sent >= stall_after:
+                    while not context.is_cancelled():  # a hung server: no data, no error
+                        time.sleep(0.02)
+                    return
                 if fail_after is not None and sent >= fail_after:
                     raise flight.FlightUnavailableError("worker died mid-stream (fake)")
                 yield row_batch(split, i, size), json.dumps({"next": i + 1}).encode()

@@ -1,9 +1,12 @@
-"""Client behaviour against an in-process fake Flight server (no Go needed): argument
-validation, failover, resume, error mapping, ordering, big rows, to_numpy."""
+"""Client unit tests: argument validation, to_numpy, and the behaviours that need exact
+control of the server (fakeflight.py, a test double of our own server): resume ticket
+bytes, failure after exactly k batches, resume disabled, gRPC status -> exception mapping,
+empty plans, the stall watchdog. Real-process failover/resume: test_faults.py."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pyarrow as pa
@@ -48,6 +51,9 @@ def fake():
         (dict(path="/x", drop_image_failures=3), "drop_image_failures"),
         (dict(path="/x", max_workers=0), "max_workers"),
         (dict(path="/x", timeout=0), "timeout"),
+        (dict(path="/x", stall_timeout=0), "stall_timeout"),
+        (dict(path="/x", stall_timeout="soon"), "stall_timeout"),
+        (dict(path="/x", on_batch=3), "on_batch"),
     ],
 )
 def test_argument_validation(kwargs, match):
@@ -133,15 +139,6 @@ def test_error_mapping(fake):
         imageflight.read_images("/missing/x", coordinator=a.location)
 
 
-def test_rows_above_grpc_default_limit(fake):
-    a = fake()
-    a.row_bytes = 1920 * 1080 * 3  # a 1080p BGR image: 6.2 MB, above gRPC's 4 MiB default
-    a.endpoints = [fl.FlightEndpoint(F.ticket(0, 2), [a.location])]
-    t = imageflight.read_images("/d", coordinator=a.location)
-    assert t.num_rows == 2
-    assert len(t.column("image")[0]["data"].as_py()) == 1920 * 1080 * 3
-
-
 def test_empty_plan_gives_empty_table_with_schema(fake):
     a = fake()
     t = imageflight.read_images("/d", coordinator=a.location)
@@ -164,6 +161,68 @@ def test_progress_line_without_tqdm(fake, capsys, monkeypatch):
     imageflight.read_images("/d", coordinator=a.location, progress=True)
     err = capsys.readouterr().err
     assert "3/3 splits, 6 rows" in err
+
+
+def test_progress_uses_tqdm_when_installed(fake, monkeypatch):
+    import sys
+    import types
+
+    bars = []
+
+    class FakeTqdm:
+        def __init__(self, total, unit, desc):
+            self.total, self.n, self.post, self.closed = total, 0, {}, False
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def set_postfix(self, post, refresh=True):
+            self.post = dict(post)
+
+        def close(self):
+            self.closed = True
+
+    mod = types.ModuleType("tqdm.auto")
+    mod.tqdm = FakeTqdm
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", mod)
+    a = fake()
+    a.endpoints = [fl.FlightEndpoint(F.ticket(i, 2), [a.location]) for i in range(3)]
+    imageflight.read_images("/d", coordinator=a.location, progress=True)
+    (bar,) = bars
+    assert (bar.total, bar.n, bar.post["rows"], bar.closed) == (3, 3, 6, True)
+
+
+def test_on_batch_and_stats(fake):
+    a, b = fake(), fake()
+    tk = F.ticket(0, 5, fail_after=2, fail_loc=a.location)
+    a.endpoints = [fl.FlightEndpoint(tk, [a.location, b.location]),
+                   fl.FlightEndpoint(F.ticket(1, 1), [DEAD, b.location])]
+    seen = []
+    stats = imageflight.ReadStats()
+    imageflight.read_images("/d", coordinator=a.location, max_workers=1, stats=stats,
+                            on_batch=lambda i, loc, batch: seen.append((i, loc, batch.num_rows)))
+    assert seen == [(0, a.location, 1)] * 2 + [(0, b.location, 1)] * 3 + [(1, b.location, 1)]
+    assert (stats.rows, stats.batches, stats.resumes, stats.failovers, stats.stalls) == (6, 6, 1, 1, 0)
+    assert stats.rows_by_location == {a.location: 2, b.location: 4}
+    assert [e[:2] for e in stats.errors] == [(0, a.location), (1, DEAD)]
+
+
+def test_stall_watchdog_resumes_on_next_location(fake):
+    """A location that stops sending mid-stream (the fake sleeps) is cancelled after
+    stall_timeout and the split resumes on the next one; a location whose DoGet never
+    answers is abandoned the same way."""
+    a, b = fake(), fake()
+    a.stall_after = 2       # rows, then a long sleep on this server
+    tk = F.ticket(0, 5)
+    ep = C.Endpoint(0, tk, (a.location, b.location))
+    stats = imageflight.ReadStats()
+    t0 = time.monotonic()
+    rows = sum(x.num_rows for x in C.EndpointReader(ep, stall_timeout=0.5, stats=stats))
+    assert rows == 5 and stats.stalls == 1 and stats.resumes == 1, stats
+    assert b.tickets_seen == [tk + b";skip=2"]
+    assert time.monotonic() - t0 < 4
 
 
 # ------------------------------------------------------------------ to_numpy
@@ -205,3 +264,15 @@ def test_to_numpy_invalid_and_mismatch():
         imageflight.to_numpy(_img(2, 2, 3, b"\x00" * 5))
     with pytest.raises(TypeError):
         imageflight.to_numpy(42)
+
+
+def test_stall_watchdog_abandons_do_get_without_schema(fake):
+    a, b = fake(), fake()
+    a.hang_before_schema = 1.5
+    ep = C.Endpoint(0, F.ticket(0, 3), (a.location, b.location))
+    stats = imageflight.ReadStats()
+    t0 = time.monotonic()
+    rows = sum(x.num_rows for x in C.EndpointReader(ep, stall_timeout=0.3, stats=stats))
+    assert rows == 3 and stats.stalls == 1 and stats.failovers == 1 and stats.resumes == 0, stats
+    assert time.monotonic() - t0 < 1.4, "did not wait for the hung DoGet"
+    assert "no schema within" in stats.errors[0][2]

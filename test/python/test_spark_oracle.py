@@ -65,6 +65,13 @@ def _zero_byte(spark_im, ours_im, corpus, rel):
     assert ours_im is not None and _t(ours_im) == (-1, -1, -1, -1)
 
 
+def _webp(spark_im, ours_im, corpus, rel):
+    assert spark_im is not None and _t(spark_im) == (-1, -1, -1, -1), \
+        "Spark's ImageIO has no WebP reader: invalid row (if this fails, Spark gained one)"
+    e = corpus.files[rel]
+    assert _t(ours_im) == (e.height, e.width, e.n_channels, e.mode) and ours_im["data"] == e.data
+
+
 @dataclass
 class Deviation:
     reason: str
@@ -88,6 +95,9 @@ DEVIATIONS: Dict[str, Deviation] = {
     "images/cls=broken/zero.png": Deviation(
         "zero-byte file: Spark's file scan skips zero-length files (no row); imageflight returns the "
         "invalid row (dropped with dropInvalid, like Spark's absence)", _zero_byte, False, False),
+    "images/cls=other/lossless.webp": Deviation(
+        "WebP: Spark's ImageIO has no WebP reader (invalid row, dropped with dropInvalid); "
+        "imageflight decodes it (lossless WebP: exact pixels)", _webp, False, True),
 }
 
 
@@ -207,3 +217,68 @@ def test_partition_column_type_inference(spark, corpus, coordinator):
     as_str = spark.read.format("imageflight").schema(ifs.image_schema({"year": "string"})) \
         .option("coordinator", coordinator).option("recursive", "true").load(path)
     assert sorted(((key(r), r.year) for r in as_str.collect())) == [("x.png", "2018"), ("y.png", "2019")]
+
+
+# ------------------------------------------------------------------ non-recursive loads, layouts
+
+
+def _pairs(df):
+    """{origin: ((h, w, nChannels, mode), data, sorted partition (name, value) pairs)}."""
+    out = {}
+    for r in df.collect():
+        d = r.asDict(recursive=True)
+        im = d.pop("image")
+        out[im["origin"]] = (_t(im), bytes(im["data"] or b""), tuple(sorted(d.items())))
+    return out
+
+
+def _load(spark, fmt, path, coordinator, drop):
+    r = spark.read.format(fmt).option("dropInvalid", str(drop).lower())
+    if fmt == "imageflight":
+        r = r.option("coordinator", coordinator)  # recursive defaults to false, as Spark's
+    return r.load(path)
+
+
+@pytest.mark.parametrize("drop", [False, True])
+@pytest.mark.parametrize("folder", ["parts", "parts/a=2", "year", "nested", "images/cls=other"])
+def test_non_recursive_partition_folders_match_spark(spark, corpus, coordinator, folder, drop):
+    """Spark's default (non-recursive) load of a folder with key=value sub-folders: same
+    schema (partition columns and their types), same rows, same survivors of dropInvalid.
+    Hidden files (_x, .x) are skipped by both."""
+    path = corpus.root + "/" + folder
+    ref = _load(spark, "image", path, coordinator, drop)
+    ours = _load(spark, "imageflight", path, coordinator, drop)
+    assert ours.schema.json() == ref.schema.json(), \
+        f"{ours.schema.simpleString()} != {ref.schema.simpleString()}"
+    key = lambda df: {rel_of(corpus, k): v for k, v in _pairs(df).items()}  # noqa: E731
+    want, got = key(ref), key(ours)
+    want = {k: v for k, v in want.items() if k not in DEVIATIONS}
+    got = {k: v for k, v in got.items() if k not in DEVIATIONS}
+    assert got == want, sorted(set(got) ^ set(want))
+    assert want, "the folder must not be empty"
+
+
+def test_files_beside_partition_folders_documented(spark, corpus, coordinator):
+    """Documented deviation (clients/python/README.md): a file directly under the loaded
+    folder next to key=value folders. Spark's file index silently drops it (only files under
+    partition paths are scanned); imageflight returns it with null partition values."""
+    path = corpus.root + "/rootfiles"
+    ref = _load(spark, "image", path, coordinator, False)
+    ours = _load(spark, "imageflight", path, coordinator, False)
+    assert ours.schema.json() == ref.schema.json()
+    want = {rel_of(corpus, r.image.origin): r.k for r in ref.collect()}
+    got = {rel_of(corpus, r.image.origin): r.k for r in ours.collect()}
+    assert want == {"rootfiles/k=1/a.png": 1}, "Spark drops rootfiles/top.png (if this fails, Spark changed)"
+    assert got == {"rootfiles/k=1/a.png": 1, "rootfiles/top.png": None}
+
+
+def test_conflicting_directory_structure_documented(spark, corpus, coordinator):
+    """Documented deviation: key=value folders beside a plain folder. Spark fails the query
+    (CONFLICTING_DIRECTORY_STRUCTURES); imageflight reads the top-level files and the
+    partition folders and skips the plain folder (non-recursive)."""
+    path = corpus.root + "/conflict"
+    with pytest.raises(Exception, match="CONFLICTING_DIRECTORY_STRUCTURES|onflicting directory"):
+        _load(spark, "image", path, coordinator, False).collect()
+    got = {rel_of(corpus, r.image.origin): r.k
+           for r in _load(spark, "imageflight", path, coordinator, False).collect()}
+    assert got == {"conflict/k=1/a.png": 1, "conflict/top.png": None}

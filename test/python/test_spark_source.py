@@ -86,3 +86,11 @@ def test_empty_plan(spark, fake):
     a, _ = fake
     a.endpoints = []
     assert spark.read.format("imageflight").option("coordinator", a.location).load("/d").count() == 0
+
+
+def test_stall_timeout_option():
+    assert ifs._settings({"path": "/d"}).stall_timeout == 60.0
+    assert ifs._settings({"path": "/d", "stallTimeout": "2.5"}).stall_timeout == 2.5
+    assert ifs._settings({"path": "/d", "STALLTIMEOUT": "off"}).stall_timeout is None
+    with pytest.raises(ValueError, match="stall_timeout"):
+        ifs._settings({"path": "/d", "stallTimeout": "-1"})

@@ -116,8 +116,9 @@ class Unavailable(ImageFlightError, ConnectionError):
 class StreamInterrupted(ImageFlightError):
     """A DoGet stream failed after rows had been received.
 
-    Resuming on another location needs the server's resume-ticket scheme (not yet
-    implemented); ``rows_received`` and ``next_offset`` tell how far the stream got.
+    Raised when every location of an endpoint failed, or when a stream cannot be resumed
+    (the server sent no ``next`` offset, resuming was disabled, or the error is not one
+    another location could fix); ``rows_received`` and ``next_offset`` tell how far it got.
     """
 
     def __init__(self, message: str, rows_received: int, next_offset: Optional[int]):
@@ -288,17 +289,15 @@ def connect(location: str) -> flight.FlightClient:
         return c
 
 
-def _drop_client(location: str, close: bool = True) -> None:
-    """Forgets the cached client of a failed location (the next call reconnects). A hung
-    server's client is not closed here: other threads may still be cancelling calls on it."""
+def _drop_client(location: str) -> None:
+    """Forgets the cached client of a failed location, so the next call reconnects.
+
+    The client is not closed: other threads may be streaming from it (closing it would fail
+    their calls with "FlightClient is closed"); it is closed when the last reader lets go.
+    """
     key = (_normalize_location(location), os.getpid())
     with _clients_lock:
-        c = _clients.pop(key, None)
-    if c is not None and close:
-        try:
-            c.close()
-        except Exception:  # pragma: no cover - best effort
-            pass
+        _clients.pop(key, None)
 
 
 def _call_options(timeout: Optional[float]) -> flight.FlightCallOptions:
@@ -534,7 +533,7 @@ class EndpointReader:
                     self.stats._add("stalls", idx, location, err)
                 if isinstance(err, (flight.FlightUnavailableError, flight.FlightTimedOutError,
                                     StallTimeout)):
-                    _drop_client(location, close=not stalled)
+                    _drop_client(location)
                 if self.rows == 0 and self.next_offset is None and _retryable(err):
                     # Nothing received yet: the next location is an equivalent copy.
                     self.failovers += 1
@@ -571,8 +570,10 @@ class EndpointReader:
             return
         reader = _do_get_within(client, ticket, options, self.stall_timeout, location)
         dog = _Watchdog(self.stall_timeout, reader.cancel, f"imageflight-stall-{self.endpoint.index}")
+        finished = False
         try:
             yield from self._chunks(location, reader, dog)
+            finished = True
         except Exception as err:  # noqa: BLE001
             if dog.fired:
                 raise StallTimeout(
@@ -581,7 +582,7 @@ class EndpointReader:
             raise
         finally:
             dog.stop()
-            if dog.fired or sys.exc_info()[0] is not None:
+            if not finished:  # failed, stalled or abandoned by the consumer: free the call
                 try:
                     reader.cancel()
                 except Exception:  # pragma: no cover

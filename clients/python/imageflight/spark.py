@@ -69,10 +69,12 @@ _OPTIONS = {
     "dropimagefailures": ("dropInvalid", "drop_image_failures"),
     "numpartitions": ("numPartitions", "num_partitions"),
     "timeout": ("timeout", None),
+    "stalltimeout": ("stallTimeout", None),
     "path": ("path", "path"),
 }
 
-_SUPPORTED = "coordinator, recursive, sampleRatio, seed, dropInvalid, numPartitions, timeout"
+_SUPPORTED = ("coordinator, recursive, sampleRatio, seed, dropInvalid, numPartitions, timeout, "
+              "stallTimeout")
 
 
 def image_schema(partition_columns: Optional[Dict[str, Any]] = None) -> StructType:
@@ -102,12 +104,14 @@ class _Settings:
     coordinator: str
     command: Dict[str, Any]
     timeout: Optional[float]
+    stall_timeout: Optional[float] = _client.DEFAULT_STALL_TIMEOUT
 
 
 def _settings(options: Dict[str, str]) -> _Settings:
     kwargs: Dict[str, Any] = {}
     coordinator = _client.DEFAULT_COORDINATOR
     timeout: Optional[float] = None
+    stall_timeout: Optional[float] = _client.DEFAULT_STALL_TIMEOUT
     for key, value in options.items():
         spec = _OPTIONS.get(key.lower())
         if spec is None:
@@ -121,6 +125,9 @@ def _settings(options: Dict[str, str]) -> _Settings:
             timeout = _client._as_float("timeout", value)
             if timeout <= 0:
                 raise _client.InvalidArgument(f"timeout must be > 0 seconds, got {timeout}")
+        elif canonical == "stallTimeout":
+            off = isinstance(value, str) and value.strip().lower() in ("", "none", "off", "0")
+            stall_timeout = None if off else _client._check_stall_timeout(value)
         else:
             kwargs[kw] = value
     if "path" not in kwargs:
@@ -129,7 +136,7 @@ def _settings(options: Dict[str, str]) -> _Settings:
         )
     command = _client.build_command(**kwargs)
     return _Settings(path=command["path"], coordinator=coordinator, command=command,
-                     timeout=timeout)
+                     timeout=timeout, stall_timeout=stall_timeout)
 
 
 def _spark_type_of(arrow_type: pa.DataType) -> DataType:
@@ -198,7 +205,8 @@ class ImageFlightReader(DataSourceReader):
             return  # Spark substitutes InputPartition(None) when a plan has no endpoints
         target = to_arrow_schema(self.schema)
         ep = _client.Endpoint(partition.index, partition.ticket, partition.locations)
-        for batch in _client.read_endpoint(ep, timeout=self.settings.timeout):
+        for batch in _client.read_endpoint(ep, timeout=self.settings.timeout,
+                                           stall_timeout=self.settings.stall_timeout):
             if batch.num_rows == 0:
                 continue
             yield _conform(batch, target)

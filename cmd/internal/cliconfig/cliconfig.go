@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/server"
 	"github.com/urfave/cli/v2"
@@ -38,6 +39,7 @@ func ServeFlags(defListen, defGossip string) []cli.Flag {
 		&cli.Int64Flag{Name: "max-pixels", Value: d.Worker.Decode.MaxPixels, EnvVars: env("max-pixels"), Usage: "largest image (height*width) decoded; larger ones become invalid rows before any pixel memory is allocated"},
 		&cli.Int64Flag{Name: "batch-bytes", Value: d.Worker.BatchBytes, EnvVars: env("batch-bytes"), Usage: "target Arrow batch size in bytes (one larger image still goes alone)"},
 		&cli.IntFlag{Name: "decoders", Value: d.Worker.Parallelism, EnvVars: env("decoders"), Usage: "concurrent decodes per stream"},
+		&cli.IntFlag{Name: "max-flightinfo-bytes", Value: d.Coordinator.MaxInfoBytes, EnvVars: env("max-flightinfo-bytes"), Usage: "largest FlightInfo with inline file lists; larger plans stay on the coordinator and workers fetch their splits"},
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("log-level"), Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "hadoop-conf-dir", EnvVars: append(env("hadoop-conf-dir"), "HADOOP_CONF_DIR"), Usage: "folder with core-site.xml and hdfs-site.xml (nameservices, HA NameNodes, security settings)"},
 		&cli.StringSliceFlag{Name: "hdfs-namenode", EnvVars: env("hdfs-namenode"), Usage: "NameNode RPC host:port serving hdfs:// paths (repeatable for an HA pair); default: resolve the URI's authority via the Hadoop configuration"},
@@ -51,6 +53,12 @@ func ServeFlags(defListen, defGossip string) []cli.Flag {
 		&cli.StringFlag{Name: "kerberos-ccache", EnvVars: append(env("kerberos-ccache"), "KRB5CCNAME"), Usage: "Kerberos ticket cache (kinit's), instead of a keytab"},
 		&cli.StringFlag{Name: "krb5-conf", EnvVars: append(env("krb5-conf"), "KRB5_CONFIG"), Usage: "krb5.conf path (default /etc/krb5.conf)"},
 		&cli.BoolFlag{Name: "local-gossip", EnvVars: env("local-gossip"), Usage: "loopback gossip timings (faster failure detection; for tests and single hosts)"},
+		&cli.StringFlag{Name: "tls-cert", EnvVars: env("tls-cert"), Usage: "PEM certificate (chain) to serve Flight over TLS; with --tls-key. Locations become grpc+tls://"},
+		&cli.StringFlag{Name: "tls-key", EnvVars: env("tls-key"), Usage: "PEM private key of --tls-cert"},
+		&cli.StringFlag{Name: "tls-ca", EnvVars: env("tls-ca"), Usage: "PEM CA bundle verifying other members' TLS certificates (default: system roots)"},
+		&cli.StringFlag{Name: "auth-users-file", EnvVars: env("auth-users-file"), Usage: "require authentication: lines user:hash (bcrypt, e.g. from `htpasswd -nBC 12 user`, or $pbkdf2-sha256$rounds$salt$hash); Flight basic-auth handshake answers a bearer token"},
+		&cli.BoolFlag{Name: "auth", EnvVars: env("auth"), Usage: "require bearer tokens (implied by --auth-users-file); a worker without a users file accepts the coordinator's tokens"},
+		&cli.DurationFlag{Name: "auth-token-ttl", Value: server.DefaultTokenTTL, EnvVars: env("auth-token-ttl"), Usage: "validity of tokens issued by the handshake"},
 	}
 }
 
@@ -73,7 +81,10 @@ func Config(c *cli.Context, role server.Role) (server.Config, error) {
 	cfg.Worker.Decode.MaxPixels = c.Int64("max-pixels")
 	cfg.Worker.BatchBytes = c.Int64("batch-bytes")
 	cfg.Worker.Parallelism = c.Int("decoders")
+	cfg.Coordinator.MaxInfoBytes = c.Int("max-flightinfo-bytes")
 	cfg.LocalGossip = c.Bool("local-gossip")
+	cfg.Security = server.SecurityConfig{TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), TLSCA: c.String("tls-ca"),
+		AuthUsersFile: c.String("auth-users-file"), Auth: c.Bool("auth"), TokenTTL: c.Duration("auth-token-ttl")}
 	if err := hdfsConfig(c, &cfg); err != nil {
 		return cfg, err
 	}
@@ -86,6 +97,36 @@ func Config(c *cli.Context, role server.Role) (server.Config, error) {
 		return cfg, fmt.Errorf("at least one --root is required (folder or hdfs:// path to serve)")
 	}
 	return cfg, nil
+}
+
+// ClientFlags are the TLS and authentication flags of commands that call a
+// cluster (read, status); apply them with ClientSecurity.
+func ClientFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "tls-ca", EnvVars: env("tls-ca"), Usage: "PEM CA bundle verifying grpc+tls:// servers (default: system roots)"},
+		&cli.StringFlag{Name: "tls-server-name", EnvVars: env("tls-server-name"), Usage: "name expected in server certificates (default: each location's host)"},
+		&cli.StringFlag{Name: "user", EnvVars: env("user"), Usage: "authenticate as this user (password from --password-file or IMAGEFLIGHT_PASSWORD)"},
+		&cli.StringFlag{Name: "password-file", EnvVars: env("password-file"), Usage: "file holding the password of --user"},
+	}
+}
+
+// ClientSecurity applies ClientFlags to a client configuration.
+func ClientSecurity(c *cli.Context, cfg *client.Config) error {
+	cfg.TLSCAFile = c.String("tls-ca")
+	cfg.TLSServerName = c.String("tls-server-name")
+	cfg.Username = c.String("user")
+	if cfg.Username == "" {
+		return nil
+	}
+	cfg.Password = os.Getenv("IMAGEFLIGHT_PASSWORD")
+	if f := c.String("password-file"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("--password-file: %w", err)
+		}
+		cfg.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	return nil
 }
 
 // Logger returns a text logger on stderr at the named level.

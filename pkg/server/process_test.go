@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imageflight/imageflight/pkg/client"
+	"github.com/imageflight/imageflight/pkg/corpus"
+	"github.com/imageflight/imageflight/pkg/flight"
+)
+
+// A standalone process serves a read, reports itself in cluster-status,
+// counts images in /metrics and shuts down cleanly.
+func TestStandaloneProcess(t *testing.T) {
+	dir := t.TempDir()
+	entries, err := corpus.Write(dir, corpus.Options{Scale: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Roots = []string{dir}
+	cfg.Listen, cfg.GossipListen, cfg.MetricsListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.SecretFile = filepath.Join(t.TempDir(), "secret")
+	cfg.LocalGossip = true
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := client.New(client.DefaultConfig(p.Location()))
+	defer cl.Close()
+
+	body, err := cl.Action(ctx, flight.ActionClusterStatus, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st ClusterStatus
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Workers) != 1 || st.Workers[0].Location != p.Location() || st.Workers[0].Role != "standalone" {
+		t.Errorf("cluster-status workers = %+v, want this standalone process", st.Workers)
+	}
+
+	info, err := cl.Plan(ctx, []byte(`{"path": "`+dir+`", "recursive": true, "dropImageFailures": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	if _, err := cl.ReadAll(ctx, info, func(b client.Batch) error { rows += int(b.Record.NumRows()); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	valid := 0
+	for _, e := range entries {
+		if e.Format != "broken" {
+			valid++
+		}
+	}
+	if rows != valid {
+		t.Errorf("read %d rows, want the %d decodable images", rows, valid)
+	}
+
+	resp, err := http.Get("http://" + p.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`imageflight_images_total{result="ok"}`, `imageflight_images_total{result="dropped"}`, "imageflight_doget_streams_total"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	if err := p.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		t.Error("Flight server still serving after Shutdown")
+	}
+}

@@ -1,0 +1,471 @@
+package server
+
+// Transport security and client authentication of the Flight servers.
+//
+// TLS: --tls-cert/--tls-key make a process serve grpc+tls:// and advertise
+// that scheme in gossip, so endpoints name TLS locations. --tls-ca is the
+// CA bundle this process trusts when it dials other members (coordinator →
+// worker status probes, worker → coordinator split fetches).
+//
+// Auth: Flight's basic-auth handshake answers a bearer token; every other
+// call must carry "authorization: Bearer <token>". A token is
+//
+//	base64url("ift1|" user "|" expiry-unix-seconds) "." base64url(HMAC-SHA256(k, payload))
+//
+// with k derived from the cluster secret (domain-separated from ticket
+// signing and the gossip key), so any member verifies a token the
+// coordinator issued without a shared session store. Members call each
+// other with short-lived tokens they mint themselves.
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	aflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"golang.org/x/crypto/bcrypt"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// DefaultTokenTTL is how long a bearer token from the handshake is valid.
+const DefaultTokenTTL = 12 * time.Hour
+
+// internalTokenTTL bounds the tokens members mint for calling each other.
+const internalTokenTTL = 2 * time.Minute
+
+// Identities of member-to-member calls; user names starting with
+// "imageflight-" are reserved for them.
+const (
+	InternalCoordinatorUser = "imageflight-coordinator"
+	InternalWorkerUser      = "imageflight-worker"
+	reservedUserPrefix      = "imageflight-"
+)
+
+// SecurityConfig is a process's TLS and authentication. The zero value is
+// plaintext without authentication (tickets are signed and gossip is
+// encrypted regardless).
+type SecurityConfig struct {
+	// TLSCert and TLSKey are PEM files; set both to serve TLS.
+	TLSCert, TLSKey string
+	// TLSCA is a PEM bundle verifying other members' certificates when this
+	// process dials them (default: the system roots).
+	TLSCA string
+	// AuthUsersFile lists "user:hash" lines (bcrypt "$2b$…" or passlib's
+	// "$pbkdf2-sha256$rounds$salt$hash"); setting it turns auth on and lets
+	// this process answer basic-auth handshakes.
+	AuthUsersFile string
+	// Auth requires bearer tokens even without a users file (a worker that
+	// only verifies tokens the coordinator issued).
+	Auth bool
+	// TokenTTL is the validity of handshake tokens (default DefaultTokenTTL).
+	TokenTTL time.Duration
+}
+
+// AuthEnabled reports whether calls need a bearer token.
+func (c SecurityConfig) AuthEnabled() bool { return c.Auth || c.AuthUsersFile != "" }
+
+// security is a process's TLS material and token authority.
+type security struct {
+	serverTLS *tls.Config    // nil: plaintext
+	roots     *x509.CertPool // nil: system roots
+	tokens    *tokenAuthority
+	validator *authValidator // nil: auth off
+	user      string         // identity of this process's own calls
+}
+
+// newSecurity loads certificates and users. role selects the identity of
+// this process's calls to other members.
+func newSecurity(cfg SecurityConfig, secret []byte, role Role, log *slog.Logger, listen string) (*security, error) {
+	s := &security{tokens: newTokenAuthority(secret), user: InternalWorkerUser}
+	if role&RoleCoordinator != 0 {
+		s.user = InternalCoordinatorUser
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		s.serverTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if cfg.TLSCA != "" {
+		pool, err := loadCertPool(cfg.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		s.roots = pool
+	}
+	if cfg.AuthEnabled() {
+		ttl := cfg.TokenTTL
+		if ttl <= 0 {
+			ttl = DefaultTokenTTL
+		}
+		s.validator = &authValidator{tokens: s.tokens, ttl: ttl}
+		if cfg.AuthUsersFile != "" {
+			users, err := LoadUsers(cfg.AuthUsersFile)
+			if err != nil {
+				return nil, err
+			}
+			s.validator.users = users
+		}
+		if s.serverTLS == nil && log != nil && !loopback(listen) {
+			log.Warn("authentication without TLS: passwords and tokens cross the network in clear text; set --tls-cert and --tls-key")
+		}
+	}
+	return s, nil
+}
+
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loadCertPool reads a PEM bundle.
+func loadCertPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate found", path)
+	}
+	return pool, nil
+}
+
+// scheme is the Flight URI scheme this process serves.
+func (s *security) scheme() string {
+	if s != nil && s.serverTLS != nil {
+		return "grpc+tls"
+	}
+	return "grpc"
+}
+
+// serverOptions are the Flight server's middleware and grpc options.
+func (s *security) serverOptions() ([]aflight.ServerMiddleware, []grpc.ServerOption) {
+	var (
+		mw   []aflight.ServerMiddleware
+		opts []grpc.ServerOption
+	)
+	if s.serverTLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.serverTLS)))
+	}
+	if s.validator != nil {
+		mw = append(mw, aflight.CreateServerBasicAuthMiddleware(s.validator))
+	}
+	return mw, opts
+}
+
+func (s *security) clientTLS() credentials.TransportCredentials {
+	var roots *x509.CertPool
+	if s != nil {
+		roots = s.roots
+	}
+	return credentials.NewTLS(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
+}
+
+// peerDialOptions are the options of this process's calls to the
+// coordinator, whose scheme is not known at dial time: TLS when this
+// process serves TLS itself (a cluster is TLS throughout), and a fresh
+// internal token on every call.
+func (s *security) peerDialOptions() []grpc.DialOption {
+	var opts []grpc.DialOption
+	if s.serverTLS != nil {
+		opts = append(opts, grpc.WithTransportCredentials(s.clientTLS()))
+	}
+	return append(opts, grpc.WithPerRPCCredentials(internalCreds{s}))
+}
+
+// internalCreds attaches a short-lived token minted with the cluster secret.
+type internalCreds struct{ s *security }
+
+func (c internalCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + c.s.internalToken()}, nil
+}
+
+func (internalCreds) RequireTransportSecurity() bool { return false }
+
+func (s *security) internalToken() string {
+	return s.tokens.mint(s.user, time.Now().Add(internalTokenTTL))
+}
+
+type securityKey struct{}
+
+// withSecurity makes internal dials under ctx (workerActive) use s.
+func withSecurity(ctx context.Context, s *security) context.Context {
+	return context.WithValue(ctx, securityKey{}, s)
+}
+
+// dialMember connects to another member's Flight location (grpc:// or
+// grpc+tls://) with the TLS roots and internal token of the process that
+// ctx carries (withSecurity); the returned context carries the token.
+func dialMember(ctx context.Context, location string) (aflight.Client, context.Context, error) {
+	s, _ := ctx.Value(securityKey{}).(*security)
+	var creds credentials.TransportCredentials
+	addr, ok := strings.CutPrefix(location, "grpc+tls://")
+	if ok {
+		creds = s.clientTLS()
+	} else if addr, ok = strings.CutPrefix(location, "grpc://"); ok {
+		creds = insecure.NewCredentials()
+	} else if addr, ok = strings.CutPrefix(location, "grpc+tcp://"); ok {
+		creds = insecure.NewCredentials()
+	} else {
+		return nil, ctx, fmt.Errorf("location %q: not grpc:// or grpc+tls://", location)
+	}
+	fc, err := aflight.NewClientWithMiddleware(addr, nil, nil, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return nil, ctx, err
+	}
+	if s != nil {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+s.internalToken())
+	}
+	return fc, ctx, nil
+}
+
+// --- tokens ---------------------------------------------------------------
+
+const tokenVersion = "ift1"
+
+// tokenAuthority mints and verifies bearer tokens with a key derived from
+// the cluster secret.
+type tokenAuthority struct {
+	key []byte
+	now func() time.Time
+}
+
+func newTokenAuthority(secret []byte) *tokenAuthority {
+	k := sha256.Sum256(append([]byte("imageflight auth token\x00"), secret...))
+	return &tokenAuthority{key: k[:], now: time.Now}
+}
+
+func (t *tokenAuthority) mac(payload []byte) []byte {
+	m := hmac.New(sha256.New, t.key)
+	m.Write(payload)
+	return m.Sum(nil)
+}
+
+func (t *tokenAuthority) mint(user string, expires time.Time) string {
+	payload := []byte(tokenVersion + "|" + user + "|" + strconv.FormatInt(expires.Unix(), 10))
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString(payload) + "." + enc.EncodeToString(t.mac(payload))
+}
+
+// Errors of token verification (wrapped in Unauthenticated statuses).
+var (
+	errBadToken     = errors.New("invalid token (malformed, altered, or issued by another cluster); authenticate again")
+	errTokenExpired = errors.New("token expired; authenticate again")
+)
+
+// verify returns the user of a valid, unexpired token.
+func (t *tokenAuthority) verify(token string) (string, error) {
+	p64, m64, ok := strings.Cut(token, ".")
+	if !ok {
+		return "", errBadToken
+	}
+	enc := base64.RawURLEncoding
+	payload, err1 := enc.DecodeString(p64)
+	sig, err2 := enc.DecodeString(m64)
+	if err1 != nil || err2 != nil || !hmac.Equal(sig, t.mac(payload)) {
+		return "", errBadToken
+	}
+	parts := strings.Split(string(payload), "|")
+	if len(parts) != 3 || parts[0] != tokenVersion || parts[1] == "" {
+		return "", errBadToken
+	}
+	exp, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil {
+		return "", errBadToken
+	}
+	if !t.now().Before(time.Unix(exp, 0)) {
+		return "", errTokenExpired
+	}
+	return parts[1], nil
+}
+
+// --- basic-auth validator ---------------------------------------------------
+
+// authValidator is arrow-go's BasicAuthValidator: Validate answers the
+// handshake, IsValid checks every other call's bearer token.
+type authValidator struct {
+	users  map[string]string // user → password hash; nil: no handshakes here
+	tokens *tokenAuthority
+	ttl    time.Duration
+}
+
+// Validate checks a user's password and issues a token.
+func (v *authValidator) Validate(user, password string) (string, error) {
+	if v.users == nil {
+		return "", status.Error(codes.Unauthenticated, "this process has no users (--auth-users-file); authenticate with the coordinator and use its token here")
+	}
+	hash, ok := v.users[user]
+	if !ok {
+		checkPassword(dummyHash(), password) // same cost as a known user
+		return "", status.Error(codes.Unauthenticated, "invalid username or password")
+	}
+	if !checkPassword(hash, password) {
+		return "", status.Error(codes.Unauthenticated, "invalid username or password")
+	}
+	return v.tokens.mint(user, v.tokens.now().Add(v.ttl)), nil
+}
+
+// IsValid verifies a bearer token; the identity is the user name.
+func (v *authValidator) IsValid(token string) (any, error) {
+	user, err := v.tokens.verify(token)
+	if err != nil {
+		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	return user, nil
+}
+
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := bcrypt.GenerateFromPassword([]byte("imageflight: no such user"), bcryptCost)
+	return string(h)
+})
+
+// --- users file -------------------------------------------------------------
+
+const (
+	bcryptCost      = 12
+	pbkdf2Prefix    = "$pbkdf2-sha256$"
+	pbkdf2MinRounds = 10000
+)
+
+// HashPassword returns a bcrypt hash for a users-file line "user:hash".
+func HashPassword(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	return string(h), err
+}
+
+// LoadUsers reads a users file: one "user:hash" per line, '#' comments and
+// blank lines ignored. Hashes are bcrypt ("$2a$", "$2b$", "$2y$", as
+// `htpasswd -nBC 12 user` prints) or PBKDF2-SHA256 in passlib's format
+// "$pbkdf2-sha256$rounds$salt$hash" (adapted base64, rounds ≥ 10000).
+func LoadUsers(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--auth-users-file: %w", err)
+	}
+	users := map[string]string{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		where := fmt.Sprintf("--auth-users-file %s line %d", path, i+1)
+		user, hash, ok := strings.Cut(line, ":")
+		switch {
+		case !ok || user == "" || hash == "":
+			return nil, fmt.Errorf("%s: want user:hash", where)
+		case strings.ContainsAny(user, "|: \t"):
+			return nil, fmt.Errorf("%s: user %q may not contain '|', ':' or spaces", where, user)
+		case strings.HasPrefix(user, reservedUserPrefix):
+			return nil, fmt.Errorf("%s: user names starting with %q are reserved for members", where, reservedUserPrefix)
+		case users[user] != "":
+			return nil, fmt.Errorf("%s: user %q listed twice", where, user)
+		}
+		if err := checkHashFormat(hash); err != nil {
+			return nil, fmt.Errorf("%s: %v", where, err)
+		}
+		users[user] = hash
+	}
+	return users, nil
+}
+
+func checkHashFormat(hash string) error {
+	if strings.HasPrefix(hash, pbkdf2Prefix) {
+		_, _, _, err := parsePBKDF2(hash)
+		return err
+	}
+	if strings.HasPrefix(hash, "$2") {
+		cost, err := bcrypt.Cost([]byte(hash))
+		if err != nil {
+			return fmt.Errorf("bcrypt hash: %v", err)
+		}
+		if cost < bcrypt.DefaultCost {
+			return fmt.Errorf("bcrypt hash: cost %d, need at least %d", cost, bcrypt.DefaultCost)
+		}
+		return nil
+	}
+	return errors.New("unknown hash format: use bcrypt ($2b$…) or $pbkdf2-sha256$rounds$salt$hash, never a plain password")
+}
+
+// ab64 is passlib's "adapted base64": '.' for '+', no padding.
+func ab64Decode(s string) ([]byte, error) {
+	return base64.RawStdEncoding.DecodeString(strings.ReplaceAll(s, ".", "+"))
+}
+
+func ab64Encode(b []byte) string {
+	return strings.ReplaceAll(base64.RawStdEncoding.EncodeToString(b), "+", ".")
+}
+
+func parsePBKDF2(hash string) (rounds int, salt, sum []byte, err error) {
+	parts := strings.Split(strings.TrimPrefix(hash, pbkdf2Prefix), "$")
+	if len(parts) != 3 {
+		return 0, nil, nil, errors.New("pbkdf2 hash: want $pbkdf2-sha256$rounds$salt$hash")
+	}
+	if rounds, err = strconv.Atoi(parts[0]); err != nil || rounds < pbkdf2MinRounds {
+		return 0, nil, nil, fmt.Errorf("pbkdf2 hash: rounds %q: need at least %d", parts[0], pbkdf2MinRounds)
+	}
+	if salt, err = ab64Decode(parts[1]); err != nil || len(salt) < 8 {
+		return 0, nil, nil, errors.New("pbkdf2 hash: salt: want at least 8 bytes, adapted base64")
+	}
+	if sum, err = ab64Decode(parts[2]); err != nil || len(sum) != sha256.Size {
+		return 0, nil, nil, errors.New("pbkdf2 hash: want a 32-byte hash, adapted base64")
+	}
+	return rounds, salt, sum, nil
+}
+
+// hashPBKDF2 returns a passlib-format PBKDF2-SHA256 hash (tests, and users
+// without bcrypt tools).
+func hashPBKDF2(password string, rounds int) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	sum, err := pbkdf2.Key(sha256.New, password, salt, rounds, sha256.Size)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s%d$%s$%s", pbkdf2Prefix, rounds, ab64Encode(salt), ab64Encode(sum)), nil
+}
+
+func checkPassword(hash, password string) bool {
+	if strings.HasPrefix(hash, pbkdf2Prefix) {
+		rounds, salt, sum, err := parsePBKDF2(hash)
+		if err != nil {
+			return false
+		}
+		got, err := pbkdf2.Key(sha256.New, password, salt, rounds, sha256.Size)
+		return err == nil && subtle.ConstantTimeCompare(got, sum) == 1
+	}
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}
