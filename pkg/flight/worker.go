@@ -34,8 +34,9 @@ type WorkerConfig struct {
 	// BatchBytes caps a record batch's pixel bytes; a single larger image
 	// still goes out, alone in its batch.
 	BatchBytes int64
-	// Parallelism bounds concurrent decodes; twice as many decoded images
-	// may wait for their turn in the stream.
+	// Parallelism bounds concurrent decodes across all streams of the
+	// worker (default: cores); each stream may hold twice as many decoded
+	// images waiting for their turn.
 	Parallelism int
 	// MaxFileBytes bounds how much of one file is read; a larger file
 	// becomes an invalid row.
@@ -74,6 +75,8 @@ type Worker struct {
 
 	splitMu    sync.Mutex
 	splitCache map[string][]TicketFile
+
+	decodeSlots chan struct{} // worker-wide bound on concurrent decodes
 }
 
 // NewWorker returns a worker reading through mounts.
@@ -90,7 +93,8 @@ func NewWorker(cfg WorkerConfig, mounts *hdfsio.Mounts) (*Worker, error) {
 	if cfg.Parallelism <= 0 {
 		cfg.Parallelism = runtime.GOMAXPROCS(0)
 	}
-	w := &Worker{cfg: cfg, mounts: mounts, signer: NewSigner(cfg.Secret), log: cfg.Logger, splitCache: map[string][]TicketFile{}}
+	w := &Worker{cfg: cfg, mounts: mounts, signer: NewSigner(cfg.Secret), log: cfg.Logger, splitCache: map[string][]TicketFile{},
+		decodeSlots: make(chan struct{}, cfg.Parallelism)}
 	for _, r := range cfg.Roots {
 		if r.Scheme == "file" {
 			real, err := filepath.EvalSymlinks(filepath.FromSlash(r.Path))
@@ -187,11 +191,11 @@ func (w *Worker) stream(ctx context.Context, stream aflight.FlightService_DoGetS
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// Futures in split order: decodes run in parallel (bounded by sem),
-	// the stream consumes them in order, and the queue's capacity bounds
-	// how many decoded images wait in memory.
+	// Futures in split order: decodes run in parallel (bounded worker-wide
+	// by decodeSlots), the stream consumes them in order, and the queue's
+	// capacity bounds how many decoded images wait in memory.
 	queue := make(chan chan decoded, 2*w.cfg.Parallelism)
-	sem := make(chan struct{}, w.cfg.Parallelism)
+	sem := w.decodeSlots
 	go func() {
 		defer close(queue)
 		for i := skip; i < len(locs); i++ {

@@ -8,25 +8,16 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/user"
 	"path"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/colinmarc/hdfs/v2"
 	krb "github.com/jcmturner/gokrb5/v8/client"
-	krbconfig "github.com/jcmturner/gokrb5/v8/config"
-	"github.com/jcmturner/gokrb5/v8/credentials"
-	"github.com/jcmturner/gokrb5/v8/keytab"
 )
-
-// ErrUnavailable is wrapped by errors that mean no NameNode could be reached
-// (refused, timed out, connection lost). errors.Is(err, ErrUnavailable).
-var ErrUnavailable = errors.New("namenode unavailable")
 
 // HDFSConfig says how to reach one HDFS namespace. Fields left zero take the
 // Hadoop configuration's value (Conf), then DefaultHDFSConfig's.
@@ -168,49 +159,11 @@ func NewHDFS(ctx context.Context, cfg HDFSConfig) (*HDFS, error) {
 	if cfg.DataTransferProtection != "" {
 		opts.DataTransferProtection = cfg.DataTransferProtection
 	}
-	if cfg.KerberosServicePrincipal != "" {
-		opts.KerberosServicePrincipleName = strings.Split(cfg.KerberosServicePrincipal, "@")[0]
-	}
-	kc, err := kerberosClient(cfg)
-	if err != nil {
+	if err := setAuth(&opts, cfg); err != nil {
 		return nil, err
 	}
-	if kc != nil {
-		opts.KerberosClient = kc
-		if opts.KerberosServicePrincipleName == "" {
-			return nil, fmt.Errorf("hdfs://%s: Kerberos needs the NameNode principal (dfs.namenode.kerberos.principal or KerberosServicePrincipal)", cfg.Authority)
-		}
-	} else if opts.KerberosClient != nil {
-		return nil, fmt.Errorf("hdfs://%s: hadoop.security.authentication is kerberos: set a keytab, a ticket cache or a Kerberos client", cfg.Authority)
-	}
-	if opts.KerberosClient == nil {
-		opts.User = cfg.User
-		if opts.User == "" {
-			opts.User = os.Getenv("HADOOP_USER_NAME")
-		}
-		if opts.User == "" {
-			u, err := user.Current()
-			if err != nil {
-				return nil, fmt.Errorf("hdfs: no HDFS user given and no OS user: %w", err)
-			}
-			opts.User = u.Username
-		}
-	}
-	dial := cfg.Dial
-	if dial == nil {
-		dial = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext
-	}
-	timed := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
-		defer cancel()
-		c, err := dial(dctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &idleTimeoutConn{Conn: c, idle: cfg.RPCTimeout}, nil
-	}
-	opts.NamenodeDialFunc = timed
-	opts.DatanodeDialFunc = timed
+	opts.NamenodeDialFunc = dialer(cfg)
+	opts.DatanodeDialFunc = opts.NamenodeDialFunc
 
 	h := &HDFS{
 		cfg:       cfg,
@@ -278,12 +231,7 @@ func (h *HDFS) ReadDirPages(ctx context.Context, name string, pageSize int, fn f
 	if pageSize <= 0 {
 		pageSize = 1000
 	}
-	var f *hdfs.FileReader
-	err := h.do(ctx, func(c *hdfs.Client) error {
-		var err error
-		f, err = c.Open(name)
-		return err
-	})
+	f, err := h.open(ctx, name)
 	if err != nil {
 		return h.wrap("readdir", name, err)
 	}
@@ -322,12 +270,7 @@ func (h *HDFS) ReadDirPages(ctx context.Context, name string, pageSize int, fn f
 // for another replica by colinmarc/hdfs.
 func (h *HDFS) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	name = cleanPath(name)
-	var f *hdfs.FileReader
-	err := h.do(ctx, func(c *hdfs.Client) error {
-		var err error
-		f, err = c.Open(name)
-		return err
-	})
+	f, err := h.open(ctx, name)
 	if err != nil {
 		return nil, h.wrap("open", name, err)
 	}
@@ -345,6 +288,15 @@ func (h *HDFS) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 // The caller handles deadlines (SetDeadline) itself.
 func (h *HDFS) OpenFile(ctx context.Context, name string) (*hdfs.FileReader, error) {
 	name = cleanPath(name)
+	f, err := h.open(ctx, name)
+	if err != nil {
+		return nil, h.wrap("open", name, err)
+	}
+	return f, nil
+}
+
+// open opens name on the next NameNode connection, honouring ctx.
+func (h *HDFS) open(ctx context.Context, name string) (*hdfs.FileReader, error) {
 	var f *hdfs.FileReader
 	err := h.do(ctx, func(c *hdfs.Client) error {
 		var err error
@@ -352,7 +304,8 @@ func (h *HDFS) OpenFile(ctx context.Context, name string) (*hdfs.FileReader, err
 		return err
 	})
 	if err != nil {
-		return nil, h.wrap("open", name, err)
+		// f is not read here: after ctx ended, the call may still set it.
+		return nil, err
 	}
 	return f, nil
 }
@@ -409,241 +362,9 @@ func (r *hdfsReader) Read(b []byte) (int, error) {
 
 func (r *hdfsReader) Close() error { return r.f.Close() }
 
-// client returns connection i, dialing it if needed.
-func (h *HDFS) client(ctx context.Context, i int) (*hdfs.Client, error) {
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return nil, fs.ErrClosed
-	}
-	if c := h.clients[i]; c != nil {
-		h.mu.Unlock()
-		return c, nil
-	}
-	h.mu.Unlock()
-	var c *hdfs.Client
-	err := h.doOn(ctx, func() error {
-		var err error
-		c, err = hdfs.NewClient(h.opts)
-		if err != nil {
-			return err
-		}
-		// colinmarc caches the server defaults in the Client without a lock
-		// on first use (every read asks for them): fetch them now, before
-		// the client is shared, so concurrent reads do not race.
-		if _, err = c.ServerDefaults(); err != nil {
-			c.Close()
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		c.Close()
-		return nil, fs.ErrClosed
-	}
-	if old := h.clients[i]; old != nil { // lost a race: keep the first
-		c.Close()
-		return old, nil
-	}
-	h.clients[i] = c
-	return c, nil
-}
-
-// do runs op on the next NameNode connection, honouring ctx.
-func (h *HDFS) do(ctx context.Context, op func(*hdfs.Client) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	i := int(h.next.Add(1) % uint64(len(h.clients)))
-	c, err := h.client(ctx, i)
-	if err != nil {
-		return err
-	}
-	return h.doOn(ctx, func() error { return op(c) })
-}
-
-// doOn runs fn, returning early with ctx's error if ctx ends first. fn is
-// left to finish in the background: every colinmarc call is bounded by
-// RPCTimeout, so it cannot leak for long.
-func (h *HDFS) doOn(ctx context.Context, fn func() error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if ctx.Done() == nil {
-		return fn()
-	}
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Error is what HDFS methods return: the operation, the file's URI and the
-// NameNodes asked, around the cause (which wraps fs.ErrNotExist,
-// fs.ErrPermission, ErrUnavailable, context errors, ...).
-type Error struct {
-	Op        string
-	URI       string
-	NameNodes string
-	Err       error
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("hdfs %s %s (namenode %s): %v", e.Op, e.URI, e.NameNodes, e.Err)
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-func (h *HDFS) wrap(op, name string, err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err // we name the path ourselves
-	}
-	if isUnavailable(err) && !errors.Is(err, ErrUnavailable) {
-		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	return &Error{Op: op, URI: h.URI(name), NameNodes: h.nameNodes, Err: err}
-}
-
-func isUnavailable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
-		return true
-	}
-	return strings.Contains(err.Error(), "no available namenodes")
-}
-
 func cleanPath(name string) string {
 	if name == "" {
 		return "/"
 	}
 	return path.Clean("/" + name)
-}
-
-// idleTimeoutConn fails a Read or Write that sees no progress for idle, and
-// closes the connection then, so a silent NameNode or DataNode gives an
-// error instead of a hang (colinmarc/hdfs sets no deadline of its own on
-// NameNode connections). Deadlines set by colinmarc still apply when
-// earlier.
-type idleTimeoutConn struct {
-	net.Conn
-	idle time.Duration
-
-	mu            sync.Mutex
-	readDeadline  time.Time
-	writeDeadline time.Time
-}
-
-func (c *idleTimeoutConn) Read(b []byte) (int, error) {
-	c.mu.Lock()
-	d := earliest(c.readDeadline, time.Now().Add(c.idle))
-	c.mu.Unlock()
-	c.Conn.SetReadDeadline(d)
-	n, err := c.Conn.Read(b)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		c.Conn.Close()
-		err = fmt.Errorf("no answer from %s within %v: %w", c.RemoteAddr(), c.idle, err)
-	}
-	return n, err
-}
-
-func (c *idleTimeoutConn) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	d := earliest(c.writeDeadline, time.Now().Add(c.idle))
-	c.mu.Unlock()
-	c.Conn.SetWriteDeadline(d)
-	n, err := c.Conn.Write(b)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		c.Conn.Close()
-		err = fmt.Errorf("could not write to %s within %v: %w", c.RemoteAddr(), c.idle, err)
-	}
-	return n, err
-}
-
-func (c *idleTimeoutConn) SetDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.readDeadline, c.writeDeadline = t, t
-	c.mu.Unlock()
-	return c.Conn.SetDeadline(t)
-}
-
-func (c *idleTimeoutConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.readDeadline = t
-	c.mu.Unlock()
-	return c.Conn.SetReadDeadline(t)
-}
-
-func (c *idleTimeoutConn) SetWriteDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.writeDeadline = t
-	c.mu.Unlock()
-	return c.Conn.SetWriteDeadline(t)
-}
-
-func earliest(user, idle time.Time) time.Time {
-	if !user.IsZero() && user.Before(idle) {
-		return user
-	}
-	return idle
-}
-
-func kerberosClient(cfg HDFSConfig) (*krb.Client, error) {
-	if cfg.KerberosClient != nil {
-		return cfg.KerberosClient, nil
-	}
-	if cfg.KerberosCCache == "" && cfg.KerberosKeytab == "" {
-		return nil, nil
-	}
-	confPath := cfg.Krb5Conf
-	if confPath == "" {
-		confPath = os.Getenv("KRB5_CONFIG")
-	}
-	if confPath == "" {
-		confPath = "/etc/krb5.conf"
-	}
-	kconf, err := krbconfig.Load(confPath)
-	if err != nil {
-		return nil, fmt.Errorf("kerberos config %s: %w", confPath, err)
-	}
-	if cfg.KerberosCCache != "" {
-		cc, err := credentials.LoadCCache(strings.TrimPrefix(cfg.KerberosCCache, "FILE:"))
-		if err != nil {
-			return nil, fmt.Errorf("kerberos ticket cache %s: %w", cfg.KerberosCCache, err)
-		}
-		c, err := krb.NewFromCCache(cc, kconf, krb.DisablePAFXFAST(true))
-		if err != nil {
-			return nil, fmt.Errorf("kerberos ticket cache %s: %w", cfg.KerberosCCache, err)
-		}
-		return c, nil
-	}
-	princ, realm, ok := strings.Cut(cfg.KerberosPrincipal, "@")
-	if !ok || princ == "" || realm == "" {
-		return nil, fmt.Errorf("kerberos keytab %s needs KerberosPrincipal as user@REALM, got %q", cfg.KerberosKeytab, cfg.KerberosPrincipal)
-	}
-	kt, err := keytab.Load(cfg.KerberosKeytab)
-	if err != nil {
-		return nil, fmt.Errorf("kerberos keytab %s: %w", cfg.KerberosKeytab, err)
-	}
-	c := krb.NewWithKeytab(princ, realm, kt, kconf, krb.DisablePAFXFAST(true))
-	if err := c.Login(); err != nil {
-		return nil, fmt.Errorf("kerberos login as %s: %w", cfg.KerberosPrincipal, err)
-	}
-	return c, nil
 }

@@ -2,6 +2,8 @@ package hdfsio_test
 
 // Integration tests against a real HDFS (MiniDFSCluster in one JVM, started
 // once for the package by TestMain). IMAGEFLIGHT_SKIP_HDFS=1 skips them.
+// Here: the shared setup and reading and listing; block locations and
+// nameservices in hdfs_topology_test.go, failures in hdfs_unavailable_test.go.
 
 import (
 	"bytes"
@@ -10,15 +12,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand"
-	"net"
 	"os"
 	"path"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,10 +114,18 @@ func writeCorpus(t *testing.T, h *hdfsio.HDFS) {
 	}
 }
 
-func TestStatReadDirOpenRoundTrip(t *testing.T) {
+// corpusFS is how the tests that read the corpus start: the shared cluster
+// (skipping without one) and a filesystem on it with the corpus written.
+func corpusFS(t *testing.T) (*hdfstest.Cluster, *hdfsio.HDFS) {
+	t.Helper()
 	c := hdfstest.Use(t, cluster)
 	h := newFS(t, testConfig(c))
 	writeCorpus(t, h)
+	return c, h
+}
+
+func TestStatReadDirOpenRoundTrip(t *testing.T) {
+	c, h := corpusFS(t)
 	ctx := context.Background()
 
 	for p, want := range corpus {
@@ -186,9 +193,7 @@ func TestStatReadDirOpenRoundTrip(t *testing.T) {
 }
 
 func TestNotFound(t *testing.T) {
-	c := hdfstest.Use(t, cluster)
-	h := newFS(t, testConfig(c))
-	writeCorpus(t, h)
+	c, h := corpusFS(t)
 	ctx := context.Background()
 	const missing = "/corpus/no/such/file.jpg"
 
@@ -261,9 +266,7 @@ func walk(ctx context.Context, fsys hdfsio.FileSystem, root string, par int) ([]
 }
 
 func TestRecursiveListing(t *testing.T) {
-	c := hdfstest.Use(t, cluster)
-	h := newFS(t, testConfig(c))
-	writeCorpus(t, h)
+	_, h := corpusFS(t)
 	got, dirs, err := walk(context.Background(), h, "/corpus", 4)
 	if err != nil {
 		t.Fatal(err)
@@ -344,316 +347,5 @@ func TestReadDirPages(t *testing.T) {
 	stop := errors.New("stop")
 	if err := h.ReadDirPages(ctx, "/paged", 100, func([]fs.FileInfo) error { return stop }); err != stop {
 		t.Errorf("callback error = %v, want it returned as is", err)
-	}
-}
-
-func TestBlockHosts(t *testing.T) {
-	c := hdfstest.Use(t, cluster)
-	h := newFS(t, testConfig(c))
-	writeCorpus(t, h)
-	ctx := context.Background()
-
-	hosts, err := hdfsio.BlockHosts(ctx, c.HTTPAddr(), "/corpus/b.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(hosts, []string{"127.0.0.1"}) {
-		t.Errorf("BlockHosts = %q, want [127.0.0.1]", hosts)
-	}
-	w := &hdfsio.WebHDFS{Addrs: []string{c.HTTPAddr()}}
-	locs, err := w.BlockLocations(ctx, "/corpus/b.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(locs) != 1 || locs[0].Length != int64(len(corpus["/corpus/b.bin"])) || len(locs[0].Names) != 2 {
-		t.Errorf("BlockLocations = %+v, want one block on 2 DataNodes", locs)
-	}
-	dns := map[string]bool{}
-	for _, d := range c.DataNodes() {
-		dns[d.Xfer] = true
-	}
-	for _, n := range locs[0].Names {
-		if !dns[n] {
-			t.Errorf("replica on %s, not one of the DataNodes %v", n, c.DataNodes())
-		}
-	}
-	// An empty file has no blocks and so no hosts; that is not an error.
-	if hosts, err := hdfsio.BlockHosts(ctx, c.HTTPAddr(), "/corpus/empty.dat"); err != nil || len(hosts) != 0 {
-		t.Errorf("BlockHosts(empty) = %q, %v", hosts, err)
-	}
-	if hosts, err := hdfsio.BlockHosts(ctx, c.HTTPAddr(), "/corpus/with space/ü name.txt"); err != nil || len(hosts) != 1 {
-		t.Errorf("BlockHosts(unicode name) = %q, %v", hosts, err)
-	}
-	if _, err := hdfsio.BlockHosts(ctx, c.HTTPAddr(), "/corpus/missing"); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("BlockHosts(missing) = %v, want fs.ErrNotExist", err)
-	}
-	// Nothing listening: an error (the planner logs it and plans without locality).
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := ln.Addr().String()
-	ln.Close()
-	if _, err := hdfsio.BlockHosts(ctx, dead, "/corpus/b.bin"); err == nil || !strings.Contains(err.Error(), dead) {
-		t.Errorf("BlockHosts(dead addr) = %v, want an error naming %s", err, dead)
-	}
-}
-
-func TestNameserviceResolution(t *testing.T) {
-	c := hdfstest.Use(t, cluster)
-	writeCorpus(t, newFS(t, testConfig(c)))
-	// An HA nameservice whose first NameNode is down: the client fails over
-	// to the second, and origins keep the logical name.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := ln.Addr().String()
-	ln.Close()
-	dir := t.TempDir()
-	os.WriteFile(dir+"/core-site.xml", []byte(`<configuration>
-<property><name>fs.defaultFS</name><value>hdfs://mycluster</value></property>
-</configuration>`), 0o644)
-	os.WriteFile(dir+"/hdfs-site.xml", []byte(`<configuration>
-<property><name>dfs.nameservices</name><value>mycluster</value></property>
-<property><name>dfs.ha.namenodes.mycluster</name><value>nn1, nn2</value></property>
-<property><name>dfs.namenode.rpc-address.mycluster.nn1</name><value>`+dead+`</value></property>
-<property><name>dfs.namenode.rpc-address.mycluster.nn2</name><value>`+c.NameNode()+`</value></property>
-<property><name>dfs.namenode.http-address.mycluster.nn1</name><value>`+dead+`</value></property>
-<property><name>dfs.namenode.http-address.mycluster.nn2</name><value>`+c.HTTPAddr()+`</value></property>
-</configuration>`), 0o644)
-	t.Setenv("HADOOP_CONF_DIR", dir)
-	conf, used, err := hdfsio.LoadHadoopConfFromEnv()
-	if err != nil || used != dir {
-		t.Fatalf("LoadHadoopConfFromEnv = %v, %q", err, used)
-	}
-	cfg := hdfsio.DefaultHDFSConfig()
-	cfg.DialTimeout, cfg.RPCTimeout = 2*time.Second, 5*time.Second
-	ctx := context.Background()
-	for _, uri := range []string{"hdfs://mycluster/corpus/a.txt", "hdfs:///corpus/a.txt"} {
-		auth, p, err := hdfsio.ParseHDFSURI(uri)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := hdfsio.DialHDFS(ctx, auth, cfg)
-		if err != nil {
-			t.Fatalf("DialHDFS(%q): %v", auth, err)
-		}
-		defer h.Close()
-		if got := h.NameNodes(); !slices.Equal(got, []string{dead, c.NameNode()}) {
-			t.Errorf("NameNodes = %q", got)
-		}
-		fi, err := h.Stat(ctx, p)
-		if err != nil || fi.Size() != int64(len(corpus[p])) {
-			t.Errorf("Stat via nameservice: %v, %v", fi, err)
-		}
-		if got := h.URI(p); got != "hdfs://mycluster/corpus/a.txt" {
-			t.Errorf("URI = %q, want hdfs://mycluster/corpus/a.txt", got)
-		}
-	}
-	w := &hdfsio.WebHDFS{Addrs: hdfsio.ResolveNameNodeHTTP(conf, "mycluster")}
-	if hosts, err := w.BlockHosts(ctx, "/corpus/a.txt"); err != nil || len(hosts) != 1 {
-		t.Errorf("BlockHosts over HA http addresses = %q, %v", hosts, err)
-	}
-}
-
-// TestDataNodeStoppedMidRead: with replication 2, stopping a DataNode while
-// a file is being read must not fail the read.
-func TestDataNodeStoppedMidRead(t *testing.T) {
-	c := hdfstest.Use(t, cluster)
-	victim := c.DataNodes()[0].Xfer
-	var (
-		stopped      atomic.Bool
-		openToVictim atomic.Int64
-		dialsAfter   atomic.Int64
-	)
-	cfg := testConfig(c)
-	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if addr == victim && stopped.Load() {
-			dialsAfter.Add(1)
-		}
-		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err == nil && addr == victim {
-			openToVictim.Add(1)
-			return &countedConn{Conn: conn, open: &openToVictim}, nil
-		}
-		return conn, err
-	}
-	h := newFS(t, cfg)
-	ctx := context.Background()
-
-	// 4 MiB in 16 blocks of 256 KiB, each on both DataNodes.
-	data := make([]byte, 4<<20)
-	rand.New(rand.NewSource(1)).Read(data)
-	cl, err := h.Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const p = "/failover/big.bin"
-	cl.MkdirAll("/failover", 0o755)
-	w, err := cl.CreateFile(p, 2, 256<<10, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := hdfstest.CloseWriter(w); err != nil {
-		t.Fatal(err)
-	}
-	locs, err := (&hdfsio.WebHDFS{Addrs: []string{c.HTTPAddr()}}).BlockLocations(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range locs {
-		if len(b.Names) != 2 {
-			t.Fatalf("block at %d has %d replicas, want 2", b.Offset, len(b.Names))
-		}
-	}
-
-	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	r, err := h.Open(rctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	got := make([]byte, 0, len(data))
-	buf := make([]byte, 32<<10)
-	for len(got) < 300<<10 {
-		n, err := r.Read(buf)
-		got = append(got, buf[:n]...)
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	wasOpen := openToVictim.Load() > 0
-	stopped.Store(true)
-	if err := c.StopDataNode(0); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.RestartDataNode(0); err != nil {
-			t.Errorf("restart DataNode 0: %v", err)
-		}
-	})
-	rest, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("read after stopping a DataNode failed at byte %d: %v", len(got), err)
-	}
-	got = append(got, rest...)
-	if !bytes.Equal(got, data) {
-		t.Fatalf("read %d bytes after failover, want %d; equal=false", len(got), len(data))
-	}
-	// The stopped DataNode must really have been on the read path.
-	if !wasOpen && dialsAfter.Load() == 0 {
-		t.Errorf("the read never touched the stopped DataNode %s: failover not exercised", victim)
-	}
-	t.Logf("stream to victim open at stop: %v; dials to it after stop: %d", wasOpen, dialsAfter.Load())
-}
-
-type countedConn struct {
-	net.Conn
-	open *atomic.Int64
-	once sync.Once
-}
-
-func (c *countedConn) Close() error {
-	c.once.Do(func() { c.open.Add(-1) })
-	return c.Conn.Close()
-}
-
-// TestSilentNameNode: a NameNode that accepts connections but never answers
-// (hung JVM, black-holed network) gives an error after RPCTimeout, and a
-// shorter context deadline wins.
-func TestSilentNameNode(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go io.Copy(io.Discard, conn) // read everything, answer nothing
-		}
-	}()
-	cfg := hdfsio.HDFSConfig{NameNodes: []string{ln.Addr().String()}, User: "test",
-		DialTimeout: time.Second, RPCTimeout: 1500 * time.Millisecond, Connections: 2}
-
-	// NewHDFS asks the NameNode for its server defaults, so a silent one
-	// is caught at connect time.
-	t0 := time.Now()
-	_, err = hdfsio.NewHDFS(context.Background(), cfg)
-	el := time.Since(t0)
-	if err == nil || !errors.Is(err, hdfsio.ErrUnavailable) || !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("NewHDFS on a silent NameNode = %v, want ErrUnavailable + deadline exceeded", err)
-	}
-	if el < time.Second || el > 5*time.Second {
-		t.Errorf("NewHDFS took %v, want about RPCTimeout (1.5s)", el)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	t0 = time.Now()
-	_, err = hdfsio.NewHDFS(ctx, cfg)
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(t0) > time.Second {
-		t.Errorf("NewHDFS with a 200ms context = %v after %v, want DeadlineExceeded at ~200ms", err, time.Since(t0))
-	}
-}
-
-func TestRefusedNameNode(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	t0 := time.Now()
-	_, err := hdfsio.NewHDFS(context.Background(), hdfsio.HDFSConfig{NameNodes: []string{addr}, User: "test", DialTimeout: time.Second})
-	if err == nil || !errors.Is(err, hdfsio.ErrUnavailable) || !strings.Contains(err.Error(), addr) {
-		t.Errorf("NewHDFS(nothing listening) = %v, want ErrUnavailable naming %s", err, addr)
-	}
-	if time.Since(t0) > 3*time.Second {
-		t.Errorf("took %v", time.Since(t0))
-	}
-}
-
-// TestNameNodeStopped runs last among the cluster tests (it restarts the
-// NameNode when done): a stopped NameNode gives a clear error quickly.
-func TestNameNodeStopped(t *testing.T) {
-	c := hdfstest.Use(t, cluster)
-	cfg := testConfig(c)
-	cfg.RPCTimeout = 3 * time.Second
-	cfg.DialTimeout = 2 * time.Second
-	h := newFS(t, cfg)
-	writeCorpus(t, h)
-	ctx := context.Background()
-	if _, err := h.Stat(ctx, "/corpus/a.txt"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.StopNameNode(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.RestartNameNode(); err != nil {
-			t.Errorf("restart NameNode: %v", err)
-		}
-	})
-	bound := cfg.DialTimeout + cfg.RPCTimeout + time.Second
-	for _, p := range []string{"/corpus/a.txt", "/corpus/sub"} { // first call sees the broken connection, the second a refused dial
-		t0 := time.Now()
-		_, err := h.Stat(ctx, p)
-		el := time.Since(t0)
-		if err == nil {
-			t.Fatalf("Stat(%s) with the NameNode stopped succeeded", p)
-		}
-		if !errors.Is(err, hdfsio.ErrUnavailable) || !strings.Contains(err.Error(), c.NameNode()) {
-			t.Errorf("Stat(%s) = %v, want ErrUnavailable naming %s", p, err, c.NameNode())
-		}
-		if el > bound {
-			t.Errorf("Stat(%s) took %v, want < %v", p, el, bound)
-		}
-		t.Logf("Stat(%s) failed after %v: %v", p, el, err)
-	}
-	// A new client cannot connect either, and says so in bounded time.
-	t0 := time.Now()
-	_, err := hdfsio.NewHDFS(ctx, cfg)
-	if err == nil || time.Since(t0) > bound {
-		t.Errorf("NewHDFS with the NameNode down = %v after %v", err, time.Since(t0))
 	}
 }

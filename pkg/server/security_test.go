@@ -2,17 +2,9 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,46 +13,11 @@ import (
 
 	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/flight"
+	"github.com/imageflight/imageflight/pkg/server/servertest"
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
-
-// testPKI writes a throwaway CA and a leaf for 127.0.0.1..5/localhost into
-// dir; nothing is committed.
-func testPKI(t testing.TB, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "imageflight test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "imageflight test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: []string{"localhost"}}
-	for i := 1; i <= 5; i++ {
-		leaf.IPAddresses = append(leaf.IPAddresses, net.IPv4(127, 0, 0, byte(i)))
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	write := func(name, typ string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", der), write("key.pem", "PRIVATE KEY", keyDER)
-}
 
 func TestAuthValidator(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
@@ -207,7 +164,8 @@ func TestAuthLoadUsers(t *testing.T) {
 
 func TestSecurityConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	ca, cert, key := testPKI(t, dir)
+	pk := servertest.NewPKI(t)
+	ca, cert, key := pk.CA, pk.Cert, pk.Key
 	secret := []byte("0123456789abcdef")
 	for _, tc := range []struct {
 		name string
@@ -239,7 +197,8 @@ func TestSecurityConfigErrors(t *testing.T) {
 // plaintext clients are refused.
 func TestSecurityStandaloneTLSAuth(t *testing.T) {
 	dir := t.TempDir()
-	ca, cert, key := testPKI(t, dir)
+	pk := servertest.NewPKI(t)
+	ca, cert, key := pk.CA, pk.Cert, pk.Key
 	data := filepath.Join(dir, "data")
 	os.MkdirAll(data, 0o755)
 	hash, _ := HashPassword("pw")
@@ -247,7 +206,7 @@ func TestSecurityStandaloneTLSAuth(t *testing.T) {
 	os.WriteFile(users, []byte("alice:"+hash+"\n"), 0o600)
 
 	cfg := DefaultConfig()
-	cfg.Listen, cfg.GossipListen = "127.0.0.1:0", freeUDPTCP(t)
+	cfg.Listen, cfg.GossipListen = "127.0.0.1:0", servertest.FreeAddr(t, "127.0.0.1")
 	cfg.SecretFile = filepath.Join(dir, "secret")
 	cfg.Roots = []string{data}
 	cfg.LocalGossip = true
@@ -307,22 +266,4 @@ func TestSecurityStandaloneTLSAuth(t *testing.T) {
 	if _, err := bc.Plan(cctx, cmd); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("wrong password: %v", err)
 	}
-}
-
-func freeUDPTCP(t *testing.T) string {
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		u, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err == nil {
-			u.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free port")
-	return ""
 }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/imageflight/imageflight/pkg/server"
+	"github.com/imageflight/imageflight/pkg/server/servertest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -54,26 +54,6 @@ type proc struct {
 	gossip string
 }
 
-// freeAddr returns host:port with a port free for both TCP and UDP on host.
-func freeAddr(t testing.TB, host string) string {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", host+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		u, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err == nil {
-			u.Close()
-			return addr
-		}
-	}
-	t.Fatalf("no free port on %s", host)
-	return ""
-}
-
 // cluster is a coordinator and its workers.
 type cluster struct {
 	t       testing.TB
@@ -92,7 +72,7 @@ func (c *cluster) start(name string, args ...string) *proc {
 	}
 	host := args[0]
 	args = args[1:]
-	p.flight, p.gossip = freeAddr(c.t, host), freeAddr(c.t, host)
+	p.flight, p.gossip = servertest.FreeAddr(c.t, host), servertest.FreeAddr(c.t, host)
 	full := []string{"--listen", p.flight, "--gossip-listen", p.gossip, "--secret-file", c.secret,
 		"--name", name, "--local-gossip", "--log-level", "debug", "--drain-timeout", "5s"}
 	for _, r := range c.roots {

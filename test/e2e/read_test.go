@@ -25,12 +25,20 @@ type got struct {
 	parts map[string]string
 }
 
+// readAll plans req on the coordinator at coord (plaintext, no auth) and
+// reads every row, sorted by origin.
 func readAll(t *testing.T, coord string, req map[string]any) (*aflight.FlightInfo, []got, *arrow.Schema) {
+	t.Helper()
+	return readWith(t, client.DefaultConfig(coord), req)
+}
+
+// readWith is readAll with a client configuration (TLS, credentials).
+func readWith(t *testing.T, cfg client.Config, req map[string]any) (*aflight.FlightInfo, []got, *arrow.Schema) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd, _ := json.Marshal(req)
-	cl := client.New(client.DefaultConfig(coord))
+	cl := client.New(cfg)
 	defer cl.Close()
 	info, err := cl.Plan(ctx, cmd)
 	if err != nil {

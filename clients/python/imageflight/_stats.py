@@ -1,0 +1,117 @@
+"""Counters of a read (:class:`ReadStats`) and the progress display built on them."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+import pyarrow as pa
+
+from ._errors import _clean
+
+
+@dataclass
+class ReadStats:
+    """Counters of one read, filled in place (thread-safe) by :func:`read_images`,
+    :func:`read_plan` and :class:`EndpointReader` when passed as ``stats=``.
+
+    ``failovers``: locations given up before they sent a row (the next one served the whole
+    split); ``resumes``: streams continued on another location with ``;skip=N`` after rows
+    had arrived; ``stalls``: streams cancelled because a location sent nothing for
+    ``stall_timeout`` seconds; ``errors``: ``(endpoint index, location, message)`` of every
+    failed attempt; ``rows_by_location``: rows received from each location.
+    """
+
+    endpoints: int = 0
+    rows: int = 0
+    batches: int = 0
+    bytes: int = 0
+    failovers: int = 0
+    resumes: int = 0
+    stalls: int = 0
+    seconds: float = 0.0
+    errors: List[Tuple[int, str, str]] = field(default_factory=list)
+    rows_by_location: Dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def _batch(self, location: str, batch: pa.RecordBatch) -> None:
+        with self._lock:
+            self.rows += batch.num_rows
+            self.batches += 1
+            self.bytes += batch.nbytes
+            self.rows_by_location[location] = self.rows_by_location.get(location, 0) + batch.num_rows
+
+    def _add(self, counter: str, endpoint: int, location: str, err: BaseException) -> None:
+        with self._lock:
+            if counter:
+                setattr(self, counter, getattr(self, counter) + 1)
+            self.errors.append((endpoint, location, _clean(err)))
+
+
+class _Progress:
+    """tqdm bar over splits (rows and MB as postfix), else one ``\\r``-updated stderr line."""
+
+    def __init__(self, total: int, enabled: bool, stats: ReadStats):
+        self.enabled = enabled
+        self.total = total
+        self.stats = stats
+        self.done = 0
+        self.lock = threading.Lock()
+        self.bar = None
+        self.last = 0.0
+        if enabled:
+            try:
+                from tqdm.auto import tqdm  # type: ignore
+
+                self.bar = tqdm(total=total, unit="split", desc="imageflight")
+            except ImportError:
+                self.bar = None
+
+    def batch(self, endpoint: int, location: str, b: pa.RecordBatch) -> None:
+        if not self.enabled:
+            return
+        with self.lock:
+            self._show(False)
+
+    def split_done(self) -> None:
+        if not self.enabled:
+            return
+        with self.lock:
+            self.done += 1
+            if self.bar is not None:
+                self.bar.update(1)
+            self._show(True)
+
+    def _text(self) -> str:
+        s = self.stats
+        extra = f", {s.resumes} resumed" if s.resumes else ""
+        extra += f", {s.failovers} failed over" if s.failovers else ""
+        return f"{self.done}/{self.total} splits, {s.rows} rows, {s.bytes / 1e6:.1f} MB{extra}"
+
+    def _show(self, force: bool) -> None:
+        if self.bar is not None:
+            s = self.stats
+            post = dict(rows=s.rows, MB=round(s.bytes / 1e6, 1))
+            if s.resumes:
+                post["resumed"] = s.resumes
+            self.bar.set_postfix(post, refresh=False)
+            return
+        now = time.monotonic()
+        if not force and now - self.last < 0.5:
+            return
+        self.last = now
+        sys.stderr.write(f"\rimageflight: {self._text()}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.close()
+        else:
+            self._show(True)
+            sys.stderr.write("\n")
+            sys.stderr.flush()

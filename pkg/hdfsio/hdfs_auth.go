@@ -1,0 +1,97 @@
+package hdfsio
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+
+	"github.com/colinmarc/hdfs/v2"
+	krb "github.com/jcmturner/gokrb5/v8/client"
+	krbconfig "github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/credentials"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+)
+
+// setAuth fills in how opts authenticates to the NameNodes: Kerberos when cfg
+// names a client, a ticket cache or a keytab, else the simple-auth user.
+// opts comes from the Hadoop configuration, so a cluster configured for
+// Kerberos without credentials in cfg is an error here rather than a
+// confusing refusal from the NameNode later.
+func setAuth(opts *hdfs.ClientOptions, cfg HDFSConfig) error {
+	if cfg.KerberosServicePrincipal != "" {
+		opts.KerberosServicePrincipleName = strings.Split(cfg.KerberosServicePrincipal, "@")[0]
+	}
+	kc, err := kerberosClient(cfg)
+	if err != nil {
+		return err
+	}
+	if kc != nil {
+		opts.KerberosClient = kc
+		if opts.KerberosServicePrincipleName == "" {
+			return fmt.Errorf("hdfs://%s: Kerberos needs the NameNode principal (dfs.namenode.kerberos.principal or KerberosServicePrincipal)", cfg.Authority)
+		}
+	} else if opts.KerberosClient != nil {
+		return fmt.Errorf("hdfs://%s: hadoop.security.authentication is kerberos: set a keytab, a ticket cache or a Kerberos client", cfg.Authority)
+	}
+	if opts.KerberosClient == nil {
+		opts.User = cfg.User
+		if opts.User == "" {
+			opts.User = os.Getenv("HADOOP_USER_NAME")
+		}
+		if opts.User == "" {
+			u, err := user.Current()
+			if err != nil {
+				return fmt.Errorf("hdfs: no HDFS user given and no OS user: %w", err)
+			}
+			opts.User = u.Username
+		}
+	}
+	return nil
+}
+
+// kerberosClient is cfg's Kerberos client, or one logged in from its ticket
+// cache or keytab; nil (and no error) when cfg names none of them.
+func kerberosClient(cfg HDFSConfig) (*krb.Client, error) {
+	if cfg.KerberosClient != nil {
+		return cfg.KerberosClient, nil
+	}
+	if cfg.KerberosCCache == "" && cfg.KerberosKeytab == "" {
+		return nil, nil
+	}
+	confPath := cfg.Krb5Conf
+	if confPath == "" {
+		confPath = os.Getenv("KRB5_CONFIG")
+	}
+	if confPath == "" {
+		confPath = "/etc/krb5.conf"
+	}
+	kconf, err := krbconfig.Load(confPath)
+	if err != nil {
+		return nil, fmt.Errorf("kerberos config %s: %w", confPath, err)
+	}
+	if cfg.KerberosCCache != "" {
+		cc, err := credentials.LoadCCache(strings.TrimPrefix(cfg.KerberosCCache, "FILE:"))
+		if err != nil {
+			return nil, fmt.Errorf("kerberos ticket cache %s: %w", cfg.KerberosCCache, err)
+		}
+		c, err := krb.NewFromCCache(cc, kconf, krb.DisablePAFXFAST(true))
+		if err != nil {
+			return nil, fmt.Errorf("kerberos ticket cache %s: %w", cfg.KerberosCCache, err)
+		}
+		return c, nil
+	}
+	princ, realm, ok := strings.Cut(cfg.KerberosPrincipal, "@")
+	if !ok || princ == "" || realm == "" {
+		return nil, fmt.Errorf("kerberos keytab %s needs KerberosPrincipal as user@REALM, got %q", cfg.KerberosKeytab, cfg.KerberosPrincipal)
+	}
+	kt, err := keytab.Load(cfg.KerberosKeytab)
+	if err != nil {
+		return nil, fmt.Errorf("kerberos keytab %s: %w", cfg.KerberosKeytab, err)
+	}
+	c := krb.NewWithKeytab(princ, realm, kt, kconf, krb.DisablePAFXFAST(true))
+	if err := c.Login(); err != nil {
+		return nil, fmt.Errorf("kerberos login as %s: %w", cfg.KerberosPrincipal, err)
+	}
+	return c, nil
+}
