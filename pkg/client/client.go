@@ -18,6 +18,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -156,6 +157,24 @@ func (c *Client) Plan(ctx context.Context, cmd []byte) (*aflight.FlightInfo, err
 		return err
 	})
 	return info, err
+}
+
+// Schema asks the coordinator for the schema a read would have, without
+// planning it.
+func (c *Client) Schema(ctx context.Context, cmd []byte) (*arrow.Schema, error) {
+	fc, err := c.conn(c.cfg.Coordinator)
+	if err != nil {
+		return nil, err
+	}
+	var res *aflight.SchemaResult
+	err = c.withAuth(ctx, func(ctx context.Context) (err error) {
+		res, err = fc.GetSchema(ctx, &aflight.FlightDescriptor{Type: aflight.DescriptorCMD, Cmd: cmd})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return aflight.DeserializeSchema(res.GetSchema(), memory.DefaultAllocator)
 }
 
 // Action runs a coordinator action (e.g. "cluster-status") and returns the

@@ -96,12 +96,9 @@ func NewCoordinator(cfg CoordinatorConfig, mounts *hdfsio.Mounts, workers Worker
 // GetFlightInfo plans a read: validate, confine, list, sample, cut, assign, sign.
 func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDescriptor) (info *aflight.FlightInfo, err error) {
 	defer func() { plansTotal.WithLabelValues(status.Code(err).String()).Inc() }()
-	if desc.GetType() != aflight.DescriptorCMD {
-		return nil, status.Error(codes.InvalidArgument, `descriptor must be a command: JSON like {"path": "/data/images"}`)
-	}
-	req, err := plan.ParseRequest(desc.GetCmd())
+	req, err := parseDescriptor(desc)
 	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		return nil, err
 	}
 	start := time.Now()
 	p, err := c.Plan(ctx, req)
@@ -132,39 +129,13 @@ type readPlan struct {
 
 // Plan lists and cuts a request. Errors are gRPC statuses.
 func (c *Coordinator) Plan(ctx context.Context, req plan.Request) (*readPlan, error) {
-	base, err := hdfsio.ParseLocation(req.Path)
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "descriptor key %q: %v", "path", err)
-	}
-	if !c.cfg.Roots.Contains(base) {
-		return nil, status.Errorf(codes.PermissionDenied, "%s is outside the served roots (%s)", base, c.rootList())
-	}
 	workers := c.workers.LiveWorkers()
 	if len(workers) == 0 {
 		return nil, status.Error(codes.Unavailable, "no live workers: start a worker that joins this coordinator's gossip address")
 	}
-	fsys, err := c.mounts.For(ctx, base)
+	base, files, err := c.list(ctx, req)
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "%v", err)
-	}
-	var seen atomic.Int64
-	stopProgress := c.logProgress(base, &seen)
-	files, err := plan.List(ctx, fsys, base.Path, plan.ListOptions{
-		Recursive:   req.Recursive,
-		Parallelism: c.cfg.ListParallelism,
-		Keep:        func(p string) bool { return plan.Sampled(req.Seed, p, req.SampleRatio) },
-		Seen:        &seen,
-	})
-	stopProgress()
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, status.Errorf(codes.NotFound, "%s does not exist", base)
-	case errors.Is(err, fs.ErrPermission):
-		return nil, status.Errorf(codes.PermissionDenied, "%s: %v", base, err)
-	case ctx.Err() != nil:
-		return nil, status.FromContextError(ctx.Err()).Err()
-	case err != nil:
-		return nil, status.Errorf(codes.Unavailable, "list %s: %v", base, err)
+		return nil, err
 	}
 	n := req.NumPartitions
 	if n == -1 {
@@ -186,6 +157,67 @@ func (c *Coordinator) Plan(ctx context.Context, req plan.Request) (*readPlan, er
 	}
 	p.locations = plan.Assign(p.splits, pw, c.locality(ctx, base, p.splits), c.cfg.MaxLocations)
 	return p, nil
+}
+
+// parseDescriptor reads the JSON command of a descriptor.
+func parseDescriptor(desc *aflight.FlightDescriptor) (plan.Request, error) {
+	if desc.GetType() != aflight.DescriptorCMD {
+		return plan.Request{}, status.Error(codes.InvalidArgument, `descriptor must be a command: JSON like {"path": "/data/images"}`)
+	}
+	req, err := plan.ParseRequest(desc.GetCmd())
+	if err != nil {
+		return req, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return req, nil
+}
+
+// list confines and lists a request's path. Errors are gRPC statuses.
+func (c *Coordinator) list(ctx context.Context, req plan.Request) (hdfsio.Location, []plan.File, error) {
+	base, err := hdfsio.ParseLocation(req.Path)
+	if err != nil {
+		return base, nil, status.Errorf(codes.InvalidArgument, "descriptor key %q: %v", "path", err)
+	}
+	if !c.cfg.Roots.Contains(base) {
+		return base, nil, status.Errorf(codes.PermissionDenied, "%s is outside the served roots (%s)", base, c.rootList())
+	}
+	fsys, err := c.mounts.For(ctx, base)
+	if err != nil {
+		return base, nil, status.Errorf(codes.Unavailable, "%v", err)
+	}
+	var seen atomic.Int64
+	stopProgress := c.logProgress(base, &seen)
+	files, err := plan.List(ctx, fsys, base.Path, plan.ListOptions{
+		Recursive:   req.Recursive,
+		Parallelism: c.cfg.ListParallelism,
+		Keep:        func(p string) bool { return plan.Sampled(req.Seed, p, req.SampleRatio) },
+		Seen:        &seen,
+	})
+	stopProgress()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return base, nil, status.Errorf(codes.NotFound, "%s does not exist", base)
+	case errors.Is(err, fs.ErrPermission):
+		return base, nil, status.Errorf(codes.PermissionDenied, "%s: %v", base, err)
+	case ctx.Err() != nil:
+		return base, nil, status.FromContextError(ctx.Err()).Err()
+	case err != nil:
+		return base, nil, status.Errorf(codes.Unavailable, "list %s: %v", base, err)
+	}
+	return base, files, nil
+}
+
+// GetSchema answers the schema of a read — Spark's image struct plus the
+// partition columns its listing implies — without planning splits.
+func (c *Coordinator) GetSchema(ctx context.Context, desc *aflight.FlightDescriptor) (*aflight.SchemaResult, error) {
+	req, err := parseDescriptor(desc)
+	if err != nil {
+		return nil, err
+	}
+	base, files, err := c.list(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(Schema(plan.Columns(base.Path, files)), memory.DefaultAllocator)}, nil
 }
 
 func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req plan.Request, p *readPlan) (*aflight.FlightInfo, error) {

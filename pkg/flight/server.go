@@ -34,6 +34,14 @@ func (s *Service) GetFlightInfo(ctx context.Context, desc *aflight.FlightDescrip
 	return s.Coordinator.GetFlightInfo(ctx, desc)
 }
 
+// GetSchema implements the schema call.
+func (s *Service) GetSchema(ctx context.Context, desc *aflight.FlightDescriptor) (*aflight.SchemaResult, error) {
+	if s.Coordinator == nil {
+		return nil, status.Error(codes.Unimplemented, "this process is a worker; ask the coordinator for schemas")
+	}
+	return s.Coordinator.GetSchema(ctx, desc)
+}
+
 // DoGet implements the streaming call.
 func (s *Service) DoGet(t *aflight.Ticket, stream aflight.FlightService_DoGetServer) error {
 	if s.Worker == nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -49,7 +50,15 @@ func TestStandaloneProcess(t *testing.T) {
 		t.Errorf("cluster-status workers = %+v, want this standalone process", st.Workers)
 	}
 
-	info, err := cl.Plan(ctx, []byte(`{"path": "`+dir+`", "recursive": true, "dropImageFailures": true}`))
+	cmd := []byte(`{"path": "` + dir + `", "recursive": true, "dropImageFailures": true}`)
+	schema, err := cl.Schema(ctx, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(schema.Field(0).Name, schema.Field(1).Name, schema.Field(2).Name); schema.NumFields() != 3 || got != "imageclssplit" {
+		t.Errorf("GetSchema = %v, want image, cls, split", schema)
+	}
+	info, err := cl.Plan(ctx, cmd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,6 +120,19 @@ func TestFaults(t *testing.T) {
 		t.Logf("failure detection: coordinator dropped the killed worker after %s", c.waitWorkers(2))
 	})
 
+	t.Run("killed worker restarts under its name and rejoins", func(t *testing.T) {
+		c.run(c.workers[0])
+		t.Logf("restarted worker planned for again after %s", c.waitWorkers(3))
+		info := plan(t, cl, dir, 6)
+		used := false
+		for _, ep := range info.GetEndpoint() {
+			used = used || ep.GetLocation()[0].GetUri() == "grpc://"+c.workers[0].flight
+		}
+		if !used {
+			t.Error("the restarted worker leads no endpoint")
+		}
+	})
+
 	t.Run("SIGSTOP worker fails over, no duplicates after SIGCONT", func(t *testing.T) {
 		victim := c.workers[1]
 		got, stats, took := readSums(t, cl, plan(t, cl, dir, 6), killOnFirstBatchFrom(victim, syscall.SIGSTOP))
@@ -133,7 +146,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("worker joins mid-run", func(t *testing.T) {
 		w := c.addWorker("w4", "--decoders", "1", "--batch-bytes", "200000")
-		c.waitWorkers(3)
+		c.waitWorkers(4)
 		info := plan(t, cl, dir, 6)
 		used := false
 		for _, ep := range info.GetEndpoint() {
@@ -157,7 +170,7 @@ func TestFaults(t *testing.T) {
 		// Same address, same secret file: workers rejoin on their own and
 		// tickets from before the restart stay redeemable.
 		c.run(c.coord)
-		t.Logf("workers rejoined the restarted coordinator after %s", c.waitWorkers(3))
+		t.Logf("workers rejoined the restarted coordinator after %s", c.waitWorkers(4))
 		got, _, _ = readSums(t, cl, info, nil)
 		same(t, got)
 		got, _, _ = readSums(t, cl, plan(t, cl, dir, 6), nil)
@@ -179,6 +192,16 @@ func TestFaults(t *testing.T) {
 		if err := victim.wait(15 * time.Second); err != nil {
 			t.Errorf("worker after SIGTERM: %v", err)
 		}
-		c.waitWorkers(2)
+		c.waitWorkers(3)
+	})
+
+	t.Run("SIGTERM on the coordinator: clean exit, reads already planned finish", func(t *testing.T) {
+		info := plan(t, cl, dir, 6)
+		c.coord.kill(syscall.SIGTERM)
+		if err := c.coord.wait(15 * time.Second); err != nil {
+			t.Errorf("coordinator after SIGTERM: %v", err)
+		}
+		got, _, _ := readSums(t, cl, info, nil)
+		same(t, got)
 	})
 }
