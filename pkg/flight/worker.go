@@ -223,6 +223,11 @@ func (w *Worker) stream(ctx context.Context, stream aflight.FlightService_DoGetS
 	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer rb.Release()
 	img := rb.Field(0).(*array.StructBuilder)
+	// Size the pixel buffer for a full batch up front: growing it by
+	// doubling would copy every image several times.
+	pixels := img.FieldBuilder(5).(*array.BinaryBuilder)
+	reserve := int(min(w.cfg.BatchBytes, 64<<20))
+	pixels.ReserveData(reserve)
 	var batchBytes int64
 	rows := 0
 	flush := func(next int) error {
@@ -233,6 +238,7 @@ func (w *Worker) stream(ctx context.Context, stream aflight.FlightService_DoGetS
 			return fmt.Errorf("send batch: %w", err)
 		}
 		batchBytes, rows = 0, 0
+		pixels.ReserveData(reserve)
 		return nil
 	}
 	pos := skip

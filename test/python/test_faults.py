@@ -144,7 +144,9 @@ def test_sigstop_worker_stall_timeout_then_sigcont_no_duplicates(cluster3, big_c
     t = C.read_plan(plan, max_workers=THREADS, on_batch=hook, stats=stats, stall_timeout=stall)
     secs = time.monotonic() - t0
     assert hook.fired_at is not None
-    assert stats.stalls >= 1 and stats.resumes >= 1, stats
+    # The hung worker is noticed either mid-stream (a resume) or before its
+    # first batch of another split (a failover), depending on timing.
+    assert stats.stalls >= 1 and stats.resumes + stats.failovers >= 1, stats
     n_batches = len(hook.log)
     # Wake the hung worker: its cancelled streams (and any DoGet abandoned while it was
     # stopped) must not deliver anything more.

@@ -94,3 +94,80 @@ def test_stall_timeout_option():
     assert ifs._settings({"path": "/d", "STALLTIMEOUT": "off"}).stall_timeout is None
     with pytest.raises(ValueError, match="stall_timeout"):
         ifs._settings({"path": "/d", "stallTimeout": "-1"})
+
+
+def test_one_plan_per_query(spark, fake):
+    """GetFlightInfo once for load() + the first query: partitions() reuses the plan made for
+    the schema (Spark pickles the DataSource instance from schema() to reader()). Spark
+    itself keeps a DataFrame's partitions, so later queries on it plan nothing."""
+    a, _ = fake
+    a.endpoints = [fl.FlightEndpoint(F.ticket(0, 3), [a.location]),
+                   fl.FlightEndpoint(F.ticket(1, 2), [a.location])]
+    df = spark.read.format("imageflight").option("coordinator", a.location).load("/d")
+    assert len(a.commands) == 1  # schema
+    assert df.count() == 5
+    assert len(a.commands) == 1, a.commands  # was 2: partitions() planned again
+    assert len(df.where("cls = 's0'").collect()) == 3
+    assert len(a.commands) == 1
+    # A second load() is a new DataFrame: one new plan, which sees the server's changes.
+    a.endpoints = [fl.FlightEndpoint(F.ticket(0, 4), [a.location])]
+    assert spark.read.format("imageflight").option("coordinator", a.location).load("/d").count() == 4
+    assert len(a.commands) == 2
+
+
+def test_plan_ttl_zero_plans_again(spark, fake):
+    a, _ = fake
+    a.endpoints = [fl.FlightEndpoint(F.ticket(0, 3), [a.location])]
+    df = spark.read.format("imageflight").option("coordinator", a.location) \
+        .option("planTtl", "0").load("/d")
+    a.endpoints = [fl.FlightEndpoint(F.ticket(0, 2), [a.location])]  # changed after load()
+    assert df.count() == 2  # partitions() planned again and saw the change
+    assert len(a.commands) == 2
+
+
+def test_plan_reused_only_when_fresh_and_same_options(monkeypatch):
+    """The DataSource side of the reuse, without Spark: key, age and pickling."""
+    import pickle
+
+    calls = []
+    plan = ifs._client.Plan(coordinator="grpc://h:1", schema=F.SCHEMA, endpoints=(
+        ifs._client.Endpoint(0, b"t0", ("grpc://h:1",)),))
+    monkeypatch.setattr(ifs._client, "get_plan", lambda *a, **k: calls.append(a) or plan)
+    opts = {"path": "/d", "coordinator": "grpc://h:1", "planTtl": "60"}
+    ds = ifs.ImageFlightDataSource(opts)
+    schema = ds.schema()
+    ds = pickle.loads(pickle.dumps(ds))  # what Spark does between schema() and reader()
+    reader = ds.reader(schema)
+    assert "_cached_plan" not in ds.__dict__  # not shipped to executors with the read function
+    assert pickle.loads(pickle.dumps(reader))._plan is None  # nor with the reader
+    assert [p.ticket for p in reader.partitions()] == [b"t0"] and len(calls) == 1
+    assert len(reader.partitions()) == 1 and len(calls) == 2  # taken once, then plans again
+
+    def with_cache(o, age):
+        d = ifs.ImageFlightDataSource(o)
+        d.schema()
+        key, t, p = d._cached_plan
+        d._cached_plan = (key, t - age, p)
+        return d
+
+    n = len(calls)
+    with_cache(opts, 59).reader(schema).partitions()
+    assert len(calls) == n + 1  # schema only
+    with_cache(opts, 61).reader(schema).partitions()
+    assert len(calls) == n + 3  # too old: planned again
+    d = with_cache(opts, 0)
+    d.options = {**opts, "seed": "5"}  # different command: not reused
+    d.reader(schema).partitions()
+    assert len(calls) == n + 5
+    d = ifs.ImageFlightDataSource({**opts, "planTtl": "off"})
+    d.schema()
+    assert "_cached_plan" not in d.__dict__
+
+
+def test_plan_ttl_option():
+    assert ifs._settings({"path": "/d"}).plan_ttl == 600.0
+    assert ifs._settings({"path": "/d", "PLANTTL": "30"}).plan_ttl == 30.0
+    assert ifs._settings({"path": "/d", "planTtl": "off"}).plan_ttl == 0.0
+    for bad in ("-1", "inf", "nan", "soon"):
+        with pytest.raises(ValueError, match="planTtl"):
+            ifs._settings({"path": "/d", "planTtl": bad})

@@ -17,14 +17,26 @@ all nullable exactly as Spark's file source reports them) followed by the ``key=
 partition columns (strings by default; see :func:`image_schema` to get Spark's inferred
 types such as ``year int``).
 
-One Spark partition per Flight endpoint: ``partitions()`` plans with GetFlightInfo on the
-driver, and ``read()`` streams that endpoint's Arrow record batches on an executor,
-failing over between the endpoint's locations.
+One Spark partition per Flight endpoint: GetFlightInfo runs once on the driver when Spark
+asks for the schema at ``load()``; ``partitions()`` reuses that plan (see ``planTtl``), and
+``read()`` streams one endpoint's Arrow record batches on an executor, failing over between
+the endpoint's locations.
+
+How the plan gets from ``schema()`` to ``partitions()`` (checked on pyspark 4.3.0, see
+test/python/test_spark_plan_count.py): Spark creates the DataSource in a Python planner
+process, calls ``schema()`` and pickles *that instance* back to the JVM
+(pyspark/sql/worker/create_data_source.py); at the DataFrame's first query another planner
+process unpickles it and calls ``reader()`` and ``partitions()`` on it
+(plan_data_source_read.py). So a plan stored on the instance in ``schema()`` reaches the
+reader; it is used only if it is younger than ``planTtl`` seconds (default 600; 0 plans
+again). The JVM keeps the partitions it got (PythonDataSourceV2.getOrCreateReadInfo), so
+later queries on the same DataFrame reuse them without calling the reader again.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -70,11 +82,17 @@ _OPTIONS = {
     "numpartitions": ("numPartitions", "num_partitions"),
     "timeout": ("timeout", None),
     "stalltimeout": ("stallTimeout", None),
+    "planttl": ("planTtl", None),
     "path": ("path", "path"),
 }
 
 _SUPPORTED = ("coordinator, recursive, sampleRatio, seed, dropInvalid, numPartitions, timeout, "
-              "stallTimeout")
+              "stallTimeout, planTtl")
+
+#: Seconds a plan made for ``schema()`` at ``load()`` may be reused for the partitions of
+#: the DataFrame's first query (option ``planTtl``). Far below the server's ticket validity
+#: (24 h by default); a first query run later lists the folder again.
+DEFAULT_PLAN_TTL = 600.0
 
 
 def image_schema(partition_columns: Optional[Dict[str, Any]] = None) -> StructType:
@@ -105,6 +123,12 @@ class _Settings:
     command: Dict[str, Any]
     timeout: Optional[float]
     stall_timeout: Optional[float] = _client.DEFAULT_STALL_TIMEOUT
+    plan_ttl: float = DEFAULT_PLAN_TTL
+
+    @property
+    def plan_key(self) -> str:
+        """What determines a plan: the coordinator and the command (not the timeouts)."""
+        return json.dumps([self.coordinator, self.command], sort_keys=True)
 
 
 def _settings(options: Dict[str, str]) -> _Settings:
@@ -112,6 +136,7 @@ def _settings(options: Dict[str, str]) -> _Settings:
     coordinator = _client.DEFAULT_COORDINATOR
     timeout: Optional[float] = None
     stall_timeout: Optional[float] = _client.DEFAULT_STALL_TIMEOUT
+    plan_ttl = DEFAULT_PLAN_TTL
     for key, value in options.items():
         spec = _OPTIONS.get(key.lower())
         if spec is None:
@@ -128,6 +153,14 @@ def _settings(options: Dict[str, str]) -> _Settings:
         elif canonical == "stallTimeout":
             off = isinstance(value, str) and value.strip().lower() in ("", "none", "off", "0")
             stall_timeout = None if off else _client._check_stall_timeout(value)
+        elif canonical == "planTtl":
+            off = isinstance(value, str) and value.strip().lower() in ("none", "off")
+            plan_ttl = 0.0 if off else _client._as_float("planTtl", value)
+            if not plan_ttl >= 0 or plan_ttl == float("inf"):
+                raise _client.InvalidArgument(
+                    f"planTtl must be a finite number of seconds >= 0 (0 or 'off': the first "
+                    f"query plans again), got {value!r}"
+                )
         else:
             kwargs[kw] = value
     if "path" not in kwargs:
@@ -136,7 +169,7 @@ def _settings(options: Dict[str, str]) -> _Settings:
         )
     command = _client.build_command(**kwargs)
     return _Settings(path=command["path"], coordinator=coordinator, command=command,
-                     timeout=timeout, stall_timeout=stall_timeout)
+                     timeout=timeout, stall_timeout=stall_timeout, plan_ttl=plan_ttl)
 
 
 def _spark_type_of(arrow_type: pa.DataType) -> DataType:
@@ -152,9 +185,15 @@ class ImageFlightDataSource(DataSource):
     def name(cls) -> str:
         return "imageflight"
 
+    # The plan made for schema(), kept for reader(): (plan key, wall-clock time, Plan).
+    # Wall clock, not time.monotonic(): the instance is pickled to another process.
+    _cached_plan: Optional[Tuple[str, float, _client.Plan]] = None
+
     def schema(self) -> StructType:
         s = _settings(dict(self.options))
         plan = _client.get_plan(s.command, s.coordinator, timeout=s.timeout)
+        if s.plan_ttl > 0:
+            self._cached_plan = (s.plan_key, time.time(), plan)
         fields = [StructField("image", IMAGE_STRUCT_TYPE, True)]
         for f in plan.schema:
             if f.name == "image":
@@ -163,7 +202,16 @@ class ImageFlightDataSource(DataSource):
         return StructType(fields)
 
     def reader(self, schema: StructType) -> "ImageFlightReader":
-        return ImageFlightReader(_settings(dict(self.options)), schema)
+        s = _settings(dict(self.options))
+        # Taken off the instance: Spark pickles this instance into the read function it
+        # ships to executors, which need no plan (each task gets its own endpoint).
+        cached = self.__dict__.pop("_cached_plan", None)
+        plan = None
+        if cached is not None:
+            key, planned_at, p = cached
+            if key == s.plan_key and 0 <= time.time() - planned_at < s.plan_ttl:
+                plan = p
+        return ImageFlightReader(s, schema, plan=plan)
 
 
 class ImageFlightPartition(InputPartition):
@@ -180,14 +228,25 @@ class ImageFlightPartition(InputPartition):
 
 
 class ImageFlightReader(DataSourceReader):
-    def __init__(self, settings: _Settings, schema: StructType):
+    def __init__(self, settings: _Settings, schema: StructType,
+                 plan: Optional[_client.Plan] = None):
         self.settings = settings
         self.schema = schema
+        self._plan = plan  # a fresh plan made for schema(); None: plan in partitions()
         _check_user_schema(schema)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # Spark pickles the reader to every task (before partitions() runs): leave the
+        # plan -- every endpoint's ticket -- behind; a task gets its endpoint as partition.
+        state = dict(self.__dict__)
+        state["_plan"] = None
+        return state
 
     def partitions(self) -> List[InputPartition]:
         s = self.settings
-        plan = _client.get_plan(s.command, s.coordinator, timeout=s.timeout)
+        plan, self._plan = self._plan, None
+        if plan is None:
+            plan = _client.get_plan(s.command, s.coordinator, timeout=s.timeout)
         want = [f.name for f in self.schema.fields[1:]]
         have = plan.partition_columns
         if want != have:

@@ -1,0 +1,92 @@
+"""`pip install ./clients/python` works (the README promises it): the package builds into a
+wheel holding every module, with the right metadata, and that wheel installs and imports
+on its own (not through the test venv's editable install)."""
+
+from __future__ import annotations
+
+import email.parser
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PKG = os.path.join(REPO, "clients", "python")
+
+
+def _setuptools_ok() -> bool:
+    """The venv's setuptools can build without isolation (pyproject wants >= 77: PEP 639)."""
+    try:
+        import setuptools
+    except ImportError:
+        return False
+    m = re.match(r"(\d+)", setuptools.__version__)
+    return bool(m) and int(m.group(1)) >= 77
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    # Build from a copy: an in-tree build writes build/ and *.egg-info into clients/python,
+    # and a stale build/lib could leak removed modules into the wheel.
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp / "src"
+    shutil.copytree(PKG, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
+           "-q", "-w", str(tmp / "dist"), str(src)]
+    if _setuptools_ok():
+        cmd.insert(4, "--no-build-isolation")  # offline
+    # else pip fetches setuptools>=77 into an isolated build env (PyPI or pip's cache)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout}{res.stderr}"
+    wheels = glob.glob(str(tmp / "dist" / "imageflight-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+def test_wheel_has_every_module(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    want = {f"imageflight/{os.path.basename(p)}"
+            for p in glob.glob(os.path.join(PKG, "imageflight", "*.py"))}
+    assert {"imageflight/__init__.py", "imageflight/client.py", "imageflight/spark.py",
+            "imageflight/_plan.py", "imageflight/_stream.py"} <= want
+    assert any(n.startswith("imageflight/_") for n in want)
+    assert want <= names, f"missing from the wheel: {sorted(want - names)}"
+    assert not [n for n in names if n.endswith((".pyc", ".egg-info")) or "/tests/" in n]
+
+
+def test_wheel_metadata(wheel):
+    z = zipfile.ZipFile(wheel)
+    meta_name = [n for n in z.namelist() if n.endswith(".dist-info/METADATA")]
+    assert len(meta_name) == 1
+    meta = email.parser.Parser().parsestr(z.read(meta_name[0]).decode("utf-8"))
+    assert meta["Name"] == "imageflight"
+    reqs = meta.get_all("Requires-Dist") or []
+    base = [r for r in reqs if "extra ==" not in r]
+    assert [re.split(r"[ <>=!~;\[]", r, maxsplit=1)[0] for r in base] == ["pyarrow"], base
+    extras = set(meta.get_all("Provides-Extra") or [])
+    assert {"pandas", "numpy", "spark"} <= extras, extras
+    for extra, dist in (("pandas", "pandas"), ("numpy", "numpy"), ("spark", "pyspark")):
+        assert any(r.startswith(dist) and f'extra == "{extra}"' in r for r in reqs), (extra, reqs)
+
+
+def test_wheel_installs_and_imports(wheel, tmp_path):
+    target = tmp_path / "site"
+    res = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
+                          "--disable-pip-version-check", "--target", str(target), wheel],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    # PYTHONPATH comes before the venv's editable install; pyarrow/pyspark from the venv.
+    code = ("import imageflight, imageflight.client, imageflight.spark, sys; "
+            "print(imageflight.__file__); print(imageflight.__version__)")
+    env = dict(os.environ, PYTHONPATH=str(target))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env=env, cwd=str(tmp_path))
+    assert res.returncode == 0, res.stdout + res.stderr
+    file, version = res.stdout.split()
+    assert file.startswith(str(target)), file
+    assert version == os.path.basename(wheel).split("-")[1]  # __version__ == pyproject's
