@@ -7,11 +7,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/imageflight/imageflight/cmd/internal/cliconfig"
 	"github.com/imageflight/imageflight/pkg/server"
@@ -30,13 +27,7 @@ func main() {
 			if c.Bool("standalone") {
 				role = server.RoleStandalone
 			}
-			cfg, err := cliconfig.Config(c, role)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return server.Run(ctx, cfg)
+			return cliconfig.Serve(c, role)
 		},
 		Commands: []*cli.Command{readCommand(), statusCommand(), genSamplesCommand(), demoCommand()},
 	}

@@ -4,11 +4,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/imageflight/imageflight/cmd/internal/cliconfig"
 	"github.com/imageflight/imageflight/pkg/server"
@@ -17,21 +14,10 @@ import (
 
 func main() {
 	app := &cli.App{
-		Name:  "worker",
-		Usage: "serve image splits over Arrow Flight (joins a coordinator's gossip)",
-		Flags: cliconfig.ServeFlags("127.0.0.1:8816", "127.0.0.1:7947"),
-		Action: func(c *cli.Context) error {
-			cfg, err := cliconfig.Config(c, server.RoleWorker)
-			if err != nil {
-				return err
-			}
-			if len(cfg.Join) == 0 {
-				return fmt.Errorf("--join is required: the coordinator's gossip address, e.g. 127.0.0.1:7946")
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return server.Run(ctx, cfg)
-		},
+		Name:   "worker",
+		Usage:  "serve image splits over Arrow Flight (joins a coordinator's gossip)",
+		Flags:  cliconfig.ServeFlags("127.0.0.1:8816", "127.0.0.1:7947"),
+		Action: func(c *cli.Context) error { return cliconfig.Serve(c, server.RoleWorker) },
 	}
 	if err := app.Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)

@@ -80,15 +80,7 @@ func scanGIF(data []byte) (info gifInfo, ok bool) {
 // transparency makes the colour model carry alpha, hence 4 channels.
 func (g gifInfo) javaPalette() color.Palette {
 	n := len(g.table) / 3
-	lut := 256
-	switch {
-	case n <= 2:
-		lut = 2
-	case n <= 4:
-		lut = 4
-	case n <= 16:
-		lut = 16
-	}
+	lut := javaTableSize(n)
 	pal := make(color.Palette, lut)
 	for i := range pal {
 		c := color.NRGBA{A: 0xff}
@@ -104,4 +96,18 @@ func (g gifInfo) javaPalette() color.Palette {
 		pal[i] = c
 	}
 	return pal
+}
+
+// javaTableSize is the size Java's ImageIO gives a colour table of n
+// entries: rounded up to 2, 4, 16 or 256 (the sizes of its indexed models).
+func javaTableSize(n int) int {
+	switch {
+	case n <= 2:
+		return 2
+	case n <= 4:
+		return 4
+	case n <= 16:
+		return 16
+	}
+	return 256
 }

@@ -162,15 +162,7 @@ func (info pngInfo) javaPalette(pal color.Palette) color.Palette {
 	if np <= 0 || len(pal) <= np {
 		return pal
 	}
-	rounded := 256
-	switch {
-	case np <= 2:
-		rounded = 2
-	case np <= 4:
-		rounded = 4
-	case np <= 16:
-		rounded = 16
-	}
+	rounded := javaTableSize(np)
 	last := color.NRGBA{A: 0xff}
 	if rounded == np {
 		n := color.NRGBAModel.Convert(pal[np-1]).(color.NRGBA)

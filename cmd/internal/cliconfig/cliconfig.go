@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/hdfsio"
@@ -127,6 +129,21 @@ func ClientSecurity(c *cli.Context, cfg *client.Config) error {
 		cfg.Password = strings.TrimRight(string(b), "\r\n")
 	}
 	return nil
+}
+
+// Serve builds the config for role from parsed flags and runs the process
+// until SIGINT or SIGTERM, then shuts it down gracefully.
+func Serve(c *cli.Context, role server.Role) error {
+	cfg, err := Config(c, role)
+	if err != nil {
+		return err
+	}
+	if role == server.RoleWorker && len(cfg.Join) == 0 {
+		return fmt.Errorf("--join is required: the coordinator's gossip address, e.g. 127.0.0.1:7946")
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return server.Run(ctx, cfg)
 }
 
 // Logger returns a text logger on stderr at the named level.
