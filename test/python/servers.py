@@ -103,10 +103,12 @@ class Cluster:
 
     def __init__(self, bins: dict, root: str, workers: int = 0, secret: Optional[bytes] = None,
                  max_locations: Optional[int] = None, worker_args: Sequence[str] = (),
-                 worker_hosts: Optional[Sequence[str]] = None):
+                 worker_hosts: Optional[Sequence[str]] = None,
+                 coordinator_args: Sequence[str] = ()):
         """workers: separate worker processes (0: one --standalone coordinator).
         worker_args: extra flags for every worker (e.g. --decoders 1 --batch-bytes 200000).
-        worker_hosts: loopback address of each worker (default 127.0.0.2, 127.0.0.3, ...)."""
+        worker_hosts: loopback address of each worker (default 127.0.0.2, 127.0.0.3, ...).
+        coordinator_args: extra flags for the coordinator (e.g. --max-flightinfo-bytes 1)."""
         self.bins = bins
         self.root = root
         self.worker_args = list(worker_args)
@@ -126,7 +128,9 @@ class Cluster:
                 "--root", root, "--secret-file", self.secret_file, "--local-gossip"]
         if workers == 0:
             argv.insert(1, "--standalone")
+        argv += list(coordinator_args)
         self.coordinator = ServerProcess("coordinator", argv, self.tmp)
+        self.coordinator_restarts = 0
         self.procs.append(self.coordinator)
         self.workers: List[ServerProcess] = []
         self.worker_locations: List[str] = []
@@ -153,6 +157,26 @@ class Cluster:
         self.workers.append(p)
         self.worker_locations.append(f"grpc://{host}:{port}")
         return p
+
+    def restart_coordinator(self, timeout: float = 30.0) -> ServerProcess:
+        """SIGKILLs the coordinator and starts it again with the same argv (same Flight and
+        gossip addresses, same secret, empty memory); returns once it answers cluster-status."""
+        old = self.coordinator
+        old.kill()
+        self.coordinator_restarts += 1
+        self.coordinator = ServerProcess(f"coordinator.{self.coordinator_restarts}", old.argv, self.tmp)
+        self.procs[self.procs.index(old)] = self.coordinator
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.coordinator.alive():
+                raise RuntimeError(f"restarted coordinator exited:\n{self.coordinator.log_tail()}")
+            try:
+                self.status()
+                return self.coordinator
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def client(self) -> flight.FlightClient:
         return flight.FlightClient(self.location)

@@ -19,7 +19,15 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from ._connections import _call_options, _drop_client, connect
-from ._errors import StallTimeout, StreamInterrupted, Unavailable, _clean, _translate
+from ._errors import (
+    StallTimeout,
+    StreamInterrupted,
+    Unavailable,
+    _clean,
+    _is_plan_expired,
+    _plan_expired,
+    _translate,
+)
 from ._plan import Endpoint
 from ._stats import ReadStats
 
@@ -168,6 +176,11 @@ class EndpointReader:
                 raise
             except Exception as err:  # noqa: BLE001
                 self.errors.append((location, err))
+                if _is_plan_expired(err):
+                    # Expired ticket / plan no longer held: every location answers the same,
+                    # so neither failover nor resume can help; the caller must plan again.
+                    raise _plan_expired(err, f"DoGet endpoint {idx} on {location}",
+                                        self.rows) from err
                 stalled = isinstance(err, StallTimeout)
                 if self.stats is not None and stalled:
                     self.stats._add("stalls", idx, location, err)
@@ -273,6 +286,8 @@ def _retryable(err: BaseException) -> bool:
     """Errors for which another location may succeed (not a bad ticket or a bad path)."""
     if isinstance(err, (pa.ArrowInvalid, pa.ArrowKeyError, flight.FlightUnauthorizedError,
                         flight.FlightUnauthenticatedError)):
+        return False
+    if _is_plan_expired(err):  # whatever class a pyarrow version maps FAILED_PRECONDITION to
         return False
     return True
 

@@ -264,11 +264,23 @@ class ImageFlightReader(DataSourceReader):
             return  # Spark substitutes InputPartition(None) when a plan has no endpoints
         target = to_arrow_schema(self.schema)
         ep = _client.Endpoint(partition.index, partition.ticket, partition.locations)
-        for batch in _client.read_endpoint(ep, timeout=self.settings.timeout,
-                                           stall_timeout=self.settings.stall_timeout):
-            if batch.num_rows == 0:
-                continue
-            yield _conform(batch, target)
+        try:
+            for batch in _client.read_endpoint(ep, timeout=self.settings.timeout,
+                                               stall_timeout=self.settings.stall_timeout):
+                if batch.num_rows == 0:
+                    continue
+                yield _conform(batch, target)
+        except _client.PlanExpired as err:
+            # Spark keeps a DataFrame's partitions (the tickets) for every later query, so
+            # re-running the query cannot help: the DataFrame has to be created again.
+            raise _client.PlanExpired(
+                f"imageflight: partition {partition.index} of {self.settings.path!r}: "
+                f"{err.reason}; the DataFrame's plan is no longer valid (tickets expired, or "
+                f"the coordinator restarted / dropped the plan): call "
+                f"spark.read.format('imageflight')...load({self.settings.path!r}) again and "
+                f"run the query on the new DataFrame",
+                rows_received=err.rows_received, reason=err.reason,
+            ) from err
 
 
 def _check_user_schema(schema: StructType) -> None:
