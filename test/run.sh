@@ -44,6 +44,10 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 step "go test"
 go test -count=1 -timeout 15m ./...
 
+step "go test -race (unit packages; fault tests with race-built binaries)"
+go test -race -count=1 ./pkg/plan/ ./pkg/flight/ ./pkg/membership/ ./pkg/server/ ./pkg/imagerow/
+GOFLAGS=-race go test -count=1 -run 'TestFaults' ./test/e2e/
+
 step "go test, pure Go (CGO_ENABLED=0: image/jpeg instead of libjpeg-turbo)"
 CGO_ENABLED=0 go test -count=1 ./pkg/imagerow/ ./pkg/corpus/ ./pkg/plan/ ./pkg/flight/
 

@@ -44,6 +44,11 @@ type WorkerConfig struct {
 	// ReadRetries is how often a failed read is retried before the stream
 	// fails with a status naming the file.
 	ReadRetries int
+	// MaxStreams bounds the streams decoding at once (default 4 per decode
+	// slot); further DoGets wait their turn. With Parallelism it bounds the
+	// worker's memory: per stream one batch plus 2×Parallelism decoded
+	// images waiting, plus the images being decoded.
+	MaxStreams int
 	// DialOptions apply when the worker calls the coordinator (TLS, auth).
 	DialOptions []grpc.DialOption
 	Logger      *slog.Logger
@@ -77,6 +82,7 @@ type Worker struct {
 	splitCache map[string][]TicketFile
 
 	decodeSlots chan struct{} // worker-wide bound on concurrent decodes
+	streamSlots chan struct{} // worker-wide bound on streams being served
 }
 
 // NewWorker returns a worker reading through mounts.
@@ -93,8 +99,11 @@ func NewWorker(cfg WorkerConfig, mounts *hdfsio.Mounts) (*Worker, error) {
 	if cfg.Parallelism <= 0 {
 		cfg.Parallelism = runtime.GOMAXPROCS(0)
 	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 4 * cfg.Parallelism
+	}
 	w := &Worker{cfg: cfg, mounts: mounts, signer: NewSigner(cfg.Secret), log: cfg.Logger, splitCache: map[string][]TicketFile{},
-		decodeSlots: make(chan struct{}, cfg.Parallelism)}
+		decodeSlots: make(chan struct{}, cfg.Parallelism), streamSlots: make(chan struct{}, cfg.MaxStreams)}
 	for _, r := range cfg.Roots {
 		if r.Scheme == "file" {
 			real, err := filepath.EvalSymlinks(filepath.FromSlash(r.Path))
@@ -174,6 +183,12 @@ func (w *Worker) DoGet(tkt *aflight.Ticket, stream aflight.FlightService_DoGetSe
 		if !locs[i].Within(base) {
 			return status.Errorf(codes.PermissionDenied, "ticket file %q escapes %s", f.Rel, base)
 		}
+	}
+	select {
+	case w.streamSlots <- struct{}{}:
+		defer func() { <-w.streamSlots }()
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
 	}
 	w.log.Debug("serving split", "plan", t.Plan, "split", t.Split, "files", len(t.Files), "skip", skip)
 	return w.stream(ctx, stream, t, fsys, base, locs, skip)

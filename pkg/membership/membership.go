@@ -39,10 +39,9 @@ type Meta struct {
 
 // Node is a live member.
 type Node struct {
-	Name   string
-	Addr   string // gossip address
-	Meta   Meta
-	Health int // memberlist state: 0 alive, 1 suspect
+	Name string
+	Addr string // gossip address
+	Meta Meta
 }
 
 // Config configures a member.
@@ -73,6 +72,12 @@ type Member struct {
 	list *memberlist.Memberlist
 	meta []byte
 	log  *slog.Logger
+
+	// nodes mirrors memberlist's live members, kept by its event callbacks:
+	// the *Node values Members() returns are updated in place by memberlist
+	// without our lock, so reading them later races.
+	mu    sync.Mutex
+	nodes map[string]Node
 
 	stop  chan struct{}
 	done  sync.WaitGroup
@@ -116,8 +121,9 @@ func New(cfg Config) (*Member, error) {
 	mc.PushPullInterval = 5 * time.Second
 	mc.SecretKey = cfg.SecretKey
 	mc.Logger = slog.NewLogLogger(cfg.Logger.With("component", "memberlist").Handler(), slog.LevelDebug)
-	m := &Member{cfg: cfg, meta: meta, log: cfg.Logger, stop: make(chan struct{})}
+	m := &Member{cfg: cfg, meta: meta, log: cfg.Logger, stop: make(chan struct{}), nodes: map[string]Node{}}
 	mc.Delegate = delegate{m}
+	mc.Events = events{m}
 	list, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("membership: start %s on %s:%d: %w", cfg.Name, cfg.BindAddr, cfg.BindPort, err)
@@ -167,9 +173,9 @@ func (m *Member) keepJoined() {
 
 func (m *Member) seedAlive() bool {
 	alive := map[string]bool{}
-	for _, n := range m.list.Members() {
+	for _, n := range m.Nodes("") {
 		if n.Name != m.cfg.Name {
-			alive[n.Address()] = true
+			alive[n.Addr] = true
 		}
 	}
 	for _, s := range m.cfg.Join {
@@ -192,21 +198,42 @@ func (m *Member) seedAlive() bool {
 }
 
 // Nodes returns the live members with the given role ("" for all), sorted by
-// name. Members whose metadata does not parse are skipped.
+// name.
 func (m *Member) Nodes(role string) []Node {
+	m.mu.Lock()
 	var out []Node
-	for _, n := range m.list.Members() {
-		var meta Meta
-		if err := json.Unmarshal(n.Meta, &meta); err != nil {
-			continue
+	for _, n := range m.nodes {
+		if role == "" || n.Meta.Role == role {
+			out = append(out, n)
 		}
-		if role != "" && meta.Role != role {
-			continue
-		}
-		out = append(out, Node{Name: n.Name, Addr: n.Address(), Meta: meta, Health: int(n.State)})
 	}
+	m.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// events copies memberlist's join/update/leave notifications into the node
+// table; memberlist calls them with the node locked. Members whose
+// metadata does not parse (not imageflight) are left out.
+type events struct{ m *Member }
+
+func (e events) NotifyJoin(n *memberlist.Node)   { e.put(n) }
+func (e events) NotifyUpdate(n *memberlist.Node) { e.put(n) }
+func (e events) NotifyLeave(n *memberlist.Node) {
+	e.m.mu.Lock()
+	delete(e.m.nodes, n.Name)
+	e.m.mu.Unlock()
+}
+
+func (e events) put(n *memberlist.Node) {
+	var meta Meta
+	if err := json.Unmarshal(n.Meta, &meta); err != nil {
+		return
+	}
+	node := Node{Name: n.Name, Addr: n.Address(), Meta: meta}
+	e.m.mu.Lock()
+	e.m.nodes[n.Name] = node
+	e.m.mu.Unlock()
 }
 
 // Leave tells the cluster we are going, then stops gossiping. Later calls

@@ -259,9 +259,6 @@ func (s *workerSet) gossipWorkers() []flight.WorkerInfo {
 		if n.Meta.Role != membership.RoleWorker && n.Meta.Role != membership.RoleStandalone {
 			continue
 		}
-		if n.Health != 0 {
-			continue // suspect: plan around it until gossip decides
-		}
 		out = append(out, flight.WorkerInfo{Name: n.Name, Location: n.Meta.Flight, Host: n.Meta.Host, Capacity: n.Meta.Capacity})
 	}
 	return out
@@ -295,7 +292,7 @@ func (p *Process) clusterStatus(ctx context.Context) any {
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		ms := MemberStatus{Name: n.Name, Role: n.Meta.Role, Location: n.Meta.Flight, Host: n.Meta.Host,
-			Capacity: n.Meta.Capacity, Version: n.Meta.Version, State: [...]string{"alive", "suspect", "dead", "left"}[min(n.Health, 3)], Active: -1}
+			Capacity: n.Meta.Capacity, Version: n.Meta.Version, State: "alive", Active: -1}
 		if p.probe != nil && ms.State == "alive" && !p.probe.healthy(n.Name) {
 			ms.State = "unreachable" // gossip still says alive; direct probes fail
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,8 +63,14 @@ func TestStandaloneProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
 	rows := 0
-	if _, err := cl.ReadAll(ctx, info, func(b client.Batch) error { rows += int(b.Record.NumRows()); return nil }); err != nil {
+	if _, err := cl.ReadAll(ctx, info, func(b client.Batch) error {
+		mu.Lock()
+		rows += int(b.Record.NumRows())
+		mu.Unlock()
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	valid := 0
@@ -95,5 +102,46 @@ func TestStandaloneProcess(t *testing.T) {
 	case <-p.Done():
 	case <-time.After(10 * time.Second):
 		t.Error("Flight server still serving after Shutdown")
+	}
+}
+
+// With one stream slot, parallel DoGets queue for it instead of failing,
+// and every row still arrives.
+func TestStreamsWaitForASlot(t *testing.T) {
+	dir := t.TempDir()
+	entries, err := corpus.Write(dir, corpus.Options{Scale: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Roots = []string{dir}
+	cfg.Listen, cfg.GossipListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.SecretFile = filepath.Join(t.TempDir(), "secret")
+	cfg.Worker.MaxStreams, cfg.Worker.Parallelism = 1, 1
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(ctx)
+	cl := client.New(client.DefaultConfig(p.Location()))
+	defer cl.Close()
+	info, err := cl.Plan(ctx, []byte(`{"path": "`+dir+`", "recursive": true, "numPartitions": 6}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	rows := 0
+	if _, err := cl.ReadAll(ctx, info, func(b client.Batch) error {
+		mu.Lock()
+		rows += int(b.Record.NumRows())
+		mu.Unlock()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if rows != len(entries) || len(info.GetEndpoint()) != 6 {
+		t.Errorf("read %d rows over %d endpoints, want %d over 6", rows, len(info.GetEndpoint()), len(entries))
 	}
 }

@@ -41,6 +41,7 @@ func ServeFlags(defListen, defGossip string) []cli.Flag {
 		&cli.Int64Flag{Name: "max-pixels", Value: d.Worker.Decode.MaxPixels, EnvVars: env("max-pixels"), Usage: "largest image (height*width) decoded; larger ones become invalid rows before any pixel memory is allocated"},
 		&cli.Int64Flag{Name: "batch-bytes", Value: d.Worker.BatchBytes, EnvVars: env("batch-bytes"), Usage: "target Arrow batch size in bytes (one larger image still goes alone)"},
 		&cli.IntFlag{Name: "decoders", Value: d.Worker.Parallelism, EnvVars: env("decoders"), Usage: "concurrent decodes per stream"},
+		&cli.IntFlag{Name: "max-streams", EnvVars: env("max-streams"), Usage: "streams a worker serves at once; more wait their turn (default: 4 per decoder)"},
 		&cli.IntFlag{Name: "max-flightinfo-bytes", Value: d.Coordinator.MaxInfoBytes, EnvVars: env("max-flightinfo-bytes"), Usage: "largest FlightInfo with inline file lists; larger plans stay on the coordinator and workers fetch their splits"},
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("log-level"), Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "hadoop-conf-dir", EnvVars: append(env("hadoop-conf-dir"), "HADOOP_CONF_DIR"), Usage: "folder with core-site.xml and hdfs-site.xml (nameservices, HA NameNodes, security settings)"},
@@ -83,6 +84,7 @@ func Config(c *cli.Context, role server.Role) (server.Config, error) {
 	cfg.Worker.Decode.MaxPixels = c.Int64("max-pixels")
 	cfg.Worker.BatchBytes = c.Int64("batch-bytes")
 	cfg.Worker.Parallelism = c.Int("decoders")
+	cfg.Worker.MaxStreams = c.Int("max-streams")
 	cfg.Coordinator.MaxInfoBytes = c.Int("max-flightinfo-bytes")
 	cfg.LocalGossip = c.Bool("local-gossip")
 	cfg.Security = server.SecurityConfig{TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), TLSCA: c.String("tls-ca"),
