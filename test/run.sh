@@ -11,6 +11,7 @@ step() { printf '\n=== %s\n' "$*"; }
 step "system packages"
 need=()
 [ -f /usr/include/jpeglib.h ] || need+=(libjpeg62-turbo-dev)
+[ -f /usr/include/png.h ] || need+=(libpng-dev)
 command -v java >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need+=(maven)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)

@@ -132,8 +132,15 @@ func (info pngInfo) channels() int {
 }
 
 // decodePNG checks the header against the budget, decodes with image/png
-// and lays out the pixels per Java's channel choice.
+// and lays out the pixels per Java's channel choice. In cgo builds, plain
+// 8-bit gray/RGB/RGBA files go through libpng instead (png_cgo.go).
 func decodePNG(origin string, data []byte, budget int64) (Row, error) {
+	return decodePNGWith(origin, data, budget, true)
+}
+
+// decodePNGWith is decodePNG with the libpng path optional (tests compare
+// the two).
+func decodePNGWith(origin string, data []byte, budget int64, useLib bool) (Row, error) {
 	info, err := scanPNG(data)
 	if err != nil {
 		return Row{}, err
@@ -141,6 +148,11 @@ func decodePNG(origin string, data []byte, budget int64) (Row, error) {
 	nch := info.channels()
 	if err := checkSize(info.height, info.width, nch, budget); err != nil {
 		return Row{}, err
+	}
+	if useLib {
+		if row, ok, err := decodePNGLib(origin, data, info, nch); ok {
+			return row, err
+		}
 	}
 	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
