@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	aflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/corpus"
 	"github.com/imageflight/imageflight/pkg/flight"
@@ -20,22 +21,9 @@ import (
 // A standalone process serves a read, reports itself in cluster-status,
 // counts images in /metrics and shuts down cleanly.
 func TestStandaloneProcess(t *testing.T) {
-	dir := t.TempDir()
-	entries, err := corpus.Write(dir, corpus.Options{Scale: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Roots = []string{dir}
-	cfg.Listen, cfg.GossipListen, cfg.MetricsListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.SecretFile = filepath.Join(t.TempDir(), "secret")
-	cfg.LocalGossip = true
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, dir, entries := standalone(t, ctx, func(c *Config) { c.MetricsListen = "127.0.0.1:0" })
 	cl := client.New(client.DefaultConfig(p.Location()))
 	defer cl.Close()
 
@@ -63,16 +51,7 @@ func TestStandaloneProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	rows := 0
-	if _, err := cl.ReadAll(ctx, info, func(b client.Batch) error {
-		mu.Lock()
-		rows += int(b.Record.NumRows())
-		mu.Unlock()
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	rows := countRows(t, ctx, cl, info)
 	valid := 0
 	for _, e := range entries {
 		if e.Format != "broken" {
@@ -108,6 +87,25 @@ func TestStandaloneProcess(t *testing.T) {
 // With one stream slot, parallel DoGets queue for it instead of failing,
 // and every row still arrives.
 func TestStreamsWaitForASlot(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, dir, entries := standalone(t, ctx, func(c *Config) { c.Worker.MaxStreams, c.Worker.Parallelism = 1, 1 })
+	defer p.Shutdown(ctx)
+	cl := client.New(client.DefaultConfig(p.Location()))
+	defer cl.Close()
+	info, err := cl.Plan(ctx, []byte(`{"path": "`+dir+`", "recursive": true, "numPartitions": 6}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := countRows(t, ctx, cl, info); rows != len(entries) || len(info.GetEndpoint()) != 6 {
+		t.Errorf("read %d rows over %d endpoints, want %d over 6", rows, len(info.GetEndpoint()), len(entries))
+	}
+}
+
+// standalone starts a standalone process over a fresh sample corpus;
+// adjust edits its config first.
+func standalone(t *testing.T, ctx context.Context, adjust func(*Config)) (*Process, string, []corpus.Entry) {
+	t.Helper()
 	dir := t.TempDir()
 	entries, err := corpus.Write(dir, corpus.Options{Scale: 1})
 	if err != nil {
@@ -117,20 +115,18 @@ func TestStreamsWaitForASlot(t *testing.T) {
 	cfg.Roots = []string{dir}
 	cfg.Listen, cfg.GossipListen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.SecretFile = filepath.Join(t.TempDir(), "secret")
-	cfg.Worker.MaxStreams, cfg.Worker.Parallelism = 1, 1
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	cfg.LocalGossip = true
+	adjust(&cfg)
 	p, err := Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Shutdown(ctx)
-	cl := client.New(client.DefaultConfig(p.Location()))
-	defer cl.Close()
-	info, err := cl.Plan(ctx, []byte(`{"path": "`+dir+`", "recursive": true, "numPartitions": 6}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	return p, dir, entries
+}
+
+// countRows reads every endpoint of info and counts the rows.
+func countRows(t *testing.T, ctx context.Context, cl *client.Client, info *aflight.FlightInfo) int {
+	t.Helper()
 	var mu sync.Mutex
 	rows := 0
 	if _, err := cl.ReadAll(ctx, info, func(b client.Batch) error {
@@ -141,7 +137,5 @@ func TestStreamsWaitForASlot(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if rows != len(entries) || len(info.GetEndpoint()) != 6 {
-		t.Errorf("read %d rows over %d endpoints, want %d over 6", rows, len(info.GetEndpoint()), len(entries))
-	}
+	return rows
 }
