@@ -57,10 +57,7 @@ def outside_dir(workdir):
 @pytest.fixture(scope="session")
 def standalone(go_bins, corpus):
     """coordinator --standalone (in-process worker) rooted at the corpus."""
-    try:
-        c = Cluster(go_bins, corpus.root, workers=0)
-    except RuntimeError as err:
-        pytest.fail(f"standalone server did not start: {err}", pytrace=False)
+    c = _start(go_bins, corpus, 0, "standalone server")
     yield c
     c.close()
 
@@ -74,12 +71,17 @@ def coordinator(standalone):
 def cluster2(go_bins, corpus):
     """Coordinator + two worker processes on 127.0.0.2 and 127.0.0.3 (fresh per test:
     fault tests kill workers)."""
-    try:
-        c = Cluster(go_bins, corpus.root, workers=2)
-    except RuntimeError as err:
-        pytest.fail(f"cluster did not start: {err}", pytrace=False)
+    c = _start(go_bins, corpus, 2, "cluster")
     yield c
     c.close()
+
+
+def _start(go_bins, corpus, workers: int, what: str) -> Cluster:
+    """Starts a Cluster over the corpus; a start failure fails the test (never skips)."""
+    try:
+        return Cluster(go_bins, corpus.root, workers=workers)
+    except RuntimeError as err:
+        pytest.fail(f"{what} did not start: {err}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -195,27 +195,39 @@ class Cluster:
         return sum(1 for w in ws if not isinstance(w, dict) or w.get("state", "alive") == "alive")
 
     def wait_ready(self, timeout: float = 60.0) -> dict:
-        deadline = time.monotonic() + timeout
-        last: object = None
-        while time.monotonic() < deadline:
-            for p in self.procs:
-                if not p.alive():
-                    raise RuntimeError(f"{p.name} exited with {p.proc.returncode}:\n{p.log_tail()}")
-            try:
-                st = self.status()
-                last = st
-                if self.live_workers(st) >= self.expected_workers:
-                    return st
-            except Exception as err:  # not listening yet
-                last = err
-            time.sleep(0.2)
-        logs = "\n".join(f"--- {p.name}\n{p.log_tail()}" for p in self.procs)
-        raise RuntimeError(f"cluster not ready after {timeout}s (last: {last!r})\n{logs}")
+        def probe():
+            st = self.status()
+            return st if self.live_workers(st) >= self.expected_workers else None, st
+        return wait_for(self.procs, probe, timeout, "cluster")
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ({p.log_path})\n{p.log_tail()}" for p in self.procs)
 
     def close(self) -> None:
-        for p in reversed(self.procs):
-            p.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        stop_all(self.procs, self.tmp)
+
+
+def wait_for(procs, probe, timeout: float, what: str):
+    """Polls probe() -> (result, last_seen) until result is truthy and returns it.
+    Fails at once if one of procs exits, and with every log tail on timeout."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        for p in procs:
+            if not p.alive():
+                raise RuntimeError(f"{p.name} exited with {p.proc.returncode}:\n{p.log_tail()}")
+        try:
+            result, last = probe()
+            if result:
+                return result
+        except Exception as err:  # not listening yet
+            last = err
+        time.sleep(0.2)
+    logs = "\n".join(f"--- {p.name}\n{p.log_tail()}" for p in procs)
+    raise RuntimeError(f"{what} not ready after {timeout}s (last: {last!r})\n{logs}")
+
+
+def stop_all(procs, tmp) -> None:
+    """SIGKILLs the process group of each process (newest first) and removes tmp."""
+    for p in reversed(procs):
+        p.kill()
+    shutil.rmtree(tmp, ignore_errors=True)

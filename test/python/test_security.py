@@ -14,14 +14,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 
 import pyarrow as pa
 import pyarrow.flight as fl
 import pytest
 
 from corpus import rel_of
-from servers import ServerProcess, free_port
+from servers import ServerProcess, free_port, stop_all, wait_for
 
 USER, PASSWORD = "alice", "correct horse"
 
@@ -99,32 +98,21 @@ class SecureCluster:
         return fl.FlightCallOptions(headers=[pair], timeout=60)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline, last = time.monotonic() + timeout, None
-        while time.monotonic() < deadline:
-            for p in self.procs:
-                if not p.alive():
-                    raise RuntimeError(f"{p.name} exited with {p.proc.returncode}:\n{p.log_tail()}")
+        def probe():
+            c = self.client()
             try:
-                c = self.client()
-                try:
-                    res = list(c.do_action(fl.Action("cluster-status", b""), self.options(c)))
-                finally:
-                    c.close()
-                st = last = json.loads(res[0].body.to_pybytes())
-                ws = st.get("workers") or []
-                # active >= 0: the coordinator's own probe reached the worker over TLS.
-                if any(w["location"] == self.worker_location and w["active"] >= 0 for w in ws):
-                    return
-            except Exception as err:  # not listening yet
-                last = err
-            time.sleep(0.2)
-        logs = "\n".join(f"--- {p.name}\n{p.log_tail()}" for p in self.procs)
-        raise RuntimeError(f"secure cluster not ready after {timeout}s (last: {last!r})\n{logs}")
+                res = list(c.do_action(fl.Action("cluster-status", b""), self.options(c)))
+            finally:
+                c.close()
+            st = json.loads(res[0].body.to_pybytes())
+            # active >= 0: the coordinator's own probe reached the worker over TLS.
+            ready = any(w["location"] == self.worker_location and w["active"] >= 0
+                        for w in st.get("workers") or [])
+            return ready, st
+        wait_for(self.procs, probe, timeout, "secure cluster")
 
     def close(self) -> None:
-        for p in reversed(self.procs):
-            p.kill()  # SIGKILL to the process group of each process we started
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        stop_all(self.procs, self.tmp)
 
 
 @pytest.fixture(scope="module")
