@@ -8,8 +8,8 @@ import (
 	"github.com/imageflight/imageflight/cmd/internal/cliconfig"
 	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/corpus"
-	"github.com/imageflight/imageflight/pkg/plan"
 	"github.com/imageflight/imageflight/pkg/server"
+	"github.com/imageflight/imageflight/pkg/wire"
 	"github.com/urfave/cli/v2"
 )
 
@@ -75,7 +75,7 @@ func demoCommand() *cli.Command {
 			}
 			defer p.Shutdown(c.Context)
 			fmt.Printf("coordinator     %s (standalone, in-process worker)\n", p.Location())
-			req := plan.DefaultRequest()
+			req := wire.DefaultDescriptor()
 			req.Path, req.Recursive = dir, true
 			_, err = readAndSummarize(c.Context, client.DefaultConfig(p.Location()), req, os.Stdout)
 			return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +16,7 @@ import (
 	"github.com/imageflight/imageflight/cmd/internal/cliconfig"
 	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/imagerow"
-	"github.com/imageflight/imageflight/pkg/plan"
+	"github.com/imageflight/imageflight/pkg/wire"
 	"github.com/urfave/cli/v2"
 )
 
@@ -38,7 +37,7 @@ func readCommand() *cli.Command {
 			if c.NArg() != 1 {
 				return fmt.Errorf("read takes one PATH")
 			}
-			req := plan.Request{Path: c.Args().First(), Recursive: c.Bool("recursive"), NumPartitions: c.Int("num-partitions"),
+			req := wire.Descriptor{Path: c.Args().First(), Recursive: c.Bool("recursive"), NumPartitions: c.Int("num-partitions"),
 				SampleRatio: c.Float64("sample-ratio"), Seed: c.Int64("seed"), DropImageFailures: c.Bool("drop-image-failures")}
 			cfg := client.DefaultConfig(c.String("coordinator"))
 			if err := cliconfig.ClientSecurity(c, &cfg); err != nil {
@@ -98,11 +97,8 @@ func (s *summary) add(b client.Batch) {
 }
 
 // readAndSummarize plans req, reads every endpoint and prints a summary.
-func readAndSummarize(ctx context.Context, cfg client.Config, req plan.Request, out io.Writer) (*summary, error) {
-	cmd, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
+func readAndSummarize(ctx context.Context, cfg client.Config, req wire.Descriptor, out io.Writer) (*summary, error) {
+	cmd := req.Command()
 	cl := client.New(cfg)
 	defer cl.Close()
 	start := time.Now()

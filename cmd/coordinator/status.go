@@ -8,8 +8,7 @@ import (
 
 	"github.com/imageflight/imageflight/cmd/internal/cliconfig"
 	"github.com/imageflight/imageflight/pkg/client"
-	"github.com/imageflight/imageflight/pkg/flight"
-	"github.com/imageflight/imageflight/pkg/server"
+	"github.com/imageflight/imageflight/pkg/wire"
 	"github.com/urfave/cli/v2"
 )
 
@@ -28,7 +27,7 @@ func statusCommand() *cli.Command {
 			}
 			cl := client.New(cfg)
 			defer cl.Close()
-			body, err := cl.Action(c.Context, flight.ActionClusterStatus, nil)
+			body, err := cl.Action(c.Context, wire.ActionClusterStatus, nil)
 			if err != nil {
 				return fmt.Errorf("cluster-status from %s: %w", cfg.Coordinator, err)
 			}
@@ -36,7 +35,7 @@ func statusCommand() *cli.Command {
 				_, err := os.Stdout.Write(append(body, '\n'))
 				return err
 			}
-			var st server.ClusterStatus
+			var st wire.ClusterStatus
 			if err := json.Unmarshal(body, &st); err != nil {
 				return err
 			}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,10 +18,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/imageflight/imageflight/pkg/peer"
+	"github.com/imageflight/imageflight/pkg/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -65,10 +64,11 @@ func DefaultConfig(coordinator string) Config {
 
 // Client talks to one cluster; it is safe for concurrent use.
 type Client struct {
-	cfg   Config
-	mu    sync.Mutex
-	conns map[string]aflight.Client
-	tls   credentials.TransportCredentials
+	cfg Config
+
+	poolOnce sync.Once
+	pool     *peer.Pool
+	poolErr  error
 
 	authMu sync.Mutex
 	token  string // bearer token; "" until authenticated
@@ -79,70 +79,53 @@ func New(cfg Config) *Client {
 	if cfg.Parallelism <= 0 {
 		cfg.Parallelism = 8
 	}
-	return &Client{cfg: cfg, conns: map[string]aflight.Client{}, token: cfg.Token}
+	return &Client{cfg: cfg, token: cfg.Token}
 }
 
 // Close closes every connection.
 func (c *Client) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var errs []error
-	for _, fc := range c.conns {
-		errs = append(errs, fc.Close())
+	if c.pool == nil {
+		return nil
 	}
-	c.conns = map[string]aflight.Client{}
-	return errors.Join(errs...)
+	return c.pool.Close()
+}
+
+// peers builds the connection pool on first use (reading TLSCAFile).
+func (c *Client) peers() (*peer.Pool, error) {
+	c.poolOnce.Do(func() {
+		tc := &tls.Config{RootCAs: c.cfg.TLSRootCAs, ServerName: c.cfg.TLSServerName, MinVersion: tls.VersionTLS12}
+		if tc.RootCAs == nil && c.cfg.TLSCAFile != "" {
+			pem, err := os.ReadFile(c.cfg.TLSCAFile)
+			if err != nil {
+				c.poolErr = fmt.Errorf("TLS CA file: %w", err)
+				return
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				c.poolErr = fmt.Errorf("TLS CA file %s: no PEM certificate", c.cfg.TLSCAFile)
+				return
+			}
+		}
+		c.pool = peer.New(peer.Config{TLS: tc, MaxMessageBytes: c.cfg.MaxMessageBytes, DialOptions: c.cfg.DialOptions})
+	})
+	return c.pool, c.poolErr
 }
 
 func (c *Client) conn(uri string) (aflight.Client, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if fc, ok := c.conns[uri]; ok {
-		return fc, nil
-	}
-	var creds credentials.TransportCredentials
-	addr, ok := strings.CutPrefix(uri, "grpc+tls://")
-	if ok {
-		if c.tls == nil {
-			cfg := &tls.Config{RootCAs: c.cfg.TLSRootCAs, ServerName: c.cfg.TLSServerName, MinVersion: tls.VersionTLS12}
-			if cfg.RootCAs == nil && c.cfg.TLSCAFile != "" {
-				pem, err := os.ReadFile(c.cfg.TLSCAFile)
-				if err != nil {
-					return nil, fmt.Errorf("TLS CA file: %w", err)
-				}
-				cfg.RootCAs = x509.NewCertPool()
-				if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-					return nil, fmt.Errorf("TLS CA file %s: no PEM certificate", c.cfg.TLSCAFile)
-				}
-			}
-			c.tls = credentials.NewTLS(cfg)
-		}
-		creds = c.tls
-	} else {
-		if addr, ok = strings.CutPrefix(uri, "grpc://"); !ok {
-			addr, ok = strings.CutPrefix(uri, "grpc+tcp://")
-		}
-		if !ok {
-			return nil, fmt.Errorf("location %q: only grpc://, grpc+tcp:// and grpc+tls:// locations are supported by this client", uri)
-		}
-		if c.authenticating() && strings.HasPrefix(c.cfg.Coordinator, "grpc+tls://") {
-			// A TLS coordinator naming a plaintext location: do not hand
-			// the bearer token to the network in clear text.
-			return nil, fmt.Errorf("location %q: refusing to send credentials over plaintext (the coordinator uses TLS)", uri)
-		}
-		creds = insecure.NewCredentials()
-	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
-	if c.cfg.MaxMessageBytes > 0 {
-		opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(c.cfg.MaxMessageBytes)))
-	}
-	opts = append(opts, c.cfg.DialOptions...)
-	fc, err := aflight.NewClientWithMiddleware(addr, nil, nil, opts...)
+	pool, err := c.peers()
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", uri, err)
+		return nil, err
 	}
-	c.conns[uri] = fc
-	return fc, nil
+	_, useTLS, err := peer.Address(uri)
+	if err != nil {
+		return nil, err
+	}
+	if !useTLS && c.authenticating() && strings.HasPrefix(c.cfg.Coordinator, "grpc+tls://") {
+		// A TLS coordinator naming a plaintext location: do not hand the
+		// bearer token to the network in clear text.
+		return nil, fmt.Errorf("location %q: refusing to send credentials over plaintext (the coordinator uses TLS)", uri)
+	}
+	return pool.Client(uri)
 }
 
 // Plan asks the coordinator for FlightInfo; cmd is the JSON descriptor.
@@ -362,7 +345,11 @@ func retryable(ctx context.Context, err error) bool {
 	return true
 }
 
+// callbackError is the caller's own error from a batch callback: never
+// retried elsewhere, and unwrapped for errors.Is.
 type callbackError struct{ error }
+
+func (e callbackError) Unwrap() error { return e.error }
 
 func (c *Client) stream(ctx context.Context, idx int, uri string, ticket []byte, next *int, fn func(Batch) error) error {
 	fc, err := c.conn(uri)
@@ -378,9 +365,7 @@ func (c *Client) stream(ctx context.Context, idx int, uri string, ticket []byte,
 		})
 		defer watchdog.Stop()
 	}
-	if *next > 0 {
-		ticket = fmt.Appendf(append([]byte(nil), ticket...), ";skip=%d", *next)
-	}
+	ticket = wire.ResumeTicket(ticket, *next)
 	s, err := fc.DoGet(ctx, &aflight.Ticket{Ticket: ticket})
 	if err != nil {
 		return stallCause(ctx, err)
@@ -394,11 +379,9 @@ func (c *Client) stream(ctx context.Context, idx int, uri string, ticket []byte,
 		if watchdog != nil {
 			watchdog.Reset(c.cfg.StallTimeout)
 		}
-		var meta struct {
-			Next int `json:"next"`
-		}
-		if err := json.Unmarshal(rdr.LatestAppMetadata(), &meta); err != nil {
-			return fmt.Errorf("batch without resume cursor: %w", err)
+		meta, err := wire.ParseBatchMeta(rdr.LatestAppMetadata())
+		if err != nil {
+			return err
 		}
 		if err := fn(Batch{Endpoint: idx, Location: uri, Record: rdr.RecordBatch()}); err != nil {
 			return callbackError{err}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -16,12 +15,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/plan"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"github.com/imageflight/imageflight/pkg/wire"
 )
 
-// WorkerSet reports the workers a plan may use; membership.Member
-// satisfies it through a small adapter in cmd.
+// WorkerSet reports the workers a plan may use; pkg/server adapts gossip
+// membership to it.
 type WorkerSet interface {
 	LiveWorkers() []WorkerInfo
 }
@@ -34,68 +32,117 @@ type WorkerInfo struct {
 	Capacity int
 }
 
-// CoordinatorConfig configures the planning side.
+// CoordinatorConfig holds the planning side's tunables.
 type CoordinatorConfig struct {
-	Roots  hdfsio.Roots // descriptors outside these are refused
-	Secret []byte       // signs tickets
 	// TicketTTL bounds how long a plan's tickets stay redeemable.
 	TicketTTL time.Duration
 	// SplitsPerSlot sets the default split count (numPartitions = -1):
-	// this many splits per worker decode slot, so every core has work and
-	// a lost worker's share spreads over the others.
+	// this many splits per worker decode slot.
 	SplitsPerSlot int
 	// MaxLocations is how many workers each endpoint names.
 	MaxLocations int
-	// ListParallelism bounds concurrent directory listings.
+	// ListParallelism bounds concurrent directory listings of one plan.
 	ListParallelism int
-	// Locate finds replica hosts for HDFS files (nil: no locality).
-	Locate Locator
 	// LocalityTimeout bounds the block-location lookups of one plan.
 	LocalityTimeout time.Duration
-	// MaxInfoBytes bounds the tickets in one FlightInfo (grpc's and
-	// pyarrow's default message limit is 4 MiB). Larger plans are kept on
-	// the coordinator and their tickets carry only a reference.
+	// MaxInfoBytes bounds the packed file lists in one FlightInfo. Larger
+	// plans are kept on the coordinator and their tickets carry only a
+	// reference.
 	MaxInfoBytes int
-	// Self is this coordinator's Flight location, named in reference
-	// tickets so workers can fetch split file lists.
+	// PlanStoreBytes bounds the packed file lists of by-reference plans the
+	// coordinator keeps; the oldest plans are evicted first.
+	PlanStoreBytes int64
+}
+
+// DefaultCoordinatorConfig returns the planning defaults.
+func DefaultCoordinatorConfig() CoordinatorConfig {
+	return CoordinatorConfig{
+		// A day covers a training run's epochs over one plan; a restarted
+		// job plans again anyway.
+		TicketTTL: 24 * time.Hour,
+		// Two splits per decode slot keep every core busy while the slowest
+		// split finishes, and spread a lost worker's share over the others.
+		SplitsPerSlot: 2,
+		// Three locations survive two lost workers without planning again.
+		MaxLocations: 3,
+		// Directory listings are NameNode round trips: 16 in flight hide the
+		// latency without flooding the NameNode.
+		ListParallelism: 16,
+		// Locality is an optimization: never let it hold a plan up for long.
+		LocalityTimeout: 10 * time.Second,
+		// Half of grpc's and pyarrow's default 4 MiB message limit, so a
+		// FlightInfo with its schema and locations always fits.
+		MaxInfoBytes: 2 << 20,
+		// Packed lists cost ~15 bytes per file: 256 MiB holds dozens of
+		// million-file plans.
+		PlanStoreBytes: 256 << 20,
+	}
+}
+
+// Validate reports the first tunable out of range.
+func (c CoordinatorConfig) Validate() error {
+	switch {
+	case c.TicketTTL <= 0:
+		return fmt.Errorf("coordinator: ticket TTL must be positive, got %s", c.TicketTTL)
+	case c.SplitsPerSlot <= 0:
+		return fmt.Errorf("coordinator: splits per slot must be positive, got %d", c.SplitsPerSlot)
+	case c.MaxLocations <= 0:
+		return fmt.Errorf("coordinator: max locations must be positive, got %d", c.MaxLocations)
+	case c.ListParallelism <= 0:
+		return fmt.Errorf("coordinator: list parallelism must be positive, got %d", c.ListParallelism)
+	case c.LocalityTimeout <= 0:
+		return fmt.Errorf("coordinator: locality timeout must be positive, got %s", c.LocalityTimeout)
+	case c.MaxInfoBytes <= 0:
+		return fmt.Errorf("coordinator: max FlightInfo bytes must be positive, got %d", c.MaxInfoBytes)
+	case c.PlanStoreBytes <= 0:
+		return fmt.Errorf("coordinator: plan store bytes must be positive, got %d", c.PlanStoreBytes)
+	}
+	return nil
+}
+
+// CoordinatorDeps are what a coordinator is wired to.
+type CoordinatorDeps struct {
+	Roots   hdfsio.Roots // descriptors outside these are refused
+	Secret  []byte       // signs tickets
+	Mounts  *hdfsio.Mounts
+	Workers WorkerSet
+	// Locate finds replica hosts for HDFS files (nil: plan by balance only).
+	Locate Locator
+	// Self is this coordinator's Flight location, named in by-reference
+	// tickets so workers can fetch split lists ("": plans always inline).
 	Self   string
 	Logger *slog.Logger
 }
 
-// DefaultCoordinatorConfig returns sane planning defaults.
-func DefaultCoordinatorConfig() CoordinatorConfig {
-	return CoordinatorConfig{TicketTTL: 24 * time.Hour, SplitsPerSlot: 2, MaxLocations: 3, ListParallelism: 16,
-		LocalityTimeout: 10 * time.Second, MaxInfoBytes: 2 << 20, Logger: slog.Default()}
-}
-
-// Coordinator answers GetFlightInfo.
+// Coordinator plans reads: GetFlightInfo, GetSchema and the split action.
 type Coordinator struct {
-	cfg     CoordinatorConfig
-	mounts  *hdfsio.Mounts
-	workers WorkerSet
-	signer  *Signer
-	plans   *planStore
-	log     *slog.Logger
+	cfg    CoordinatorConfig
+	deps   CoordinatorDeps
+	signer *wire.Signer
+	plans  *planStore
+	log    *slog.Logger
 }
 
-// NewCoordinator returns a coordinator planning over workers.
-func NewCoordinator(cfg CoordinatorConfig, mounts *hdfsio.Mounts, workers WorkerSet) (*Coordinator, error) {
-	if len(cfg.Roots) == 0 {
-		return nil, errors.New("coordinator: at least one root is required")
+// NewCoordinator returns a coordinator.
+func NewCoordinator(cfg CoordinatorConfig, deps CoordinatorDeps) (*Coordinator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if len(cfg.Secret) == 0 {
-		return nil, errors.New("coordinator: a cluster secret is required to sign tickets")
+	if len(deps.Secret) == 0 || deps.Workers == nil || deps.Mounts == nil {
+		return nil, errors.New("coordinator: a secret, a worker set and mounts are required")
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	log := deps.Logger
+	if log == nil {
+		log = slog.Default()
 	}
-	return &Coordinator{cfg: cfg, mounts: mounts, workers: workers, signer: NewSigner(cfg.Secret),
-		plans: newPlanStore(64), log: cfg.Logger}, nil
+	return &Coordinator{cfg: cfg, deps: deps, signer: wire.NewSigner(deps.Secret),
+		plans: newPlanStore(cfg.PlanStoreBytes), log: log}, nil
 }
 
-// GetFlightInfo plans a read: validate, confine, list, sample, cut, assign, sign.
+// GetFlightInfo plans a read: validate, confine, list, sample, cut, assign,
+// sign. Errors carry a wire kind.
 func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDescriptor) (info *aflight.FlightInfo, err error) {
-	defer func() { plansTotal.WithLabelValues(status.Code(err).String()).Inc() }()
+	defer func() { plansTotal.WithLabelValues(codeLabel(err)).Inc() }()
 	req, err := parseDescriptor(desc)
 	if err != nil {
 		return nil, err
@@ -111,7 +158,7 @@ func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDes
 	}
 	filesPlanned.Add(float64(p.files))
 	c.log.Info("planned", "plan", p.id, "path", p.base, "files", p.files, "bytes", p.bytes,
-		"splits", len(p.splits), "workers", len(p.workers), "took", time.Since(start).Round(time.Millisecond))
+		"splits", len(p.splits), "workers", len(p.workers), "by_reference", p.byRef, "took", time.Since(start).Round(time.Millisecond))
 	return info, nil
 }
 
@@ -125,13 +172,14 @@ type readPlan struct {
 	locations [][]int
 	files     int
 	bytes     int64
+	byRef     bool
 }
 
-// Plan lists and cuts a request. Errors are gRPC statuses.
-func (c *Coordinator) Plan(ctx context.Context, req plan.Request) (*readPlan, error) {
-	workers := c.workers.LiveWorkers()
+// Plan lists and cuts a request.
+func (c *Coordinator) Plan(ctx context.Context, req wire.Descriptor) (*readPlan, error) {
+	workers := c.deps.Workers.LiveWorkers()
 	if len(workers) == 0 {
-		return nil, status.Error(codes.Unavailable, "no live workers: start a worker that joins this coordinator's gossip address")
+		return nil, wire.Errorf(wire.KindUnavailable, "no live workers: start a worker that joins this coordinator's gossip address")
 	}
 	base, files, err := c.list(ctx, req)
 	if err != nil {
@@ -143,7 +191,7 @@ func (c *Coordinator) Plan(ctx context.Context, req plan.Request) (*readPlan, er
 		for _, w := range workers {
 			slots += max(w.Capacity, 1)
 		}
-		n = slots * max(c.cfg.SplitsPerSlot, 1)
+		n = min(slots*c.cfg.SplitsPerSlot, wire.MaxPartitions)
 	}
 	p := &readPlan{id: newPlanID(), base: base, workers: workers, files: len(files)}
 	p.columns = plan.Columns(base.Path, files)
@@ -160,29 +208,25 @@ func (c *Coordinator) Plan(ctx context.Context, req plan.Request) (*readPlan, er
 }
 
 // parseDescriptor reads the JSON command of a descriptor.
-func parseDescriptor(desc *aflight.FlightDescriptor) (plan.Request, error) {
+func parseDescriptor(desc *aflight.FlightDescriptor) (wire.Descriptor, error) {
 	if desc.GetType() != aflight.DescriptorCMD {
-		return plan.Request{}, status.Error(codes.InvalidArgument, `descriptor must be a command: JSON like {"path": "/data/images"}`)
+		return wire.Descriptor{}, wire.Errorf(wire.KindInvalidArgument, `descriptor must be a command: JSON like {"path": "/data/images"}`)
 	}
-	req, err := plan.ParseRequest(desc.GetCmd())
-	if err != nil {
-		return req, status.Error(codes.InvalidArgument, err.Error())
-	}
-	return req, nil
+	return wire.ParseDescriptor(desc.GetCmd())
 }
 
-// list confines and lists a request's path. Errors are gRPC statuses.
-func (c *Coordinator) list(ctx context.Context, req plan.Request) (hdfsio.Location, []plan.File, error) {
+// list confines and lists a request's path.
+func (c *Coordinator) list(ctx context.Context, req wire.Descriptor) (hdfsio.Location, []plan.File, error) {
 	base, err := hdfsio.ParseLocation(req.Path)
 	if err != nil {
-		return base, nil, status.Errorf(codes.InvalidArgument, "descriptor key %q: %v", "path", err)
+		return base, nil, &wire.DescriptorError{Key: "path", Msg: err.Error()}
 	}
-	if !c.cfg.Roots.Contains(base) {
-		return base, nil, status.Errorf(codes.PermissionDenied, "%s is outside the served roots (%s)", base, c.rootList())
+	if !c.deps.Roots.Contains(base) {
+		return base, nil, wire.Errorf(wire.KindPermission, "%s is outside the served roots (%s)", base, c.rootList())
 	}
-	fsys, err := c.mounts.For(ctx, base)
+	fsys, err := c.deps.Mounts.For(ctx, base)
 	if err != nil {
-		return base, nil, status.Errorf(codes.Unavailable, "%v", err)
+		return base, nil, wire.Wrap(wire.KindUnavailable, err, "mount")
 	}
 	var seen atomic.Int64
 	stopProgress := c.logProgress(base, &seen)
@@ -193,17 +237,18 @@ func (c *Coordinator) list(ctx context.Context, req plan.Request) (hdfsio.Locati
 		Seen:        &seen,
 	})
 	stopProgress()
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return base, nil, status.Errorf(codes.NotFound, "%s does not exist", base)
-	case errors.Is(err, fs.ErrPermission):
-		return base, nil, status.Errorf(codes.PermissionDenied, "%s: %v", base, err)
+	switch k := wire.KindOf(err); {
+	case err == nil:
+		return base, files, nil
 	case ctx.Err() != nil:
-		return base, nil, status.FromContextError(ctx.Err()).Err()
-	case err != nil:
-		return base, nil, status.Errorf(codes.Unavailable, "list %s: %v", base, err)
+		return base, nil, wire.Wrap(wire.AutoKind, ctx.Err(), "list "+base.String())
+	case k == wire.KindNotFound:
+		return base, nil, wire.Errorf(k, "%s does not exist", base)
+	case k == wire.KindPermission || k == wire.KindInvalidArgument:
+		return base, nil, wire.Wrap(k, err, base.String())
+	default:
+		return base, nil, wire.Wrap(wire.KindUnavailable, err, "list "+base.String())
 	}
-	return base, files, nil
 }
 
 // GetSchema answers the schema of a read — Spark's image struct plus the
@@ -217,64 +262,7 @@ func (c *Coordinator) GetSchema(ctx context.Context, desc *aflight.FlightDescrip
 	if err != nil {
 		return nil, err
 	}
-	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(Schema(plan.Columns(base.Path, files)), memory.DefaultAllocator)}, nil
-}
-
-func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req plan.Request, p *readPlan) (*aflight.FlightInfo, error) {
-	expires := time.Now().Add(c.cfg.TicketTTL).Unix()
-	info := &aflight.FlightInfo{
-		Schema:           aflight.SerializeSchema(Schema(p.columns), memory.DefaultAllocator),
-		FlightDescriptor: desc,
-		TotalRecords:     int64(p.files),
-		TotalBytes:       -1,
-		Ordered:          true,
-	}
-	if req.DropImageFailures {
-		info.TotalRecords = -1 // unknown until decoded
-	}
-	files := make([][]TicketFile, len(p.splits))
-	for i, s := range p.splits {
-		files[i] = make([]TicketFile, len(s.Files))
-		for j, f := range s.Files {
-			files[i][j] = TicketFile{Rel: relPath(p.base.Path, f.Path), Size: f.Size}
-		}
-	}
-	sign := func(byRef bool) ([][]byte, int, error) {
-		wires, total := make([][]byte, len(files)), 0
-		for i := range files {
-			t := &Ticket{Plan: p.id, Split: i, Base: p.base.String(), Columns: p.columns, Drop: req.DropImageFailures, Expires: expires}
-			if byRef {
-				t.Coordinator, t.Count = c.cfg.Self, len(files[i])
-			} else {
-				t.Files = files[i]
-			}
-			wire, err := c.signer.Sign(t)
-			if err != nil {
-				return nil, 0, status.Errorf(codes.Internal, "sign ticket: %v", err)
-			}
-			wires[i], total = wire, total+len(wire)
-		}
-		return wires, total, nil
-	}
-	wires, total, err := sign(false)
-	if err != nil {
-		return nil, err
-	}
-	if total > c.cfg.MaxInfoBytes && c.cfg.Self != "" {
-		c.plans.put(p.id, storedPlan{expires: time.Unix(expires, 0), splits: files})
-		if wires, _, err = sign(true); err != nil {
-			return nil, err
-		}
-		c.log.Info("plan too large for inline tickets; workers fetch split lists from the coordinator", "plan", p.id, "ticket_bytes", total)
-	}
-	for i, wire := range wires {
-		ep := &aflight.FlightEndpoint{Ticket: &aflight.Ticket{Ticket: wire}}
-		for _, wi := range p.locations[i] {
-			ep.Location = append(ep.Location, &aflight.Location{Uri: p.workers[wi].Location})
-		}
-		info.Endpoint = append(info.Endpoint, ep)
-	}
-	return info, nil
+	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(Schema(wireColumns(plan.Columns(base.Path, files))), memory.DefaultAllocator)}, nil
 }
 
 // logProgress logs how many entries a long listing has seen, every few
@@ -297,16 +285,9 @@ func (c *Coordinator) logProgress(base hdfsio.Location, seen *atomic.Int64) (sto
 	return func() { close(done) }
 }
 
-func relPath(base, p string) string {
-	if p == base {
-		return "."
-	}
-	return strings.TrimPrefix(p, strings.TrimSuffix(base, "/")+"/")
-}
-
 func (c *Coordinator) rootList() string {
-	s := make([]string, len(c.cfg.Roots))
-	for i, r := range c.cfg.Roots {
+	s := make([]string, len(c.deps.Roots))
+	for i, r := range c.deps.Roots {
 		s[i] = r.String()
 	}
 	return strings.Join(s, ", ")

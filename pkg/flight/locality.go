@@ -24,7 +24,7 @@ const localitySamples = 8
 // is configured or the locations cannot be had; the last case is logged
 // once per plan.
 func (c *Coordinator) locality(ctx context.Context, base hdfsio.Location, splits []plan.Split) []map[string]int64 {
-	if c.cfg.Locate == nil || base.Scheme != "hdfs" || len(splits) == 0 {
+	if c.deps.Locate == nil || base.Scheme != "hdfs" || len(splits) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.LocalityTimeout)
@@ -61,7 +61,7 @@ func (c *Coordinator) locality(ctx context.Context, base hdfsio.Location, splits
 			}
 			loc := base
 			loc.Path = j.file.Path
-			hosts, err := c.cfg.Locate(ctx, loc)
+			hosts, err := c.deps.Locate(ctx, loc)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

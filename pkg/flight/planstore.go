@@ -2,59 +2,73 @@ package flight
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	aflight "github.com/apache/arrow-go/v18/arrow/flight"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
+	"github.com/imageflight/imageflight/pkg/wire"
 )
 
-// ActionSplit is how a worker fetches the files of a split whose ticket
-// left them out (plans too large for one FlightInfo). Body: the ticket.
-const ActionSplit = "split"
-
-// planStore keeps the file lists of large plans on the coordinator until
-// their tickets expire. Only the newest plans are kept (oldest evicted), so
-// memory stays bounded; a ticket of an evicted or pre-restart plan fails
-// with FailedPrecondition and the client plans again.
+// planStore keeps the packed split lists of by-reference plans on the
+// coordinator until their tickets expire, bounded in bytes: when a new plan
+// does not fit, expired plans go first, then the oldest. A ticket of an
+// evicted or pre-restart plan answers KindExpired and the client plans
+// again.
 type planStore struct {
-	mu    sync.Mutex
-	max   int
-	plans map[string]storedPlan
-	order []string
+	mu       sync.Mutex
+	maxBytes int64
+	bytes    int64
+	plans    map[string]storedPlan
+	order    []string // oldest first
 }
 
 type storedPlan struct {
 	expires time.Time
-	splits  [][]TicketFile
+	splits  [][]byte // packed wire.SplitList per split
+	bytes   int64
 }
 
-func newPlanStore(max int) *planStore {
-	return &planStore{max: max, plans: map[string]storedPlan{}}
+func newPlanStore(maxBytes int64) *planStore {
+	return &planStore{maxBytes: maxBytes, plans: map[string]storedPlan{}}
 }
 
-func (s *planStore) put(id string, p storedPlan) {
+// put stores a plan, evicting expired then oldest plans to make room. A
+// plan larger than the whole store is refused.
+func (s *planStore) put(id string, expires time.Time, splits [][]byte) error {
+	sp := storedPlan{expires: expires, splits: splits}
+	for _, b := range splits {
+		sp.bytes += int64(len(b))
+	}
+	if sp.bytes > s.maxBytes {
+		return wire.Errorf(wire.KindResourceExhausted, "plan's file lists take %d bytes packed, more than the coordinator keeps (%d); read fewer files or raise --plan-store-bytes", sp.bytes, s.maxBytes)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
 	kept := s.order[:0]
 	for _, old := range s.order {
-		if s.plans[old].expires.Before(now) || len(kept) >= s.max-1 {
-			delete(s.plans, old)
+		if p := s.plans[old]; p.expires.Before(now) {
+			s.drop(old)
 			continue
 		}
 		kept = append(kept, old)
 	}
+	for len(kept) > 0 && s.bytes+sp.bytes > s.maxBytes {
+		s.drop(kept[0])
+		kept = kept[1:]
+	}
 	s.order = append(kept, id)
-	s.plans[id] = p
+	s.plans[id] = sp
+	s.bytes += sp.bytes
+	return nil
 }
 
-func (s *planStore) get(id string, split int) ([]TicketFile, bool) {
+func (s *planStore) drop(id string) {
+	s.bytes -= s.plans[id].bytes
+	delete(s.plans, id)
+}
+
+func (s *planStore) get(id string, split int) ([]byte, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.plans[id]
@@ -64,93 +78,50 @@ func (s *planStore) get(id string, split int) ([]TicketFile, bool) {
 	return p.splits[split], true
 }
 
-// Split answers a worker's split action: the files of a stored plan's split.
-func (c *Coordinator) Split(wire []byte) ([]byte, error) {
-	t, _, err := c.signer.Verify(wire, time.Now())
+// Split answers a worker's split action: the packed list of a stored
+// plan's split.
+func (c *Coordinator) Split(ticket []byte) ([]byte, error) {
+	t, _, err := c.signer.Verify(ticket, time.Now())
 	if err != nil {
-		return nil, status.Errorf(codes.PermissionDenied, "split: %v", err)
+		return nil, wire.Wrap(wire.AutoKind, err, "split")
 	}
-	files, ok := c.plans.get(t.Plan, t.Split)
+	list, ok := c.plans.get(t.Plan, t.Split)
 	if !ok {
-		return nil, status.Errorf(codes.FailedPrecondition, "plan %s is no longer held by this coordinator (restarted, or evicted by newer plans); call GetFlightInfo again", t.Plan)
+		return nil, wire.Errorf(wire.KindExpired, "plan %s is no longer held by this coordinator (restarted, or evicted to make room for newer plans); call GetFlightInfo again", t.Plan)
 	}
-	return pack(files)
+	return list, nil
 }
 
-// splitFiles returns a ticket's files, fetching them from the coordinator
-// when the ticket leaves them out; fetched lists are cached per split so a
-// resumed stream does not ask again.
-func (w *Worker) splitFiles(ctx context.Context, t *Ticket, wire []byte) ([]TicketFile, error) {
+// Caller runs an action on another member; peer.Pool satisfies it.
+type Caller interface {
+	Action(ctx context.Context, location, action string, body []byte) ([]byte, error)
+}
+
+// splitList fills a by-reference ticket's list from its coordinator;
+// fetched lists are cached per split so a resumed stream does not ask again.
+func (w *Worker) splitList(ctx context.Context, t *wire.Ticket, signed []byte) error {
 	if t.Coordinator == "" {
-		return t.Files, nil
+		return nil
 	}
 	key := fmt.Sprintf("%s/%d", t.Plan, t.Split)
 	w.splitMu.Lock()
-	files, ok := w.splitCache[key]
+	l, ok := w.splitCache[key]
 	w.splitMu.Unlock()
-	if ok {
-		return files, nil
-	}
-	files, err := w.fetchSplit(ctx, t.Coordinator, Unsuffixed(wire))
-	if err != nil {
-		return nil, err
-	}
-	if len(files) != t.Count {
-		return nil, status.Errorf(codes.Internal, "coordinator sent %d files for split %d of plan %s, ticket says %d", len(files), t.Split, t.Plan, t.Count)
-	}
-	w.splitMu.Lock()
-	if len(w.splitCache) >= 256 {
-		clear(w.splitCache)
-	}
-	w.splitCache[key] = files
-	w.splitMu.Unlock()
-	return files, nil
-}
-
-func (w *Worker) fetchSplit(ctx context.Context, coordinator string, wire []byte) ([]TicketFile, error) {
-	addr, ok := cutScheme(coordinator)
 	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "ticket names coordinator %q, not a grpc location", coordinator)
-	}
-	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1 << 30))}, w.cfg.DialOptions...)
-	fc, err := aflight.NewClientWithMiddleware(addr, nil, nil, opts...)
-	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "dial coordinator %s: %v", coordinator, err)
-	}
-	defer fc.Close()
-	s, err := fc.DoAction(ctx, &aflight.Action{Type: ActionSplit, Body: wire})
-	if err != nil {
-		return nil, passStatus(err, "fetch split from coordinator "+coordinator)
-	}
-	r, err := s.Recv()
-	if err != nil {
-		return nil, passStatus(err, "fetch split from coordinator "+coordinator)
-	}
-	var files []TicketFile
-	if err := unpack(r.GetBody(), &files); err != nil {
-		return nil, status.Errorf(codes.Internal, "split from coordinator %s: %v", coordinator, err)
-	}
-	return files, nil
-}
-
-// passStatus keeps a remote status code (FailedPrecondition stays
-// FailedPrecondition) and prefixes the message.
-func passStatus(err error, what string) error {
-	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
-		return status.Errorf(st.Code(), "%s: %s", what, st.Message())
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return status.FromContextError(err).Err()
-	}
-	return status.Errorf(codes.Unavailable, "%s: %v", what, err)
-}
-
-func cutScheme(uri string) (string, bool) {
-	for _, p := range []string{"grpc://", "grpc+tcp://", "grpc+tls://"} {
-		if len(uri) > len(p) && uri[:len(p)] == p {
-			return uri[len(p):], true
+		packed, err := w.deps.Peers.Action(ctx, t.Coordinator, wire.ActionSplit, signed)
+		if err != nil {
+			return wire.Wrap(wire.AutoKind, err, "fetch split from coordinator")
 		}
+		if l, err = wire.UnpackSplitList(packed, t.Count); err != nil {
+			return wire.Wrap(wire.KindInternal, err, fmt.Sprintf("split %d of plan %s from %s", t.Split, t.Plan, t.Coordinator))
+		}
+		w.splitMu.Lock()
+		if len(w.splitCache) >= 256 {
+			clear(w.splitCache)
+		}
+		w.splitCache[key] = l
+		w.splitMu.Unlock()
 	}
-	return "", false
+	t.Files, t.Dirs = l.Files, l.Dirs
+	return nil
 }

@@ -16,46 +16,6 @@ import (
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 )
 
-func TestParseRequest(t *testing.T) {
-	tests := []struct {
-		cmd     string
-		want    Request
-		wantKey string // "" means valid
-	}{
-		{`{"path": "/d"}`, Request{Path: "/d", NumPartitions: -1, SampleRatio: 1}, ""},
-		{`{"path": "/d", "recursive": true, "numPartitions": 8, "sampleRatio": 0.5, "seed": 7, "dropImageFailures": true}`,
-			Request{Path: "/d", Recursive: true, NumPartitions: 8, SampleRatio: 0.5, Seed: 7, DropImageFailures: true}, ""},
-		{`{"path": "/d", "dropInvalid": true}`, Request{Path: "/d", NumPartitions: -1, SampleRatio: 1, DropImageFailures: true}, ""},
-		{`{"path": "/d", "sampleRatio": 0}`, Request{Path: "/d", NumPartitions: -1}, ""},
-		{`{"recursive": true}`, Request{}, "path"},
-		{`{"path": ""}`, Request{}, "path"},
-		{`{"path": "/d", "bogus": 1}`, Request{}, "bogus"},
-		{`{"path": "/d", "sampleRatio": 1.01}`, Request{}, "sampleRatio"},
-		{`{"path": "/d", "sampleRatio": -0.1}`, Request{}, "sampleRatio"},
-		{`{"path": "/d", "numPartitions": -2}`, Request{}, "numPartitions"},
-		{`{"path": "/d", "numPartitions": 0}`, Request{}, "numPartitions"},
-		{`{"path": "/d", "numPartitions": 1.5}`, Request{}, "numPartitions"},
-		{`{"path": "/d", "recursive": "yes"}`, Request{}, "recursive"},
-		{`{"path": 3}`, Request{}, "path"},
-	}
-	for _, tc := range tests {
-		got, err := ParseRequest([]byte(tc.cmd))
-		if tc.wantKey == "" {
-			if err != nil || got != tc.want {
-				t.Errorf("%s: got %+v, %v; want %+v", tc.cmd, got, err, tc.want)
-			}
-			continue
-		}
-		var re *RequestError
-		if !errors.As(err, &re) || re.Key != tc.wantKey {
-			t.Errorf("%s: error %v, want one naming %q", tc.cmd, err, tc.wantKey)
-		}
-	}
-	if _, err := ParseRequest([]byte(`not json`)); err == nil {
-		t.Error("non-JSON descriptor accepted")
-	}
-}
-
 func TestSampledIsReproducibleAndUnbiased(t *testing.T) {
 	const n = 20000
 	paths := make([]string, n)

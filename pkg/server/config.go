@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/imageflight/imageflight/pkg/flight"
@@ -80,11 +82,13 @@ type Config struct {
 	Logger   *slog.Logger
 }
 
-// DefaultSecretFile is where the cluster secret lives unless configured.
+// DefaultSecretFile is where the cluster secret lives unless configured:
+// the user's configuration folder, never a shared temporary folder where
+// another user could plant one. "" when the user has no such folder.
 func DefaultSecretFile() string {
 	dir, err := os.UserConfigDir()
 	if err != nil {
-		dir = os.TempDir()
+		return ""
 	}
 	return filepath.Join(dir, "imageflight", "cluster-secret")
 }
@@ -92,18 +96,67 @@ func DefaultSecretFile() string {
 // DefaultConfig returns a standalone process on loopback.
 func DefaultConfig() Config {
 	return Config{
-		Role:          RoleStandalone,
-		Listen:        "127.0.0.1:8815",
-		GossipListen:  "127.0.0.1:7946",
-		SecretFile:    DefaultSecretFile(),
-		Capacity:      runtime.GOMAXPROCS(0),
-		DrainTimeout:  30 * time.Second,
+		Role: RoleStandalone,
+		// Loopback until told otherwise: serving the network is a choice.
+		Listen:       "127.0.0.1:8815",
+		GossipListen: "127.0.0.1:7946",
+		SecretFile:   DefaultSecretFile(),
+		// One decode slot per core: decoding is CPU-bound.
+		Capacity: runtime.GOMAXPROCS(0),
+		// Long enough for a split of large images to finish streaming, short
+		// enough for a rolling restart.
+		DrainTimeout: 30 * time.Second,
+		// Two failed probes a second apart bench a worker long before
+		// gossip's suspicion timeout would.
 		ProbeInterval: time.Second,
 		HDFS:          hdfsio.DefaultHDFSConfig(),
 		Coordinator:   flight.DefaultCoordinatorConfig(),
 		Worker:        flight.DefaultWorkerConfig(),
 		Logger:        slog.Default(),
 	}
+}
+
+// Validate checks the whole configuration once, at start: everything a
+// process needs before it opens a port.
+func (c Config) Validate() error {
+	switch {
+	case c.Role&RoleStandalone == 0:
+		return errors.New("role must be coordinator, worker or both")
+	case len(c.Roots) == 0:
+		return errors.New("at least one --root is required: the folders or hdfs:// paths this cluster may serve")
+	case c.SecretFile == "":
+		return errors.New("--secret-file is required (no user configuration folder to default to)")
+	case c.Role == RoleWorker && len(c.Join) == 0:
+		return errors.New("--join is required: the coordinator's gossip address, e.g. 127.0.0.1:7946")
+	case c.Capacity <= 0:
+		return fmt.Errorf("--capacity must be positive, got %d", c.Capacity)
+	case c.DrainTimeout <= 0:
+		return fmt.Errorf("--drain-timeout must be positive, got %s", c.DrainTimeout)
+	case c.ProbeInterval < 0:
+		return fmt.Errorf("probe interval must not be negative, got %s", c.ProbeInterval)
+	}
+	if _, err := hdfsio.ParseRoots(c.Roots); err != nil {
+		return err
+	}
+	for name, addr := range map[string]string{"--listen": c.Listen, "--gossip-listen": c.GossipListen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%s %q: %w", name, addr, err)
+		}
+	}
+	if c.Role&RoleCoordinator != 0 {
+		if err := c.Coordinator.Validate(); err != nil {
+			return err
+		}
+	}
+	if c.Role&RoleWorker != 0 {
+		if err := c.Worker.Validate(); err != nil {
+			return err
+		}
+	}
+	if (c.Security.TLSCert == "") != (c.Security.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	return nil
 }
 
 // loadSecret reads the cluster secret, creating it (0600) if create is set
@@ -127,11 +180,31 @@ func loadSecret(path string, create bool) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster secret %s: %w (copy the coordinator's secret file here or pass --secret-file)", path, err)
 	}
+	if err := checkSecretFile(path); err != nil {
+		return nil, err
+	}
 	s := strings.TrimSpace(string(b))
 	if len(s) < 16 {
 		return nil, fmt.Errorf("cluster secret %s: too short (%d bytes); use at least 16 random bytes", path, len(s))
 	}
 	return []byte(s), nil
+}
+
+// checkSecretFile refuses a secret others could have read or planted, as
+// ssh does for private keys: it must be the user's own and not readable by
+// group or others.
+func checkSecretFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("cluster secret %s: %w", path, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("cluster secret %s: readable by group or others (mode %04o); run chmod 600 %s", path, perm, path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("cluster secret %s: owned by uid %d, not by this user (uid %d)", path, st.Uid, os.Getuid())
+	}
+	return nil
 }
 
 // gossipKey derives memberlist's AES key from the cluster secret, so one

@@ -14,6 +14,7 @@ import (
 // A benched worker that answers again is planned for again.
 type prober struct {
 	workers  func() []flight.WorkerInfo
+	active   func(ctx context.Context, location string) int64 // -1: no answer
 	interval time.Duration
 	timeout  time.Duration
 
@@ -22,8 +23,8 @@ type prober struct {
 	benched map[string]bool
 }
 
-func newProber(workers func() []flight.WorkerInfo, interval time.Duration) *prober {
-	return &prober{workers: workers, interval: interval, timeout: max(interval/2, 200*time.Millisecond),
+func newProber(workers func() []flight.WorkerInfo, interval time.Duration, active func(context.Context, string) int64) *prober {
+	return &prober{workers: workers, active: active, interval: interval, timeout: max(interval/2, 200*time.Millisecond),
 		fails: map[string]int{}, benched: map[string]bool{}}
 }
 
@@ -50,7 +51,7 @@ func (p *prober) run(ctx context.Context) {
 				defer wg.Done()
 				pctx, cancel := context.WithTimeout(ctx, p.timeout)
 				defer cancel()
-				p.record(w.Name, workerActive(pctx, w.Location) >= 0)
+				p.record(w.Name, p.active(pctx, w.Location) >= 0)
 			}(w)
 		}
 		wg.Wait()

@@ -16,6 +16,8 @@ import (
 	"github.com/imageflight/imageflight/pkg/flight"
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/membership"
+	"github.com/imageflight/imageflight/pkg/peer"
+	"github.com/imageflight/imageflight/pkg/wire"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -33,26 +35,21 @@ type Process struct {
 	probe   *prober
 	stop    context.CancelFunc
 	sec     *security
+	peers   *peer.Pool // calls to other members: probes, status
 
 	metricsAddr string
 }
 
-// Start starts a process: listens, joins gossip, serves. Stop it with
-// Shutdown.
+// Start validates cfg, then starts a process: listens, joins gossip,
+// serves. Stop it with Shutdown.
 func Start(ctx context.Context, cfg Config) (*Process, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Role&RoleStandalone == 0 {
-		return nil, errors.New("server: role must be coordinator, worker or both")
-	}
-	roots, err := hdfsio.ParseRoots(cfg.Roots)
-	if err != nil {
-		return nil, err
-	}
-	if len(roots) == 0 {
-		return nil, errors.New("server: at least one --root is required: the folders or hdfs:// paths this cluster may serve")
-	}
+	roots, _ := hdfsio.ParseRoots(cfg.Roots) // Validate parsed them
 	secret, err := loadSecret(cfg.SecretFile, cfg.Role&RoleCoordinator != 0)
 	if err != nil {
 		return nil, err
@@ -68,20 +65,22 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 	fail := func(err error) (*Process, error) {
 		lis.Close()
+		if p.peers != nil {
+			p.peers.Close()
+		}
 		return nil, err
 	}
 	if p.sec, err = newSecurity(cfg.Security, secret, cfg.Role, cfg.Logger, cfg.Listen); err != nil {
 		return fail(err)
 	}
+	p.peers = peer.New(p.sec.peerConfig())
 	mounts := &hdfsio.Mounts{DialHDFS: func(ctx context.Context, authority string) (hdfsio.FileSystem, error) {
 		return dialHDFS(ctx, authority, cfg.HDFS)
 	}}
 	p.svc = &flight.Service{}
 	if cfg.Role&RoleWorker != 0 {
-		wc := cfg.Worker
-		wc.Roots, wc.Secret, wc.Logger = roots, secret, cfg.Logger
-		wc.DialOptions = append(wc.DialOptions, p.sec.peerDialOptions()...)
-		if p.svc.Worker, err = flight.NewWorker(wc, mounts); err != nil {
+		deps := flight.WorkerDeps{Roots: roots, Secret: secret, Mounts: mounts, Peers: p.peers, Logger: cfg.Logger}
+		if p.svc.Worker, err = flight.NewWorker(cfg.Worker, deps); err != nil {
 			return fail(err)
 		}
 	}
@@ -89,22 +88,9 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return fail(err)
 	}
 	if cfg.Role&RoleCoordinator != 0 {
-		cc := cfg.Coordinator
-		cc.Roots, cc.Secret, cc.Logger = roots, secret, cfg.Logger
-		cc.Locate = webHDFSLocator(cfg)
-		cc.Self = p.Location()
-		ws := &workerSet{m: p.member}
-		if p.svc.Coordinator, err = flight.NewCoordinator(cc, mounts, ws); err != nil {
+		if err := p.startCoordinator(roots, secret, mounts); err != nil {
 			p.member.Leave(ctx)
 			return fail(err)
-		}
-		p.svc.ClusterStatus = func(ctx context.Context) any { return p.clusterStatus(withSecurity(ctx, p.sec)) }
-		if cfg.ProbeInterval > 0 {
-			p.probe = newProber(ws.gossipWorkers, cfg.ProbeInterval)
-			ws.healthy = p.probe.healthy
-			var pctx context.Context
-			pctx, p.stop = context.WithCancel(withSecurity(context.Background(), p.sec))
-			go p.probe.run(pctx)
 		}
 	}
 	mw, sopts := p.sec.serverOptions()
@@ -119,6 +105,27 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 	p.log.Info("serving", "name", p.member.Name(), "flight", p.Location(), "gossip", p.member.Addr(), "roots", cfg.Roots)
 	return p, nil
+}
+
+// startCoordinator adds the planning side and, when configured, the
+// health prober that benches unreachable workers.
+func (p *Process) startCoordinator(roots hdfsio.Roots, secret []byte, mounts *hdfsio.Mounts) error {
+	ws := &workerSet{m: p.member}
+	deps := flight.CoordinatorDeps{Roots: roots, Secret: secret, Mounts: mounts, Workers: ws,
+		Locate: webHDFSLocator(p.cfg), Self: p.Location(), Logger: p.cfg.Logger}
+	var err error
+	if p.svc.Coordinator, err = flight.NewCoordinator(p.cfg.Coordinator, deps); err != nil {
+		return err
+	}
+	p.svc.ClusterStatus = p.clusterStatus
+	if p.cfg.ProbeInterval > 0 {
+		p.probe = newProber(ws.gossipWorkers, p.cfg.ProbeInterval, p.workerActive)
+		ws.healthy = p.probe.healthy
+		var pctx context.Context
+		pctx, p.stop = context.WithCancel(context.Background())
+		go p.probe.run(pctx)
+	}
+	return nil
 }
 
 func (p *Process) join(secret []byte) error {
@@ -203,6 +210,7 @@ func (p *Process) Shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("leave gossip: %w", err))
 	}
 	p.srv.Shutdown()
+	p.peers.Close()
 	if p.metrics != nil {
 		p.metrics.Close()
 	}
@@ -264,34 +272,14 @@ func (s *workerSet) gossipWorkers() []flight.WorkerInfo {
 	return out
 }
 
-// MemberStatus is one member in the cluster-status action.
-type MemberStatus struct {
-	Name     string `json:"name"`
-	Role     string `json:"role"`
-	Location string `json:"location"`
-	Host     string `json:"host"`
-	Capacity int    `json:"capacity"`
-	Version  string `json:"version"`
-	State    string `json:"state"`
-	// Active is the worker's streams in flight (-1 when it did not answer).
-	Active int64 `json:"active"`
-}
-
-// ClusterStatus is the cluster-status action's answer.
-type ClusterStatus struct {
-	Coordinator string         `json:"coordinator"`
-	Workers     []MemberStatus `json:"workers"`
-	Members     []MemberStatus `json:"members"`
-}
-
-func (p *Process) clusterStatus(ctx context.Context) any {
+func (p *Process) clusterStatus(ctx context.Context) wire.ClusterStatus {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	nodes := p.member.Nodes("")
-	st := ClusterStatus{Coordinator: p.member.Name(), Workers: []MemberStatus{}, Members: make([]MemberStatus, len(nodes))}
+	st := wire.ClusterStatus{Coordinator: p.member.Name(), Workers: []wire.MemberStatus{}, Members: make([]wire.MemberStatus, len(nodes))}
 	var wg sync.WaitGroup
 	for i, n := range nodes {
-		ms := MemberStatus{Name: n.Name, Role: n.Meta.Role, Location: n.Meta.Flight, Host: n.Meta.Host,
+		ms := wire.MemberStatus{Name: n.Name, Role: n.Meta.Role, Location: n.Meta.Flight, Host: n.Meta.Host,
 			Capacity: n.Meta.Capacity, Version: n.Meta.Version, State: "alive", Active: -1}
 		if p.probe != nil && ms.State == "alive" && !p.probe.healthy(n.Name) {
 			ms.State = "unreachable" // gossip still says alive; direct probes fail
@@ -303,7 +291,7 @@ func (p *Process) clusterStatus(ctx context.Context) any {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			st.Members[i].Active = workerActive(ctx, st.Members[i].Location)
+			st.Members[i].Active = p.workerActive(ctx, st.Members[i].Location)
 		}(i)
 	}
 	wg.Wait()
@@ -316,22 +304,13 @@ func (p *Process) clusterStatus(ctx context.Context) any {
 }
 
 // workerActive asks a worker how many streams it serves; -1 if it can't say.
-func workerActive(ctx context.Context, location string) int64 {
-	fc, ctx, err := dialMember(ctx, location) // TLS and internal token: security.go
+func (p *Process) workerActive(ctx context.Context, location string) int64 {
+	body, err := p.peers.Action(ctx, location, wire.ActionWorkerStatus, nil)
 	if err != nil {
 		return -1
 	}
-	defer fc.Close()
-	s, err := fc.DoAction(ctx, &aflight.Action{Type: flight.ActionWorkerStatus})
-	if err != nil {
-		return -1
-	}
-	r, err := s.Recv()
-	if err != nil {
-		return -1
-	}
-	var ws flight.WorkerStatus
-	if json.Unmarshal(r.GetBody(), &ws) != nil {
+	var ws wire.WorkerStatus
+	if json.Unmarshal(body, &ws) != nil {
 		return -1
 	}
 	return ws.Active

@@ -15,7 +15,7 @@ import (
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/corpus"
-	"github.com/imageflight/imageflight/pkg/flight"
+	"github.com/imageflight/imageflight/pkg/wire"
 )
 
 // A standalone process serves a read, reports itself in cluster-status,
@@ -27,11 +27,11 @@ func TestStandaloneProcess(t *testing.T) {
 	cl := client.New(client.DefaultConfig(p.Location()))
 	defer cl.Close()
 
-	body, err := cl.Action(ctx, flight.ActionClusterStatus, nil)
+	body, err := cl.Action(ctx, wire.ActionClusterStatus, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st ClusterStatus
+	var st wire.ClusterStatus
 	if err := json.Unmarshal(body, &st); err != nil {
 		t.Fatal(err)
 	}

@@ -38,12 +38,11 @@ import (
 	"time"
 
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/imageflight/imageflight/pkg/peer"
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -185,24 +184,11 @@ func (s *security) serverOptions() ([]aflight.ServerMiddleware, []grpc.ServerOpt
 	return mw, opts
 }
 
-func (s *security) clientTLS() credentials.TransportCredentials {
-	var roots *x509.CertPool
-	if s != nil {
-		roots = s.roots
-	}
-	return credentials.NewTLS(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
-}
-
-// peerDialOptions are the options of this process's calls to the
-// coordinator, whose scheme is not known at dial time: TLS when this
-// process serves TLS itself (a cluster is TLS throughout), and a fresh
-// internal token on every call.
-func (s *security) peerDialOptions() []grpc.DialOption {
-	var opts []grpc.DialOption
-	if s.serverTLS != nil {
-		opts = append(opts, grpc.WithTransportCredentials(s.clientTLS()))
-	}
-	return append(opts, grpc.WithPerRPCCredentials(internalCreds{s}))
+// peerConfig is how this process calls other members: their TLS
+// certificates checked against --tls-ca, and a fresh internal token on
+// every call.
+func (s *security) peerConfig() peer.Config {
+	return peer.Config{TLS: &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}, PerRPC: internalCreds{s}}
 }
 
 // internalCreds attaches a short-lived token minted with the cluster secret.
@@ -216,39 +202,6 @@ func (internalCreds) RequireTransportSecurity() bool { return false }
 
 func (s *security) internalToken() string {
 	return s.tokens.mint(s.user, time.Now().Add(internalTokenTTL))
-}
-
-type securityKey struct{}
-
-// withSecurity makes internal dials under ctx (workerActive) use s.
-func withSecurity(ctx context.Context, s *security) context.Context {
-	return context.WithValue(ctx, securityKey{}, s)
-}
-
-// dialMember connects to another member's Flight location (grpc:// or
-// grpc+tls://) with the TLS roots and internal token of the process that
-// ctx carries (withSecurity); the returned context carries the token.
-func dialMember(ctx context.Context, location string) (aflight.Client, context.Context, error) {
-	s, _ := ctx.Value(securityKey{}).(*security)
-	var creds credentials.TransportCredentials
-	addr, ok := strings.CutPrefix(location, "grpc+tls://")
-	if ok {
-		creds = s.clientTLS()
-	} else if addr, ok = strings.CutPrefix(location, "grpc://"); ok {
-		creds = insecure.NewCredentials()
-	} else if addr, ok = strings.CutPrefix(location, "grpc+tcp://"); ok {
-		creds = insecure.NewCredentials()
-	} else {
-		return nil, ctx, fmt.Errorf("location %q: not grpc:// or grpc+tls://", location)
-	}
-	fc, err := aflight.NewClientWithMiddleware(addr, nil, nil, grpc.WithTransportCredentials(creds))
-	if err != nil {
-		return nil, ctx, err
-	}
-	if s != nil {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+s.internalToken())
-	}
-	return fc, ctx, nil
 }
 
 // --- tokens ---------------------------------------------------------------

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/imageflight/imageflight/pkg/client"
-	"github.com/imageflight/imageflight/pkg/flight"
 	"github.com/imageflight/imageflight/pkg/server/servertest"
+	"github.com/imageflight/imageflight/pkg/wire"
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -95,7 +95,7 @@ func TestAuthValidator(t *testing.T) {
 			{"empty", "", ""},
 			{"garbage", "not a token", ""},
 			{"ticket-style signature with raw secret", func() string {
-				s, _ := flight.NewSigner(secret).Sign(&flight.Ticket{Plan: "p", Expires: now.Unix() + 60})
+				s, _ := wire.NewSigner(secret).Sign(&wire.Ticket{Plan: "p", Expires: now.Unix() + 60})
 				return string(s)
 			}(), ""},
 		} {
@@ -228,9 +228,9 @@ func TestSecurityStandaloneTLSAuth(t *testing.T) {
 	defer cl.Close()
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	var st ClusterStatus
+	var st wire.ClusterStatus
 	for {
-		body, err := cl.Action(cctx, flight.ActionClusterStatus, nil)
+		body, err := cl.Action(cctx, wire.ActionClusterStatus, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
-	"github.com/imageflight/imageflight/pkg/server"
 	"github.com/imageflight/imageflight/pkg/server/servertest"
+	"github.com/imageflight/imageflight/pkg/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -152,8 +152,8 @@ func (c *cluster) addWorker(name string, args ...string) *proc {
 }
 
 // status asks the coordinator for cluster-status.
-func (c *cluster) status(ctx context.Context) (server.ClusterStatus, error) {
-	var st server.ClusterStatus
+func (c *cluster) status(ctx context.Context) (wire.ClusterStatus, error) {
+	var st wire.ClusterStatus
 	fc, err := aflight.NewClientWithMiddleware(c.coord.flight, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return st, err

@@ -13,7 +13,7 @@ import (
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/corpus"
-	"github.com/imageflight/imageflight/pkg/flight"
+	"github.com/imageflight/imageflight/pkg/wire"
 	"google.golang.org/grpc/codes"
 )
 
@@ -42,7 +42,7 @@ func TestPlanByReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer := flight.NewSigner(bytes.TrimSpace(secret))
+	signer := wire.NewSigner(bytes.TrimSpace(secret))
 	for i, ep := range info.GetEndpoint() {
 		tk, _, err := signer.Verify(ep.GetTicket().GetTicket(), time.Now())
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/imageflight/imageflight/pkg/corpus"
 	"github.com/imageflight/imageflight/pkg/server"
 	"github.com/imageflight/imageflight/pkg/server/servertest"
+	"github.com/imageflight/imageflight/pkg/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -50,7 +51,7 @@ func secureCluster(t *testing.T, root string, pk servertest.PKI, coordArgs ...st
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		body, err := cl.Action(ctx, "cluster-status", nil)
 		cancel()
-		var st server.ClusterStatus
+		var st wire.ClusterStatus
 		if err == nil && json.Unmarshal(body, &st) == nil && len(st.Workers) == 1 {
 			if ws := st.Workers[0]; ws.Location == "grpc+tls://"+w.flight && ws.Active >= 0 {
 				return c, cfg

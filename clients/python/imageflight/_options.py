@@ -1,4 +1,9 @@
-"""Validation of the read options, and the JSON command for GetFlightInfo built from them."""
+"""Validation of the read options, and the JSON command for GetFlightInfo built from them.
+
+The options are checked here with Python's names (``num_partitions``) for friendlier
+messages, then the command is checked against the wire contract itself
+(docs/protocol.md, "Descriptor"; ``_wire.parse_descriptor``), so the client refuses exactly
+what the coordinator would refuse."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import os
 from typing import Any, Dict, Optional
 
 from ._errors import InvalidArgument
+from ._wire import parse_descriptor
 
 
 _BOOL_TRUE = {"true", "1", "yes", "on"}
@@ -74,14 +80,14 @@ def build_command(
     seed = _as_int("seed", seed)
     if not -(2**63) <= seed < 2**63:
         raise InvalidArgument(f"seed must fit in a signed 64-bit integer, got {seed}")
-    return {
+    return parse_descriptor({
         "path": path,
         "recursive": recursive,
         "numPartitions": num_partitions,
         "sampleRatio": sample_ratio,
         "seed": seed,
         "dropImageFailures": drop,
-    }
+    })
 
 
 def _check_stall_timeout(value: Any) -> Optional[float]:

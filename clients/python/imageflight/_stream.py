@@ -1,15 +1,15 @@
 """Reading one endpoint: DoGet with failover between its locations, resume after a
 mid-stream failure, and a watchdog for locations that hang.
 
-Resume contract: the server puts ``{"next": N}`` into each batch's app_metadata, N being
-the split position (files consumed) after that batch; a stream that fails after some
-batches continues on the endpoint's next location with the ticket ``<ticket>;skip=N``
-(pkg/flight/ticket.go). See :meth:`EndpointReader._resume_ticket`.
+Resume contract (docs/protocol.md, "Resuming a stream"): the server puts ``{"next": N}``
+into each batch's app_metadata, N being the split position after that batch (the split's
+files consumed, dropped files included); a stream that fails after some batches continues
+on the endpoint's next location with the ticket ``<ticket>;skip=N`` (``_wire``). See
+:meth:`EndpointReader._resume_ticket`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -30,20 +30,14 @@ from ._errors import (
 )
 from ._plan import Endpoint
 from ._stats import ReadStats
+from ._wire import parse_batch_meta, resume_ticket
 
 _log = logging.getLogger("imageflight")
 
 
 def _next_offset(metadata: Optional[pa.Buffer]) -> Optional[int]:
     """Parses {"next": N} from a batch's app_metadata (the resume contract); None if absent."""
-    if metadata is None or metadata.size == 0:
-        return None
-    try:
-        doc = json.loads(metadata.to_pybytes())
-        n = doc.get("next") if isinstance(doc, dict) else None
-        return int(n) if isinstance(n, int) else None
-    except (ValueError, UnicodeDecodeError):
-        return None
+    return parse_batch_meta(None if metadata is None else metadata.to_pybytes())
 
 
 #: ``on_batch(endpoint_index, location, batch)``: called in the reading thread for every
@@ -268,7 +262,7 @@ class EndpointReader:
     def _resume_ticket(self, location: str, err: BaseException) -> bytes:
         """Returns the ticket that resumes this endpoint after ``self.next_offset``.
 
-        Scheme (pkg/flight/ticket.go): the original ticket with ``;skip=N`` appended, N being
+        Scheme (docs/protocol.md): the original ticket with ``;skip=N`` appended, N being
         the ``next`` of the last batch received; the suffix is outside the signature.
         """
         if not self.resume or self.next_offset is None or not _retryable(err):
@@ -279,7 +273,7 @@ class EndpointReader:
                 next_offset=self.next_offset,
             ) from err
         self.resumed += 1
-        return self.endpoint.ticket + b";skip=%d" % self.next_offset
+        return resume_ticket(self.endpoint.ticket, self.next_offset)
 
 
 def _retryable(err: BaseException) -> bool:

@@ -40,8 +40,9 @@ func ServeFlags(defListen, defGossip string) []cli.Flag {
 		&cli.DurationFlag{Name: "drain-timeout", Value: d.DrainTimeout, EnvVars: env("drain-timeout"), Usage: "on SIGTERM, how long in-flight streams may finish"},
 		&cli.Int64Flag{Name: "max-pixels", Value: d.Worker.Decode.MaxPixels, EnvVars: env("max-pixels"), Usage: "largest image (height*width) decoded; larger ones become invalid rows before any pixel memory is allocated"},
 		&cli.Int64Flag{Name: "batch-bytes", Value: d.Worker.BatchBytes, EnvVars: env("batch-bytes"), Usage: "target Arrow batch size in bytes (one larger image still goes alone)"},
-		&cli.IntFlag{Name: "decoders", Value: d.Worker.Parallelism, EnvVars: env("decoders"), Usage: "concurrent decodes per stream"},
+		&cli.IntFlag{Name: "decoders", Value: d.Worker.Parallelism, EnvVars: env("decoders"), Usage: "concurrent decodes across all streams of this worker (default: cores)"},
 		&cli.IntFlag{Name: "max-streams", EnvVars: env("max-streams"), Usage: "streams a worker serves at once; more wait their turn (default: 4 per decoder)"},
+		&cli.Int64Flag{Name: "plan-store-bytes", Value: d.Coordinator.PlanStoreBytes, EnvVars: env("plan-store-bytes"), Usage: "bytes of packed file lists the coordinator keeps for plans too large for FlightInfo; the oldest plans are evicted first"},
 		&cli.IntFlag{Name: "max-flightinfo-bytes", Value: d.Coordinator.MaxInfoBytes, EnvVars: env("max-flightinfo-bytes"), Usage: "largest FlightInfo with inline file lists; larger plans stay on the coordinator and workers fetch their splits"},
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("log-level"), Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "hadoop-conf-dir", EnvVars: append(env("hadoop-conf-dir"), "HADOOP_CONF_DIR"), Usage: "folder with core-site.xml and hdfs-site.xml (nameservices, HA NameNodes, security settings)"},
@@ -65,7 +66,8 @@ func ServeFlags(defListen, defGossip string) []cli.Flag {
 	}
 }
 
-// Config builds a server.Config for role from parsed flags.
+// Config builds a server.Config for role from parsed flags; Start
+// validates it.
 func Config(c *cli.Context, role server.Role) (server.Config, error) {
 	cfg := server.DefaultConfig()
 	cfg.Role = role
@@ -84,7 +86,11 @@ func Config(c *cli.Context, role server.Role) (server.Config, error) {
 	cfg.Worker.Decode.MaxPixels = c.Int64("max-pixels")
 	cfg.Worker.BatchBytes = c.Int64("batch-bytes")
 	cfg.Worker.Parallelism = c.Int("decoders")
-	cfg.Worker.MaxStreams = c.Int("max-streams")
+	cfg.Worker.MaxStreams = 4 * cfg.Worker.Parallelism
+	if c.IsSet("max-streams") {
+		cfg.Worker.MaxStreams = c.Int("max-streams")
+	}
+	cfg.Coordinator.PlanStoreBytes = c.Int64("plan-store-bytes")
 	cfg.Coordinator.MaxInfoBytes = c.Int("max-flightinfo-bytes")
 	cfg.LocalGossip = c.Bool("local-gossip")
 	cfg.Security = server.SecurityConfig{TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), TLSCA: c.String("tls-ca"),
@@ -97,9 +103,6 @@ func Config(c *cli.Context, role server.Role) (server.Config, error) {
 		return cfg, err
 	}
 	cfg.Logger = log
-	if len(cfg.Roots) == 0 {
-		return cfg, fmt.Errorf("at least one --root is required (folder or hdfs:// path to serve)")
-	}
 	return cfg, nil
 }
 
@@ -139,9 +142,6 @@ func Serve(c *cli.Context, role server.Role) error {
 	cfg, err := Config(c, role)
 	if err != nil {
 		return err
-	}
-	if role == server.RoleWorker && len(cfg.Join) == 0 {
-		return fmt.Errorf("--join is required: the coordinator's gossip address, e.g. 127.0.0.1:7946")
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -1,0 +1,269 @@
+package flight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/imageflight/imageflight/pkg/hdfsio"
+	"github.com/imageflight/imageflight/pkg/imagerow"
+	"github.com/imageflight/imageflight/pkg/wire"
+)
+
+// SendFunc delivers one record batch and its metadata; the batch is
+// released after it returns.
+type SendFunc func(rec arrow.RecordBatch, meta wire.BatchMeta) error
+
+// decoded is one file's outcome, delivered in split order.
+type decoded struct {
+	row  imagerow.Row
+	keep bool
+	err  error // fatal: fails the stream
+}
+
+// Run streams the split from its resume position: decodes run in parallel
+// (bounded worker-wide), rows go out in split order in batches capped by
+// BatchBytes, each batch carrying the position after it.
+func (sp *Split) Run(ctx context.Context, send SendFunc) error {
+	streamsInFlight.Inc()
+	defer streamsInFlight.Dec()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sp.w.log.Debug("serving split", "plan", sp.t.Plan, "split", sp.t.Split, "files", len(sp.locs), "skip", sp.skip)
+	queue := sp.decodeAhead(ctx)
+	b := newBatcher(sp.schema, sp.w.cfg.BatchBytes)
+	defer b.release()
+	pos := sp.skip
+	for fut := range queue {
+		var d decoded
+		select {
+		case d = <-fut:
+		case <-ctx.Done():
+			return wire.Wrap(wire.AutoKind, ctx.Err(), "stream")
+		}
+		if d.err != nil {
+			return d.err
+		}
+		pos++
+		if !d.keep {
+			continue
+		}
+		size := int64(len(d.row.Data) + len(d.row.Origin) + 32)
+		if b.rows > 0 && b.bytes+size > sp.w.cfg.BatchBytes {
+			if err := b.flush(send, pos-1); err != nil {
+				return err
+			}
+		}
+		b.add(&d.row, sp.dirRow(pos-1), size)
+	}
+	if err := ctx.Err(); err != nil {
+		return wire.Wrap(wire.AutoKind, err, "stream")
+	}
+	if b.rows > 0 {
+		return b.flush(send, pos)
+	}
+	return nil
+}
+
+// decodeAhead starts the split's decodes and returns their futures in
+// split order; the queue's capacity bounds how many decoded images wait.
+func (sp *Split) decodeAhead(ctx context.Context) <-chan chan decoded {
+	w := sp.w
+	queue := make(chan chan decoded, 2*w.cfg.Parallelism)
+	go func() {
+		defer close(queue)
+		for i := sp.skip; i < len(sp.locs); i++ {
+			fut := make(chan decoded, 1)
+			select {
+			case queue <- fut:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case w.decodeSlots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func(i int) {
+				defer func() { <-w.decodeSlots }()
+				fut <- w.decodeOne(ctx, sp.fsys, sp.locs[i], sp.t.Files[i].Size, sp.t.Drop)
+			}(i)
+		}
+	}()
+	return queue
+}
+
+func (sp *Split) dirRow(i int) []partitionValue {
+	if len(sp.dirs) == 0 {
+		return nil
+	}
+	return sp.dirs[sp.t.Files[i].Dir]
+}
+
+// batcher builds record batches of image rows and partition values.
+type batcher struct {
+	rb      *array.RecordBuilder
+	img     *array.StructBuilder
+	pixels  *array.BinaryBuilder
+	reserve int
+	rows    int
+	bytes   int64
+}
+
+func newBatcher(schema *arrow.Schema, batchBytes int64) *batcher {
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	img := rb.Field(0).(*array.StructBuilder)
+	b := &batcher{rb: rb, img: img, pixels: img.FieldBuilder(5).(*array.BinaryBuilder), reserve: int(min(batchBytes, 64<<20))}
+	// Size the pixel buffer for a full batch up front: growing it by
+	// doubling would copy every image several times.
+	b.pixels.ReserveData(b.reserve)
+	return b
+}
+
+func (b *batcher) add(r *imagerow.Row, parts []partitionValue, size int64) {
+	imagerow.Append(b.img, r)
+	for i, v := range parts {
+		v.append(b.rb.Field(i + 1))
+	}
+	b.bytes += size
+	b.rows++
+}
+
+func (b *batcher) flush(send SendFunc, next int) error {
+	rec := b.rb.NewRecordBatch()
+	defer rec.Release()
+	if err := send(rec, wire.BatchMeta{Next: next}); err != nil {
+		return wire.Wrap(wire.AutoKind, err, "send batch")
+	}
+	b.bytes, b.rows = 0, 0
+	b.pixels.ReserveData(b.reserve)
+	return nil
+}
+
+func (b *batcher) release() { b.rb.Release() }
+
+// decodeOne reads and decodes one file. Bad images never fail the stream;
+// storage errors that survive retries do, naming the file.
+func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfsio.Location, size int64, drop bool) decoded {
+	origin := fsys.URI(loc.Path)
+	if err := w.confine(loc); err != nil {
+		return decoded{err: wire.Errorf(wire.KindPermission, "%s: %v", origin, err)}
+	}
+	data, err := w.read(ctx, fsys, loc.Path, size)
+	switch {
+	case errors.Is(err, errTooLarge):
+		w.log.Warn("image failed", "path", origin, "err", err)
+		return w.failed(origin, drop)
+	case ctx.Err() != nil:
+		return decoded{err: wire.Wrap(wire.AutoKind, ctx.Err(), "read "+origin)}
+	case wire.KindOf(err) == wire.KindNotFound:
+		return decoded{err: wire.Wrap(wire.KindNotFound, err, origin+": file disappeared after planning")}
+	case err != nil:
+		return decoded{err: wire.Wrap(wire.KindUnavailable, err, "read "+origin)}
+	}
+	bytesRead.Add(float64(len(data)))
+	row, err := imagerow.Decode(origin, data, w.cfg.Decode)
+	if err != nil {
+		w.log.Warn("image failed", "path", origin, "err", err)
+		return w.failed(origin, drop)
+	}
+	imagesTotal.WithLabelValues("ok").Inc()
+	return decoded{row: row, keep: true}
+}
+
+func (w *Worker) failed(origin string, drop bool) decoded {
+	if drop {
+		imagesTotal.WithLabelValues("dropped").Inc()
+		return decoded{}
+	}
+	imagesTotal.WithLabelValues("invalid").Inc()
+	return decoded{row: imagerow.Invalid(origin), keep: true}
+}
+
+// confine re-checks a local file after resolving symlinks, so a link
+// inside a root cannot expose a file outside every root.
+func (w *Worker) confine(loc hdfsio.Location) error {
+	if loc.Scheme != "file" {
+		return nil
+	}
+	real, err := filepath.EvalSymlinks(filepath.FromSlash(loc.Path))
+	if err != nil {
+		return nil // a missing file is reported by the read
+	}
+	real = filepath.ToSlash(real)
+	for _, r := range w.realRoot {
+		if (hdfsio.Location{Scheme: "file", Path: real}).Within(hdfsio.Location{Scheme: "file", Path: r}) {
+			return nil
+		}
+	}
+	return fmt.Errorf("resolves to %s, outside this worker's roots", real)
+}
+
+var errTooLarge = errors.New("file exceeds the worker's size limit")
+
+// read returns a whole file, retrying transient failures with backoff.
+// size is the file's size at planning time, to read it in one allocation.
+func (w *Worker) read(ctx context.Context, fsys hdfsio.FileSystem, name string, size int64) ([]byte, error) {
+	var last error
+	for attempt := 0; attempt <= w.cfg.ReadRetries; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		data, err := w.readOnce(ctx, fsys, name, size)
+		switch k := wire.KindOf(err); {
+		case err == nil, errors.Is(err, errTooLarge), k == wire.KindNotFound, k == wire.KindPermission, ctx.Err() != nil:
+			return data, err
+		}
+		last = err
+		w.log.Warn("read failed; retrying", "path", name, "attempt", attempt+1, "err", err)
+	}
+	return nil, last
+}
+
+func (w *Worker) readOnce(ctx context.Context, fsys hdfsio.FileSystem, name string, size int64) ([]byte, error) {
+	f, err := fsys.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := readAll(f, min(max(size, 0), w.cfg.MaxFileBytes), w.cfg.MaxFileBytes)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > w.cfg.MaxFileBytes {
+		return nil, fmt.Errorf("%s: %w (%d bytes)", name, errTooLarge, w.cfg.MaxFileBytes)
+	}
+	return data, nil
+}
+
+// readAll reads r to its end or to limit+1 bytes, in one allocation when
+// the file still has its planned size (hint): one byte more than planned
+// tells a grown file from a complete read.
+func readAll(r io.Reader, hint, limit int64) ([]byte, error) {
+	buf := make([]byte, 0, hint+1)
+	for int64(len(buf)) <= limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		room := buf[len(buf):min(int64(cap(buf)), limit+1)]
+		n, err := r.Read(room)
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
+}

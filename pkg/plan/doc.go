@@ -1,0 +1,6 @@
+// Package plan turns a read into work: it lists the files under the
+// requested path (skipping hidden entries, descending as the descriptor
+// asks), samples them reproducibly, infers partition columns, cuts the files
+// into byte-balanced splits and orders the live workers for each split. The
+// coordinator runs it; it never reads pixels.
+package plan

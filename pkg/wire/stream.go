@@ -1,0 +1,77 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// BatchMeta is the app_metadata of every record batch a worker sends.
+// Next is the split position after the batch: how many of the split's
+// files (Ticket.Count) have been consumed, counting files that produced no
+// row (dropped by dropImageFailures). A client that loses the stream
+// resumes on another location with ResumeTicket(ticket, Next).
+type BatchMeta struct {
+	Next int `json:"next"`
+}
+
+// AppendBatchMeta appends m's JSON to dst, without reflection: it goes on
+// every batch.
+func AppendBatchMeta(dst []byte, m BatchMeta) []byte {
+	dst = append(dst, `{"next":`...)
+	return append(strconv.AppendInt(dst, int64(m.Next), 10), '}')
+}
+
+// ParseBatchMeta reads a batch's app_metadata.
+func ParseBatchMeta(b []byte) (BatchMeta, error) {
+	var m struct {
+		Next *int `json:"next"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return BatchMeta{}, fmt.Errorf("batch app_metadata %q: %w", truncate(b, 64), err)
+	}
+	if m.Next == nil || *m.Next < 0 {
+		return BatchMeta{}, fmt.Errorf("batch app_metadata %q: no resume position (\"next\" ≥ 0)", truncate(b, 64))
+	}
+	return BatchMeta{Next: *m.Next}, nil
+}
+
+// resumeSep starts the resume suffix. It cannot occur in a signed ticket
+// (base64url and one '.'), so the last occurrence is the suffix.
+const resumeSep = ";skip="
+
+// ResumeTicket returns ticket with a resume suffix: the stream restarts at
+// split position skip (the Next of the last batch received), so no row is
+// sent twice. skip 0 returns ticket unchanged. The suffix is outside the
+// signature: skipping files grants nothing.
+func ResumeTicket(ticket []byte, skip int) []byte {
+	if skip <= 0 {
+		return ticket
+	}
+	return strconv.AppendInt(append(append(make([]byte, 0, len(ticket)+len(resumeSep)+10), ticket...), resumeSep...), int64(skip), 10)
+}
+
+// ParseResume splits a DoGet ticket into the ticket as signed and the
+// resume position (0 without a suffix). The position must be a decimal
+// count in [0, 2^31) with no sign or spaces.
+func ParseResume(wire []byte) (ticket []byte, skip int, err error) {
+	i := bytes.LastIndex(wire, []byte(resumeSep))
+	if i < 0 {
+		return wire, 0, nil
+	}
+	digits := wire[i+len(resumeSep):]
+	n, perr := strconv.ParseInt(string(digits), 10, 32)
+	if perr != nil || n < 0 || len(digits) == 0 || digits[0] == '+' || digits[0] == '-' {
+		return nil, 0, badTicket("bad resume suffix %q", truncate(digits, 32))
+	}
+	return wire[:i], int(n), nil
+}
+
+// truncate bounds what an error echoes of client input.
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
