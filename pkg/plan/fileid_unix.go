@@ -18,5 +18,5 @@ func fileIDOf(fi fs.FileInfo) (fileID, bool) {
 	if !ok || st == nil {
 		return fileID{}, false
 	}
-	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true //nolint:unconvert // Dev is narrower on some platforms
+	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true // Dev and Ino are narrower on some platforms
 }
