@@ -76,7 +76,9 @@ func TestCutHugeN(t *testing.T) {
 		{small, math.MaxInt, 1000},
 		{big, 1e9, MaxPartitions},
 		{big, MaxPartitions - 1, MaxPartitions - 1},
-		{small, -5, 0},
+		{small, -5, 1},
+		{small, math.MinInt, 1},
+		{nil, 5, 0},
 	}
 	for _, tc := range tests {
 		var splits []Split

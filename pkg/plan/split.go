@@ -17,10 +17,11 @@ const MaxPartitions = 100_000
 // bytes. It returns exactly min(n, MaxPartitions) splits when there are at
 // least that many files and one split per file otherwise; rows keep path
 // order within and across splits. The cut depends only on the listing and
-// n, and costs O(len(files)) whatever n is.
+// n, and costs O(len(files)) whatever n is. An n below 1 (a caller's
+// overflowed arithmetic) counts as 1: files never silently drop out of a plan.
 func Cut(files []File, n int) []Split {
-	n = min(n, len(files), MaxPartitions)
-	if n <= 0 {
+	n = min(max(n, 1), len(files), MaxPartitions)
+	if n == 0 {
 		return nil
 	}
 	var remaining int64
