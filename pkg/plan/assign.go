@@ -2,15 +2,38 @@ package plan
 
 import (
 	"hash/fnv"
-	"math"
 	"sort"
 )
+
+// MaxWorkerCapacity is the most decode slots planning credits one worker
+// with. Capacity arrives in gossip metadata that a member chooses itself;
+// bounding it keeps sums and products of capacities far from overflow (a
+// worker claiming 2^62 slots once made every split count negative) and
+// keeps one worker from claiming every split. 1024 is well above any
+// machine's cores.
+const MaxWorkerCapacity = 1024
+
+// capacity is a worker's credited decode slots: at least 1, at most
+// MaxWorkerCapacity.
+func capacity(w Worker) int { return min(max(w.Capacity, 1), MaxWorkerCapacity) }
+
+// DefaultPartitions is the split count for a request that leaves it to the
+// server: splitsPerSlot splits per credited decode slot, at most
+// MaxPartitions. It cannot overflow whatever the workers advertise.
+func DefaultPartitions(workers []Worker, splitsPerSlot int) int {
+	slots := 0
+	for _, w := range workers {
+		slots += capacity(w) // ≤ len(workers) * 1024
+	}
+	per := min(max(splitsPerSlot, 1), MaxPartitions)
+	return max(min(slots*per, MaxPartitions), 1)
+}
 
 // Worker is a live worker as planning sees it.
 type Worker struct {
 	Name     string
 	Host     string // host the worker runs on, matched against block replica hosts
-	Capacity int    // decode slots (cores); at least 1 counts
+	Capacity int    // decode slots (cores); counted within [1, MaxWorkerCapacity]
 }
 
 // Assign orders workers for every split: Assign(...)[i] lists indices into
@@ -32,11 +55,13 @@ func Assign(splits []Split, workers []Worker, localBytes []map[string]int64, max
 	}
 	totalCap := 0
 	for _, w := range workers {
-		totalCap += max(w.Capacity, 1)
+		totalCap += capacity(w)
 	}
 	limit := make([]int, len(workers))
 	for i, w := range workers {
-		limit[i] = int(math.Ceil(float64(len(splits)) * float64(max(w.Capacity, 1)) / float64(totalCap)))
+		// Ceiling of splits*cap/totalCap in integers: capacities are
+		// clamped, so the product stays far below overflow.
+		limit[i] = (len(splits)*capacity(w) + totalCap - 1) / totalCap
 	}
 	load := make([]int, len(workers))
 	out := make([][]int, len(splits))

@@ -5,24 +5,62 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path"
-	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 )
 
 // Lister is what planning needs from a filesystem (hdfsio.FileSystem has it).
+//
+// Two optional extensions let a listing refuse symlinks that lead outside
+// the served roots (hdfsio.Local has both): a Lister with a method
+// RealPath(ctx, name) (string, error) resolves the listing's root, and a
+// directory entry whose FileInfo has a method RealPath() string is a
+// followed link resolving there ("" meaning it did not resolve).
 type Lister interface {
 	Stat(ctx context.Context, name string) (fs.FileInfo, error)
 	ReadDir(ctx context.Context, name string) ([]fs.FileInfo, error)
 }
 
+type rootResolver interface {
+	RealPath(ctx context.Context, name string) (string, error)
+}
+
+type linkEntry interface{ RealPath() string }
+
 // File is one file chosen for reading.
 type File struct {
 	Path string // absolute path inside its filesystem
 	Size int64
+	// Dir indexes the Listing.Dirs entry of the file's directory, whose
+	// partition values were parsed once for all its files. Files that did
+	// not come from ListDirs have 0.
+	Dir int32
 }
+
+// Defaults for the ListOptions limits. A tree that exceeds one fails the
+// listing (ErrTooDeep, ErrTooManyEntries) instead of exhausting memory.
+const (
+	// DefaultMaxDepth bounds how many directories deep a listing goes below
+	// its root; real image trees are a handful of levels, while a symlink
+	// loop the cycle check cannot see (no device/inode) is unbounded.
+	DefaultMaxDepth = 64
+	// DefaultMaxEntries bounds the directory entries one listing reads
+	// (files, directories and hidden entries alike): 50M entries is several
+	// GiB of coordinator memory and minutes of NameNode time.
+	DefaultMaxEntries = 50_000_000
+)
+
+// Errors a listing fails with; they are wrapped with the offending path.
+var (
+	ErrTooDeep        = errors.New("directory tree is deeper than the listing depth limit")
+	ErrTooManyEntries = errors.New("directory tree has more entries than the listing limit")
+	// ErrOutsideRoots is returned when the listing's root itself resolves
+	// outside the roots; it wraps fs.ErrPermission. It never names the
+	// outside path.
+	ErrOutsideRoots = fmt.Errorf("resolves outside the served roots: %w", fs.ErrPermission)
+)
 
 // ListOptions shape a listing.
 type ListOptions struct {
@@ -32,9 +70,40 @@ type ListOptions struct {
 	Keep func(path string) bool
 	// Parallelism bounds concurrent ReadDir calls.
 	Parallelism int
-	// Seen, when set, counts files as they are listed (kept or not), so a
-	// caller can report progress on a long walk.
+	// Seen, when set, counts directory entries as they are listed (kept or
+	// not), so a caller can report progress on a long walk.
 	Seen *atomic.Int64
+
+	// MaxDepth and MaxEntries cap the walk (0 means DefaultMaxDepth,
+	// DefaultMaxEntries).
+	MaxDepth   int
+	MaxEntries int64
+	// Confine reports whether a resolved path is inside the served roots
+	// (hdfsio.LocalConfine builds it). Symlinked files and directories that
+	// resolve elsewhere are skipped and counted, never listed; a root that
+	// resolves elsewhere fails with ErrOutsideRoots. Nil confines links to
+	// the listing's own resolved root, which is safe but also drops links to
+	// sibling trees inside the roots. Only filesystems with links
+	// (see Lister) are affected.
+	Confine func(realPath string) bool
+	// Logger receives a summary of skipped entries (default slog.Default()).
+	// Paths outside the roots are never logged, only the links' own names.
+	Logger *slog.Logger
+}
+
+// ListStats counts entries a listing skipped for safety.
+type ListStats struct {
+	Cycles    int64 // directories not entered because they lead back to one of their ancestors
+	Irregular int64 // entries that are neither regular files nor directories (FIFOs, devices, sockets)
+	Outside   int64 // symlinks resolving outside the roots, or not resolving at all
+}
+
+// Listing is a listing together with its directories' partition values.
+type Listing struct {
+	Files []File         // sorted by path; File.Dir indexes Dirs
+	Dirs  []PartitionDir // directories holding at least one listed file, in order of their first file
+	// Skipped counts what the walk left out for safety.
+	Skipped ListStats
 }
 
 // Hidden reports whether a directory entry is skipped the way Hadoop and
@@ -55,104 +124,106 @@ func isPartitionDir(name string) bool {
 // List returns the files under root (or root itself if it is a file), sorted
 // by path. Without Recursive it reads the files directly under root plus
 // those under key=value partition directories, as Spark's file index does;
-// with Recursive it reads every file at any depth. A missing root is an
-// error wrapping fs.ErrNotExist.
+// with Recursive it reads every file at any depth. Only regular files are
+// listed. A missing root is an error wrapping fs.ErrNotExist. It is
+// ListDirs without the directory table.
 func List(ctx context.Context, fsys Lister, root string, opts ListOptions) ([]File, error) {
+	l, err := ListDirs(ctx, fsys, root, opts)
+	return l.Files, err
+}
+
+// ListDirs lists like List and also returns, for every directory holding a
+// listed file, its partition values, parsed once per directory during the
+// walk; each File's Dir indexes that table.
+//
+// The walk never loops: a directory that is (by device and inode) one of
+// its own ancestors — a symlink or bind-mount loop — is skipped and counted;
+// MaxDepth and MaxEntries bound whatever the cycle check cannot see.
+func ListDirs(ctx context.Context, fsys Lister, root string, opts ListOptions) (Listing, error) {
 	fi, err := fsys.Stat(ctx, root)
 	if err != nil {
-		return nil, err
+		return Listing{}, err
 	}
-	keep := opts.Keep
-	if keep == nil {
-		keep = func(string) bool { return true }
+	w := newWalker(fsys, opts)
+	if r, ok := fsys.(rootResolver); ok {
+		real, err := r.RealPath(ctx, root)
+		if err != nil {
+			return Listing{}, fmt.Errorf("list %s: %w", root, err)
+		}
+		if w.confine == nil {
+			w.confine = func(p string) bool { return within(p, real) }
+		} else if !w.confine(real) {
+			return Listing{}, fmt.Errorf("list %s: %w", root, ErrOutsideRoots)
+		}
 	}
 	if !fi.IsDir() {
-		if keep(root) {
-			return []File{{Path: root, Size: fi.Size()}}, nil
+		if !fi.Mode().IsRegular() {
+			w.irregular.Add(1)
+			w.note(&w.firstIrregular, root)
+			w.logSkipped(root)
+			return Listing{Skipped: w.stats()}, nil
 		}
-		return nil, nil
+		if !w.keep(root) {
+			return Listing{}, nil
+		}
+		return Listing{Files: []File{{Path: root, Size: fi.Size()}}, Dirs: []PartitionDir{{Path: path.Dir(root)}}}, nil
 	}
-	par := opts.Parallelism
-	if par <= 0 {
-		par = 16
+	top := &dirNode{path: path.Clean(root)}
+	top.id, top.hasID = fileIDOf(fi)
+	if err := w.run(ctx, top); err != nil {
+		return Listing{}, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w := walker{ctx: ctx, cancel: cancel, fsys: fsys, opts: opts, keep: keep, sem: make(chan struct{}, par)}
-	w.wg.Add(1)
-	w.walk(root)
-	w.wg.Wait()
-	if w.err != nil {
-		return nil, w.err
-	}
-	sort.Slice(w.files, func(i, j int) bool { return w.files[i].Path < w.files[j].Path })
-	return w.files, nil
+	w.logSkipped(top.path)
+	l := flatten(top)
+	l.Skipped = w.stats()
+	return l, nil
 }
 
-type walker struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	fsys   Lister
-	opts   ListOptions
-	keep   func(string) bool
-	sem    chan struct{}
-	wg     sync.WaitGroup
-
-	mu    sync.Mutex
-	files []File
-	err   error
+// within reports whether p is dir or below it (both clean, slash-separated).
+func within(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
 }
 
-// walk lists dir and spawns a goroutine per subdirectory; sem bounds how
-// many ReadDir calls are in flight, not how many goroutines wait.
-func (w *walker) walk(dir string) {
-	defer w.wg.Done()
-	select {
-	case w.sem <- struct{}{}:
-	case <-w.ctx.Done():
-		w.fail(w.ctx.Err())
-		return
-	}
-	entries, err := w.fsys.ReadDir(w.ctx, dir)
-	<-w.sem
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return // removed while we listed
+// flatten emits the walked tree in path order. Each directory's entries
+// were sorted by name with directories keyed as "name/", so concatenating
+// them depth-first is exactly the byte order of the full paths: no global
+// sort of millions of strings.
+func flatten(top *dirNode) Listing {
+	total := 0
+	var count func(d *dirNode)
+	count = func(d *dirNode) {
+		total += len(d.files)
+		for _, s := range d.subs {
+			count(s)
 		}
-		w.fail(fmt.Errorf("list %s: %w", dir, err))
-		return
 	}
-	var local []File
-	for _, e := range entries {
-		name := e.Name()
-		if Hidden(name) {
-			continue
-		}
-		p := path.Join(dir, name)
-		if e.IsDir() {
-			if w.opts.Recursive || isPartitionDir(name) {
-				w.wg.Add(1)
-				go w.walk(p)
+	count(top)
+	l := Listing{Files: make([]File, 0, total)}
+	var emit func(d *dirNode)
+	emit = func(d *dirNode) {
+		idx := int32(-1)
+		add := func(files []File) {
+			if len(files) == 0 {
+				return
 			}
-			continue
+			if idx < 0 {
+				idx = int32(len(l.Dirs))
+				l.Dirs = append(l.Dirs, PartitionDir{Path: d.path, Keys: d.keys, Values: d.values})
+			}
+			for _, f := range files {
+				f.Dir = idx
+				l.Files = append(l.Files, f)
+			}
 		}
-		if w.keep(p) {
-			local = append(local, File{Path: p, Size: e.Size()})
+		prev := 0
+		for j, s := range d.subs {
+			add(d.files[prev:d.subAt[j]])
+			prev = d.subAt[j]
+			emit(s)
 		}
+		add(d.files[prev:])
+		d.files, d.subs, d.subAt = nil, nil, nil // let the GC take them while we copy the rest
 	}
-	if w.opts.Seen != nil {
-		w.opts.Seen.Add(int64(len(entries)))
-	}
-	w.mu.Lock()
-	w.files = append(w.files, local...)
-	w.mu.Unlock()
-}
-
-func (w *walker) fail(err error) {
-	w.mu.Lock()
-	if w.err == nil {
-		w.err = err
-		w.cancel()
-	}
-	w.mu.Unlock()
+	emit(top)
+	return l
 }

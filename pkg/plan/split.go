@@ -7,15 +7,21 @@ type Split struct {
 	Bytes int64
 }
 
+// MaxPartitions is the most splits one plan has. Every split becomes a
+// signed ticket and an endpoint in FlightInfo, so a request for a billion
+// partitions must not cost a billion of anything; the descriptor's
+// numPartitions is validated against it and Cut clamps to it.
+const MaxPartitions = 100_000
+
 // Cut divides files (sorted by path) into n contiguous splits balanced by
-// bytes. It returns exactly n splits when there are at least n files and
-// one split per file otherwise; rows keep path order within and across
-// splits. The cut depends only on the listing and n.
+// bytes. It returns exactly min(n, MaxPartitions) splits when there are at
+// least that many files and one split per file otherwise; rows keep path
+// order within and across splits. The cut depends only on the listing and
+// n, and costs O(len(files)) whatever n is. An n below 1 (a caller's
+// overflowed arithmetic) counts as 1: files never silently drop out of a plan.
 func Cut(files []File, n int) []Split {
-	if n > len(files) {
-		n = len(files)
-	}
-	if n <= 0 {
+	n = min(max(n, 1), len(files), MaxPartitions)
+	if n == 0 {
 		return nil
 	}
 	var remaining int64
