@@ -266,8 +266,8 @@ func (o *object) num(key string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var n json.Number
-	if json.Unmarshal(v, &n) != nil {
+	n, ok := number(v)
+	if !ok {
 		return 0, o.errf(key, "must be a number, got %s", describe(v))
 	}
 	f, err := n.Float64()
@@ -291,8 +291,8 @@ func (o *object) ints(specs ...intSpec) error {
 		if err != nil {
 			return err
 		}
-		var n json.Number
-		if json.Unmarshal(v, &n) != nil {
+		n, ok := number(v)
+		if !ok {
 			return o.errf(s.key, "must be an integer, got %s", describe(v))
 		}
 		i, err := strconv.ParseInt(n.String(), 10, 64)
@@ -314,6 +314,16 @@ func (o *object) ints(specs ...intSpec) error {
 		*s.dst = int(i)
 	}
 	return nil
+}
+
+// number reads a JSON number literal; json.Number alone would also take
+// a string holding digits.
+func number(v json.RawMessage) (json.Number, bool) {
+	var n json.Number
+	if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) || json.Unmarshal(v, &n) != nil {
+		return "", false
+	}
+	return n, true
 }
 
 // describe names a JSON value's type for error messages.

@@ -93,9 +93,16 @@ func (o *object) numList(key string, nonZero bool) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	var nums []json.Number
-	if json.Unmarshal(v, &nums) != nil {
+	var elems []json.RawMessage
+	if json.Unmarshal(v, &elems) != nil || v[0] != '[' {
 		return nil, o.errf(key, "must be a list of numbers, got %s", describe(v))
+	}
+	nums := make([]json.Number, len(elems))
+	for i, e := range elems {
+		var ok bool
+		if nums[i], ok = number(e); !ok {
+			return nil, o.errf(key, "value %d must be a number, got %s", i, describe(e))
+		}
 	}
 	if len(nums) != 1 && len(nums) != 3 {
 		return nil, o.errf(key, "must have 1 value (gray) or 3 (colour), got %d", len(nums))
