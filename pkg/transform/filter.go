@@ -45,13 +45,20 @@ func (b Blur) apply(m Image) Image {
 	for i := range tabX {
 		tabX[i] = reflect101(i-ax, w) * cn
 	}
-	rowSums := make([]int32, h*rowLen)
-	for y := range h {
-		src, dst := m.Data[y*rowLen:(y+1)*rowLen], rowSums[y*rowLen:(y+1)*rowLen]
+	// Row sums for the kh rows in the window live in a ring indexed by the
+	// row's position in the reflected column.
+	tabY := make([]int, h+kh-1)
+	for i := range tabY {
+		tabY[i] = reflect101(i-ay, h)
+	}
+	ring := make([]int32, kh*rowLen)
+	rowSum := func(i int) []int32 {
+		dst := ring[(i%kh)*rowLen : (i%kh+1)*rowLen]
+		src := m.Data[tabY[i]*rowLen : (tabY[i]+1)*rowLen]
 		for k := range cn {
 			var s int32
-			for i := range kw {
-				s += int32(src[tabX[i]+k])
+			for j := range kw {
+				s += int32(src[tabX[j]+k])
 			}
 			dst[k] = s
 			for x := 1; x < w; x++ {
@@ -59,67 +66,78 @@ func (b Blur) apply(m Image) Image {
 				dst[x*cn+k] = s
 			}
 		}
+		return dst
 	}
-	tabY := make([]int, h+kh-1)
-	for i := range tabY {
-		tabY[i] = reflect101(i-ay, h) * rowLen
-	}
-	area := kw * kh
-	div := boxDivider(area, rowLen)
+	div := newBoxDivider(kw*kh, rowLen)
 	out := Image{Height: h, Width: w, Channels: cn, Data: make([]byte, len(m.Data))}
 	sum := make([]int32, rowLen)
-	for i := range kh {
-		r := rowSums[tabY[i]:]
-		for x := range sum {
-			sum[x] += r[x]
+	for i := range kh - 1 {
+		for x, v := range rowSum(i) {
+			sum[x] += v
 		}
 	}
 	for y := range h {
-		if y > 0 {
-			add, sub := rowSums[tabY[y+kh-1]:], rowSums[tabY[y-1]:]
-			for x := range sum {
-				sum[x] += add[x] - sub[x]
-			}
+		add := rowSum(y + kh - 1)
+		for x, v := range add {
+			sum[x] += v
 		}
-		dst := out.Data[y*rowLen : (y+1)*rowLen]
-		for x, s := range sum {
-			dst[x] = div(x, s)
+		div.row(out.Data[y*rowLen:(y+1)*rowLen], sum)
+		// the row leaving the window shares its ring slot with the next one
+		// to enter, so subtract it before it is overwritten
+		sub := ring[(y%kh)*rowLen : (y%kh+1)*rowLen]
+		for x, v := range sub {
+			sum[x] -= v
 		}
 	}
 	return out
 }
 
-// boxDivider returns OpenCV's division of a box sum by the box area for
-// element x of a row of rowLen elements.
+// boxDivider is OpenCV's division of a box sum by the box area.
 //
 // Up to 256 pixels OpenCV divides in fixed point: (s + delta) * scale >> 23,
 // with scale = 2^23/area rounded in a way that makes the result exact
 // rounding in practice. Above 256 pixels it multiplies by 1/area: in float32
 // with round-half-even for the elements its SIMD loop covers (every full
 // group of 8 in the row), in double for the remaining tail.
-func boxDivider(area, rowLen int) func(x int, s int32) uint8 {
-	if area == 1 {
-		return func(_ int, s int32) uint8 { return uint8(s) }
-	}
-	if area <= 256 {
+type boxDivider struct {
+	area    int
+	ds, dd  int64
+	scale   float64
+	simdEnd int
+}
+
+func newBoxDivider(area, rowLen int) boxDivider {
+	d := boxDivider{area: area, scale: 1 / float64(area), simdEnd: rowLen / 8 * 8}
+	if area > 1 && area <= 256 {
 		scalef := float64(int64(1)<<blurDivShift) / float64(area)
-		ds := int64(math.Floor(scalef))
-		dd := int64(area / 2)
-		if scalef-float64(ds) < 0.5 {
-			dd++
+		d.ds, d.dd = int64(math.Floor(scalef)), int64(area/2)
+		if scalef-float64(d.ds) < 0.5 {
+			d.dd++
 		} else {
-			ds++
+			d.ds++
 		}
-		return func(_ int, s int32) uint8 { return uint8((int64(s) + dd) * ds >> blurDivShift) }
 	}
-	scale := 1 / float64(area)
-	scale32 := float32(scale)
-	simdEnd := rowLen / 8 * 8
-	return func(x int, s int32) uint8 {
-		if x < simdEnd {
-			return satU8(math.RoundToEven(float64(float32(s) * scale32)))
+	return d
+}
+
+func (d boxDivider) row(dst []byte, sum []int32) {
+	switch {
+	case d.area == 1:
+		for x, s := range sum {
+			dst[x] = uint8(s)
 		}
-		return satU8(math.RoundToEven(float64(s) * scale))
+	case d.area <= 256:
+		for x, s := range sum {
+			dst[x] = uint8((int64(s) + d.dd) * d.ds >> blurDivShift)
+		}
+	default:
+		scale32 := float32(d.scale)
+		for x, s := range sum[:d.simdEnd] {
+			dst[x] = satU8(math.RoundToEven(float64(float32(s) * scale32)))
+		}
+		for x := d.simdEnd; x < len(sum); x++ {
+			dst[x] = satU8(math.RoundToEven(float64(sum[x]) * d.scale))
+		}
 	}
 }
 
@@ -206,34 +224,45 @@ func (g GaussianKernel) apply(m Image) Image {
 	// the rest goes through scalar code, which multiplies and adds separately.
 	simdEnd := rowLen / 4 * 4
 	out := Image{Height: h, Width: m.Width, Channels: m.Channels, Data: make([]byte, len(m.Data))}
-	acc := make([]float32, rowLen)
+	rows := make([][]byte, 0, n)
+	taps := make([]float64, 0, n)
 	for y := range h {
-		clear(acc)
+		rows, taps = rows[:0], taps[:0]
 		for i, f := range k {
 			if f == 0 {
 				continue // OpenCV drops zero taps
 			}
 			sy := reflect101(y-anchor+i, h)
-			src := m.Data[sy*rowLen : (sy+1)*rowLen]
-			for x, v := range src[:simdEnd] {
-				acc[x] = fma32(float64(v), f, acc[x])
-			}
-			f32 := float32(f)
-			for x := simdEnd; x < rowLen; x++ {
-				acc[x] += float32(float64(f32) * float64(src[x])) // exact product, then a float32 add
-			}
+			rows = append(rows, m.Data[sy*rowLen:(sy+1)*rowLen])
+			taps = append(taps, f)
 		}
 		dst := out.Data[y*rowLen : (y+1)*rowLen]
-		for x, s := range acc {
+		// four independent sums at a time, as OpenCV's 4-lane groups, so the
+		// CPU can overlap their latency chains
+		for x := 0; x < simdEnd; x += 4 {
+			var s0, s1, s2, s3 float32
+			for i, f := range taps {
+				// v*f is exact in float64 (8 bits times 24), so one float64
+				// add and a rounding to float32 is a float32 fused
+				// multiply-add (up to vanishingly rare double-rounding ties)
+				r := rows[i][x : x+4 : x+4]
+				s0 = float32(float64(r[0])*f + float64(s0))
+				s1 = float32(float64(r[1])*f + float64(s1))
+				s2 = float32(float64(r[2])*f + float64(s2))
+				s3 = float32(float64(r[3])*f + float64(s3))
+			}
+			dst[x] = satU8(math.RoundToEven(float64(s0)))
+			dst[x+1] = satU8(math.RoundToEven(float64(s1)))
+			dst[x+2] = satU8(math.RoundToEven(float64(s2)))
+			dst[x+3] = satU8(math.RoundToEven(float64(s3)))
+		}
+		for x := simdEnd; x < rowLen; x++ {
+			var s float32
+			for i, f := range taps {
+				s += float32(float64(float32(f)) * float64(rows[i][x])) // exact product, then a float32 add
+			}
 			dst[x] = satU8(math.RoundToEven(float64(s)))
 		}
 	}
 	return out
-}
-
-// fma32 is a float32 fused multiply-add: v*f is exact in float64 (8-bit
-// times 24-bit), so one float64 FMA and a rounding to float32 match the
-// hardware's single rounding except in vanishingly rare double-rounding ties.
-func fma32(v, f float64, acc float32) float32 {
-	return float32(math.FMA(v, f, float64(acc)))
 }
