@@ -222,7 +222,7 @@ func (o *object) onlyKeys(allowed []string) error {
 			ok = ok || a == k
 		}
 		if !ok {
-			return o.errf(k, "unknown key; this stage takes %s", strings.Join(allowed[1:], ", "))
+			return o.errf(k, "unknown key; allowed keys: %s", strings.Join(allowed[1:], ", "))
 		}
 	}
 	return nil

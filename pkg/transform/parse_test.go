@@ -47,7 +47,7 @@ func TestParseErrors(t *testing.T) {
 		{`[{"action":7}]`, "transforms[0].action: must be a string, got 7"},
 		{`[3]`, "transforms[0]: must be an object, got 3"},
 		{`[{"action":"crop","x":0,"y":0,"height":1,"width":1,"heigth":2}]`,
-			"transforms[0].heigth: unknown key; this stage takes x, y, height, width"},
+			"transforms[0].heigth: unknown key; allowed keys: x, y, height, width"},
 		{`[{"action":"crop","x":0,"y":0,"height":1}]`, "transforms[0].width: missing"},
 		{`[{"action":"crop","x":-1,"y":0,"height":1,"width":1}]`, "transforms[0].x: must be a non-negative integer, got -1"},
 		{`[{"action":"crop","x":"1","y":0,"height":1,"width":1}]`, `transforms[0].x: must be an integer, got string "1"`},
@@ -111,7 +111,7 @@ func TestParseTensor(t *testing.T) {
 	}
 	bad := []struct{ in, msg string }{
 		{`[1]`, "tensor: must be an object, got array [1]"},
-		{`{"toTensor":true}`, "tensor.toTensor: unknown key; this stage takes tensorChannelOrder, normalizeMean, normalizeStd, colorScaleFactor, tensorElementType"},
+		{`{"toTensor":true}`, "tensor.toTensor: unknown key; allowed keys: tensorChannelOrder, normalizeMean, normalizeStd, colorScaleFactor, tensorElementType"},
 		{`{"tensorChannelOrder":"GBR"}`, `tensor.tensorChannelOrder: must be RGB or BGR, got "GBR"`},
 		{`{"tensorElementType":"int"}`, `tensor.tensorElementType: must be "float" or "double", got "int"`},
 		{`{"colorScaleFactor":0}`, "tensor.colorScaleFactor: must be greater than 0, got 0"},
