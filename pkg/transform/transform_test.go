@@ -1,0 +1,206 @@
+package transform
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/imageflight/imageflight/pkg/imagerow"
+)
+
+func mustParse(t testing.TB, s string) []Stage {
+	t.Helper()
+	st, err := Parse(json.RawMessage(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func seq(h, w, c int) Image {
+	m := Image{Height: h, Width: w, Channels: c, Data: make([]byte, h*w*c)}
+	for i := range m.Data {
+		m.Data[i] = byte(i)
+	}
+	return m
+}
+
+func TestApplySmall(t *testing.T) {
+	// 2x3 BGR image, pixel values 0..17
+	in := seq(2, 3, 3)
+	tests := []struct {
+		stages string
+		want   Image
+	}{
+		{`[{"action":"flip","flipCode":0}]`, Image{2, 3, 3, []byte{9, 10, 11, 12, 13, 14, 15, 16, 17, 0, 1, 2, 3, 4, 5, 6, 7, 8}}},
+		{`[{"action":"flip","flipCode":1}]`, Image{2, 3, 3, []byte{6, 7, 8, 3, 4, 5, 0, 1, 2, 15, 16, 17, 12, 13, 14, 9, 10, 11}}},
+		{`[{"action":"flip","flipCode":-1}]`, Image{2, 3, 3, []byte{15, 16, 17, 12, 13, 14, 9, 10, 11, 6, 7, 8, 3, 4, 5, 0, 1, 2}}},
+		{`[{"action":"crop","x":1,"y":1,"height":1,"width":2}]`, Image{1, 2, 3, []byte{12, 13, 14, 15, 16, 17}}},
+		// centercrop 1x1 of a 2x3 image: x = 3/2 - 0 = 1, y = 2/2 - 0 = 1
+		{`[{"action":"centercrop","height":1,"width":1}]`, Image{1, 1, 3, []byte{12, 13, 14}}},
+		{`[{"action":"centercrop","height":10,"width":10}]`, in},
+		{`[{"action":"colorformat","format":4}]`, Image{2, 3, 3, []byte{2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9, 14, 13, 12, 17, 16, 15}}},
+		{`[{"action":"colorformat","format":0},{"action":"crop","x":0,"y":0,"height":1,"width":1}]`, Image{1, 1, 4, []byte{0, 1, 2, 255}}},
+		{`[{"action":"threshold","threshold":8.9,"maxVal":200.5,"type":0}]`, Image{2, 3, 3, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 200, 200, 200, 200, 200, 200, 200, 200}}},
+		{`[{"action":"resize","height":2,"width":3}]`, in},
+	}
+	for _, tc := range tests {
+		orig := bytes.Clone(in.Data)
+		got, err := Apply(mustParse(t, tc.stages), in)
+		if err != nil {
+			t.Errorf("%s: %v", tc.stages, err)
+			continue
+		}
+		if got.Height != tc.want.Height || got.Width != tc.want.Width || got.Channels != tc.want.Channels || !bytes.Equal(got.Data, tc.want.Data) {
+			t.Errorf("%s:\n got %v\nwant %v", tc.stages, got, tc.want)
+		}
+		if !bytes.Equal(in.Data, orig) {
+			t.Fatalf("%s modified its input", tc.stages)
+		}
+	}
+}
+
+func TestApplyErrors(t *testing.T) {
+	tests := []struct {
+		stages string
+		img    Image
+		msg    string
+	}{
+		{`[{"action":"flip","flipCode":1},{"action":"crop","x":2,"y":0,"height":1,"width":2}]`, seq(2, 3, 3),
+			"transforms[1] (crop): rectangle x=2 y=0 width=2 height=1 does not fit a 3x2 image: stage cannot apply to image"},
+		{`[{"action":"colorformat","format":8}]`, seq(2, 3, 3),
+			"transforms[0] (colorformat): COLOR_GRAY2BGR (8) needs 1 channels, image has 3: stage cannot apply to image"},
+		{`[{"action":"colorformat","format":6}]`, seq(2, 3, 1),
+			"transforms[0] (colorformat): COLOR_BGR2GRAY (6) needs 3 or 4 channels, image has 1: stage cannot apply to image"},
+		{`[{"action":"resize","size":60000,"keepAspectRatio":true}]`, seq(1, 3, 1),
+			"transforms[0] (resize): output would be 180000x60000x1, over the limit of 65535 per side and 1000000000 bytes: stage cannot apply to image"},
+		{`[{"action":"resize","height":60000,"width":60000}]`, seq(1, 1, 1),
+			"transforms[0] (resize): output would be 60000x60000x1, over the limit of 65535 per side and 1000000000 bytes: stage cannot apply to image"},
+	}
+	for _, tc := range tests {
+		st := mustParse(t, tc.stages)
+		_, err := Apply(st, tc.img)
+		var ae *ApplyError
+		if err == nil || err.Error() != tc.msg || !errors.As(err, &ae) || !errors.Is(err, ErrStage) {
+			t.Errorf("Apply(%s):\n got %v\nwant %q", tc.stages, err, tc.msg)
+		}
+		if _, _, _, serr := OutputShape(st, tc.img.Height, tc.img.Width, tc.img.Channels); serr == nil || serr.Error() != tc.msg {
+			t.Errorf("OutputShape(%s) = %v, want %q", tc.stages, serr, tc.msg)
+		}
+	}
+	for _, bad := range []Image{{2, 2, 2, make([]byte, 8)}, {2, 2, 3, make([]byte, 11)}, {0, 2, 3, nil}} {
+		if _, err := Apply(nil, bad); !errors.Is(err, ErrUnsupportedImage) {
+			t.Errorf("Apply(%dx%dx%d, %d bytes) = %v, want ErrUnsupportedImage", bad.Height, bad.Width, bad.Channels, len(bad.Data), err)
+		}
+	}
+}
+
+func TestOutputShape(t *testing.T) {
+	tests := []struct {
+		stages     string
+		h, w, c    int
+		oh, ow, oc int
+	}{
+		// shorter side to 224, the other round(224/1080*1920) = 398
+		{`[{"action":"resize","size":224,"keepAspectRatio":true}]`, 1080, 1920, 3, 224, 398, 3},
+		{`[{"action":"resize","size":224,"keepAspectRatio":true}]`, 1920, 1080, 4, 398, 224, 4},
+		// ratio*side = 2.5 exactly rounds up, as Scala's math.round does
+		{`[{"action":"resize","size":5,"keepAspectRatio":true}]`, 2, 1, 3, 10, 5, 3},
+		{`[{"action":"resize","size":1,"keepAspectRatio":true}]`, 4, 10, 3, 1, 3, 3},
+		{`[{"action":"resize","size":7,"keepAspectRatio":false}]`, 4, 10, 3, 7, 7, 3},
+		{`[{"action":"colorformat","format":6},{"action":"centercrop","height":300,"width":100}]`, 200, 150, 3, 200, 100, 1},
+		{`[{"action":"colorformat","format":9}]`, 2, 2, 1, 2, 2, 4},
+		{`[{"action":"colorformat","format":4}]`, 2, 2, 4, 2, 2, 3},
+	}
+	for _, tc := range tests {
+		h, w, c, err := OutputShape(mustParse(t, tc.stages), tc.h, tc.w, tc.c)
+		if err != nil || h != tc.oh || w != tc.ow || c != tc.oc {
+			t.Errorf("OutputShape(%s, %d, %d, %d) = %d, %d, %d, %v; want %d, %d, %d",
+				tc.stages, tc.h, tc.w, tc.c, h, w, c, err, tc.oh, tc.ow, tc.oc)
+		}
+	}
+}
+
+func TestShrinkFactor(t *testing.T) {
+	tests := []struct {
+		stages string
+		h, w   int
+		want   int
+	}{
+		{`[{"action":"resize","size":224,"keepAspectRatio":true}]`, 1080, 1920, 4},
+		{`[{"action":"resize","size":100,"keepAspectRatio":true}]`, 1080, 1920, 8},
+		{`[{"action":"resize","height":540,"width":960}]`, 1080, 1920, 2},
+		{`[{"action":"resize","height":541,"width":960}]`, 1080, 1920, 1},
+		{`[{"action":"resize","height":10,"width":10}]`, 1080, 1920, 8},
+		{`[{"action":"flip","flipCode":1},{"action":"resize","height":10,"width":10}]`, 1080, 1920, 1},
+		{`[]`, 1080, 1920, 1},
+	}
+	for _, tc := range tests {
+		if got := ShrinkFactor(mustParse(t, tc.stages), tc.h, tc.w); got != tc.want {
+			t.Errorf("ShrinkFactor(%s, %d, %d) = %d, want %d", tc.stages, tc.h, tc.w, got, tc.want)
+		}
+	}
+}
+
+func TestApplyRow(t *testing.T) {
+	row := ToRow("file:/x.png", seq(2, 3, 3))
+	if row.Mode != imagerow.ModeCV8UC3 || row.NChannels != 3 {
+		t.Fatalf("ToRow: %+v", row)
+	}
+	out, err := ApplyRow(mustParse(t, `[{"action":"colorformat","format":6}]`), row)
+	if err != nil || out.Mode != imagerow.ModeCV8UC1 || out.NChannels != 1 || len(out.Data) != 6 || out.Origin != row.Origin {
+		t.Fatalf("ApplyRow to gray: %+v, %v", out, err)
+	}
+	out, err = ApplyRow(mustParse(t, `[{"action":"colorformat","format":9}]`), out)
+	if err != nil || out.Mode != imagerow.ModeCV8UC4 || out.NChannels != 4 || out.Height != 2 || out.Width != 3 {
+		t.Fatalf("ApplyRow to BGRA: %+v, %v", out, err)
+	}
+	if _, err := ApplyRow(nil, imagerow.Invalid("file:/bad")); !errors.Is(err, ErrUnsupportedImage) {
+		t.Errorf("ApplyRow(invalid row) = %v", err)
+	}
+	bad := row
+	bad.NChannels = 4
+	if _, err := ApplyRow(nil, bad); !errors.Is(err, ErrUnsupportedImage) {
+		t.Errorf("ApplyRow(mode/nChannels mismatch) = %v", err)
+	}
+}
+
+func TestToTensorErrors(t *testing.T) {
+	p := DefaultTensorParams
+	p.Mean = []float64{1, 2, 3}
+	_, err := ToTensor(seq(2, 2, 1), p)
+	if err == nil || !errors.Is(err, ErrStage) || !strings.Contains(err.Error(), "3 values, image has 1") {
+		t.Errorf("ToTensor(gray, 3 means) = %v", err)
+	}
+	// BGRA drops alpha; RGB order puts R first
+	tt, err := ToTensor(Image{1, 1, 4, []byte{10, 20, 30, 40}}, DefaultTensorParams)
+	if err != nil || tt.Channels != 3 || tt.F32[0] != 30 || tt.F32[1] != 20 || tt.F32[2] != 10 || tt.F64 != nil {
+		t.Errorf("ToTensor(BGRA) = %+v, %v", tt, err)
+	}
+}
+
+func TestGaussianKernelSums(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 4, 5, 8, 9, 11, 129} {
+		for _, s := range []float64{0, 0.3, 1, 7} {
+			sum := 0.0
+			for _, v := range gaussianKernel(n, s) {
+				sum += v
+			}
+			if sum < 0.999999 || sum > 1.000001 {
+				t.Errorf("gaussianKernel(%d, %g) sums to %g", n, s, sum)
+			}
+		}
+	}
+}
+
+func TestReflect101(t *testing.T) {
+	// gfedcb|abcdefgh|gfedcba, looping for wide kernels
+	want := map[[2]int]int{{-1, 5}: 1, {-2, 5}: 2, {5, 5}: 3, {6, 5}: 2, {-7, 5}: 1, {12, 5}: 4, {3, 1}: 0, {-1, 2}: 1, {2, 2}: 0, {-3, 2}: 1}
+	for in, w := range want {
+		if got := reflect101(in[0], in[1]); got != w {
+			t.Errorf("reflect101(%d, %d) = %d, want %d", in[0], in[1], got, w)
+		}
+	}
+}
