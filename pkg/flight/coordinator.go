@@ -121,6 +121,8 @@ type Coordinator struct {
 	signer *wire.Signer
 	plans  *planStore
 	log    *slog.Logger
+	// confine tells whether a resolved local path lies under a root.
+	confine func(realPath string) bool
 }
 
 // NewCoordinator returns a coordinator.
@@ -136,7 +138,7 @@ func NewCoordinator(cfg CoordinatorConfig, deps CoordinatorDeps) (*Coordinator, 
 		log = slog.Default()
 	}
 	return &Coordinator{cfg: cfg, deps: deps, signer: wire.NewSigner(deps.Secret),
-		plans: newPlanStore(cfg.PlanStoreBytes), log: log}, nil
+		plans: newPlanStore(cfg.PlanStoreBytes), log: log, confine: hdfsio.LocalConfine(deps.Roots)}, nil
 }
 
 // GetFlightInfo plans a read: validate, confine, list, sample, cut, assign,
@@ -170,6 +172,7 @@ type readPlan struct {
 	splits    []plan.Split
 	workers   []WorkerInfo
 	locations [][]int
+	dirs      []plan.PartitionDir // the listing's folders, indexed by File.Dir
 	files     int
 	bytes     int64
 	byRef     bool
@@ -181,27 +184,23 @@ func (c *Coordinator) Plan(ctx context.Context, req wire.Descriptor) (*readPlan,
 	if len(workers) == 0 {
 		return nil, wire.Errorf(wire.KindUnavailable, "no live workers: start a worker that joins this coordinator's gossip address")
 	}
-	base, files, err := c.list(ctx, req)
+	base, listing, err := c.list(ctx, req)
 	if err != nil {
 		return nil, err
-	}
-	n := req.NumPartitions
-	if n == -1 {
-		slots := 0
-		for _, w := range workers {
-			slots += max(w.Capacity, 1)
-		}
-		n = min(slots*c.cfg.SplitsPerSlot, wire.MaxPartitions)
-	}
-	p := &readPlan{id: newPlanID(), base: base, workers: workers, files: len(files)}
-	p.columns = plan.Columns(base.Path, files)
-	p.splits = plan.Cut(files, n)
-	for _, f := range files {
-		p.bytes += f.Size
 	}
 	pw := make([]plan.Worker, len(workers))
 	for i, w := range workers {
 		pw[i] = plan.Worker{Name: w.Name, Host: w.Host, Capacity: w.Capacity}
+	}
+	n := req.NumPartitions
+	if n == -1 {
+		n = plan.DefaultPartitions(pw, c.cfg.SplitsPerSlot)
+	}
+	p := &readPlan{id: newPlanID(), base: base, workers: workers, files: len(listing.Files), dirs: listing.Dirs}
+	p.columns = listing.Columns()
+	p.splits = plan.Cut(listing.Files, n)
+	for _, f := range listing.Files {
+		p.bytes += f.Size
 	}
 	p.locations = plan.Assign(p.splits, pw, c.locality(ctx, base, p.splits), c.cfg.MaxLocations)
 	return p, nil
@@ -216,38 +215,52 @@ func parseDescriptor(desc *aflight.FlightDescriptor) (wire.Descriptor, error) {
 }
 
 // list confines and lists a request's path.
-func (c *Coordinator) list(ctx context.Context, req wire.Descriptor) (hdfsio.Location, []plan.File, error) {
+func (c *Coordinator) list(ctx context.Context, req wire.Descriptor) (hdfsio.Location, plan.Listing, error) {
 	base, err := hdfsio.ParseLocation(req.Path)
 	if err != nil {
-		return base, nil, &wire.DescriptorError{Key: "path", Msg: err.Error()}
+		return base, plan.Listing{}, &wire.DescriptorError{Key: "path", Msg: err.Error()}
 	}
 	if !c.deps.Roots.Contains(base) {
-		return base, nil, wire.Errorf(wire.KindPermission, "%s is outside the served roots (%s)", base, c.rootList())
+		return base, plan.Listing{}, wire.Errorf(wire.KindPermission, "%s is outside the served roots (%s)", base, c.rootList())
 	}
 	fsys, err := c.deps.Mounts.For(ctx, base)
 	if err != nil {
-		return base, nil, wire.Wrap(wire.KindUnavailable, err, "mount")
+		return base, plan.Listing{}, wire.Wrap(wire.KindUnavailable, err, "mount")
 	}
 	var seen atomic.Int64
 	stopProgress := c.logProgress(base, &seen)
-	files, err := plan.List(ctx, fsys, base.Path, plan.ListOptions{
+	opts := plan.ListOptions{
 		Recursive:   req.Recursive,
 		Parallelism: c.cfg.ListParallelism,
 		Keep:        func(p string) bool { return plan.Sampled(req.Seed, p, req.SampleRatio) },
 		Seen:        &seen,
-	})
+		Logger:      c.log,
+	}
+	if base.Scheme == "file" {
+		opts.Confine = c.confine // links leading outside every root are skipped
+	}
+	listing, err := plan.ListDirs(ctx, fsys, base.Path, opts)
 	stopProgress()
+	return base, listing, listError(ctx, base, err)
+}
+
+// listError gives a listing failure its kind.
+func listError(ctx context.Context, base hdfsio.Location, err error) error {
 	switch k := wire.KindOf(err); {
 	case err == nil:
-		return base, files, nil
+		return nil
 	case ctx.Err() != nil:
-		return base, nil, wire.Wrap(wire.AutoKind, ctx.Err(), "list "+base.String())
+		return wire.Wrap(wire.AutoKind, ctx.Err(), "list "+base.String())
+	case errors.Is(err, plan.ErrTooDeep), errors.Is(err, plan.ErrTooManyEntries):
+		return wire.Wrap(wire.KindResourceExhausted, err, "list "+base.String())
+	case errors.Is(err, plan.ErrOutsideRoots):
+		return wire.Errorf(wire.KindPermission, "%s resolves outside the served roots", base)
 	case k == wire.KindNotFound:
-		return base, nil, wire.Errorf(k, "%s does not exist", base)
+		return wire.Errorf(k, "%s does not exist", base)
 	case k == wire.KindPermission || k == wire.KindInvalidArgument:
-		return base, nil, wire.Wrap(k, err, base.String())
+		return wire.Wrap(k, err, base.String())
 	default:
-		return base, nil, wire.Wrap(wire.KindUnavailable, err, "list "+base.String())
+		return wire.Wrap(wire.KindUnavailable, err, "list "+base.String())
 	}
 }
 
@@ -258,11 +271,11 @@ func (c *Coordinator) GetSchema(ctx context.Context, desc *aflight.FlightDescrip
 	if err != nil {
 		return nil, err
 	}
-	base, files, err := c.list(ctx, req)
+	_, listing, err := c.list(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(Schema(wireColumns(plan.Columns(base.Path, files))), memory.DefaultAllocator)}, nil
+	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(Schema(wireColumns(listing.Columns())), memory.DefaultAllocator)}, nil
 }
 
 // logProgress logs how many entries a long listing has seen, every few

@@ -1,7 +1,6 @@
 package flight
 
 import (
-	"path"
 	"strings"
 	"time"
 
@@ -40,7 +39,7 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descri
 	packed := make([][]byte, len(p.splits))
 	total := 0
 	for i, s := range p.splits {
-		b, err := wire.PackSplitList(splitList(p.base.Path, p.columns, s.Files))
+		b, err := wire.PackSplitList(splitList(p.base.Path, p.columns, p.dirs, s.Files))
 		if err != nil {
 			return nil, wire.Wrap(wire.KindInternal, err, "pack split list")
 		}
@@ -73,40 +72,33 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descri
 }
 
 // splitList is a split's files relative to base, with the partition values
-// of each folder computed once per folder, in column order.
-func splitList(base string, cols []plan.Column, files []plan.File) wire.SplitList {
+// of each folder (computed once per folder by the listing) in column order.
+func splitList(base string, cols []plan.Column, dirs []plan.PartitionDir, files []plan.File) wire.SplitList {
 	l := wire.SplitList{Files: make([]wire.TicketFile, len(files))}
-	dirs := map[string]int{}
+	local := map[int32]int{} // listing folder → index in l.Dirs
 	for i, f := range files {
 		l.Files[i] = wire.TicketFile{Rel: relPath(base, f.Path), Size: f.Size}
 		if len(cols) == 0 {
 			continue
 		}
-		dir := path.Dir(f.Path)
-		d, ok := dirs[dir]
+		d, ok := local[f.Dir]
 		if !ok {
 			d = len(l.Dirs)
-			dirs[dir] = d
-			l.Dirs = append(l.Dirs, dirValues(base, f.Path, cols))
+			local[f.Dir] = d
+			l.Dirs = append(l.Dirs, dirValues(&dirs[f.Dir], cols))
 		}
 		l.Files[i].Dir = d
 	}
 	return l
 }
 
-// dirValues are the partition values of file's folder in column order; nil
-// stands for null (no such folder level, or Hive's null marker).
-func dirValues(base, file string, cols []plan.Column) []*string {
-	keys, values := plan.PartitionValues(base, file)
+// dirValues are a folder's partition values in column order; nil stands
+// for null (no such folder level, or Hive's null marker).
+func dirValues(d *plan.PartitionDir, cols []plan.Column) []*string {
 	out := make([]*string, len(cols))
 	for ci, c := range cols {
-		for k := len(keys) - 1; k >= 0; k-- {
-			if keys[k] == c.Name {
-				if !plan.IsNull(values[k]) {
-					out[ci] = &values[k]
-				}
-				break
-			}
+		if v, ok := d.Value(c.Name); ok && !plan.IsNull(v) {
+			out[ci] = &v
 		}
 	}
 	return out

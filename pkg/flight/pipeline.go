@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -148,21 +147,20 @@ func (b *batcher) flush(send SendFunc, next int) error {
 
 func (b *batcher) release() { b.rb.Release() }
 
-// decodeOne reads and decodes one file. Bad images never fail the stream;
-// storage errors that survive retries do, naming the file.
+// decodeOne reads and decodes one file. Bad images — and files refused at
+// open (not regular, or resolving outside the roots since planning) —
+// never fail the stream: they become invalid rows, logged with the reason.
+// Storage errors that survive retries do fail it, naming the file.
 func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfsio.Location, size int64, drop bool) decoded {
 	origin := fsys.URI(loc.Path)
-	if err := w.confine(loc); err != nil {
-		return decoded{err: wire.Errorf(wire.KindPermission, "%s: %v", origin, err)}
-	}
 	data, err := w.read(ctx, fsys, loc.Path, size)
-	switch {
-	case errors.Is(err, errTooLarge):
+	switch k := wire.KindOf(err); {
+	case errors.Is(err, errTooLarge), err != nil && k == wire.KindPermission:
 		w.log.Warn("image failed", "path", origin, "err", err)
 		return w.failed(origin, drop)
 	case ctx.Err() != nil:
 		return decoded{err: wire.Wrap(wire.AutoKind, ctx.Err(), "read "+origin)}
-	case wire.KindOf(err) == wire.KindNotFound:
+	case k == wire.KindNotFound && err != nil:
 		return decoded{err: wire.Wrap(wire.KindNotFound, err, origin+": file disappeared after planning")}
 	case err != nil:
 		return decoded{err: wire.Wrap(wire.KindUnavailable, err, "read "+origin)}
@@ -184,25 +182,6 @@ func (w *Worker) failed(origin string, drop bool) decoded {
 	}
 	imagesTotal.WithLabelValues("invalid").Inc()
 	return decoded{row: imagerow.Invalid(origin), keep: true}
-}
-
-// confine re-checks a local file after resolving symlinks, so a link
-// inside a root cannot expose a file outside every root.
-func (w *Worker) confine(loc hdfsio.Location) error {
-	if loc.Scheme != "file" {
-		return nil
-	}
-	real, err := filepath.EvalSymlinks(filepath.FromSlash(loc.Path))
-	if err != nil {
-		return nil // a missing file is reported by the read
-	}
-	real = filepath.ToSlash(real)
-	for _, r := range w.realRoot {
-		if (hdfsio.Location{Scheme: "file", Path: real}).Within(hdfsio.Location{Scheme: "file", Path: r}) {
-			return nil
-		}
-	}
-	return fmt.Errorf("resolves to %s, outside this worker's roots", real)
 }
 
 var errTooLarge = errors.New("file exceeds the worker's size limit")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -81,8 +80,10 @@ func (c WorkerConfig) Validate() error {
 
 // WorkerDeps are what a worker is wired to.
 type WorkerDeps struct {
-	Roots  hdfsio.Roots // only files under these are served
+	Roots  hdfsio.Roots // only tickets for paths under these are served
 	Secret []byte       // verifies the coordinator's ticket signatures
+	// Mounts reads the files; its Local should be a hdfsio.RootedLocal
+	// over Roots, so that reads stay beneath them.
 	Mounts *hdfsio.Mounts
 	// Peers fetches by-reference split lists from the coordinator.
 	Peers  Caller
@@ -91,11 +92,10 @@ type WorkerDeps struct {
 
 // Worker serves splits: verify, confine, read, decode, stream.
 type Worker struct {
-	cfg      WorkerConfig
-	deps     WorkerDeps
-	signer   *wire.Signer
-	log      *slog.Logger
-	realRoot []string // local roots with symlinks resolved
+	cfg    WorkerConfig
+	deps   WorkerDeps
+	signer *wire.Signer
+	log    *slog.Logger
 
 	draining atomic.Bool
 	inflight sync.WaitGroup
@@ -122,15 +122,6 @@ func NewWorker(cfg WorkerConfig, deps WorkerDeps) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, deps: deps, signer: wire.NewSigner(deps.Secret), log: log, splitCache: map[string]wire.SplitList{},
 		decodeSlots: make(chan struct{}, cfg.Parallelism), streamSlots: make(chan struct{}, cfg.MaxStreams)}
-	for _, r := range deps.Roots {
-		if r.Scheme == "file" {
-			real, err := filepath.EvalSymlinks(filepath.FromSlash(r.Path))
-			if err != nil {
-				real = r.Path
-			}
-			w.realRoot = append(w.realRoot, filepath.ToSlash(real))
-		}
-	}
 	return w, nil
 }
 

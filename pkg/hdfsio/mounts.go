@@ -12,6 +12,9 @@ type Mounts struct {
 	// DialHDFS connects to the namespace named by an hdfs:// authority. Nil
 	// means hdfs:// locations are refused.
 	DialHDFS func(ctx context.Context, authority string) (FileSystem, error)
+	// Local serves file: locations (nil: Local{}); workers set a
+	// RootedLocal so that reads cannot leave the served roots.
+	Local FileSystem
 
 	mu   sync.Mutex
 	hdfs map[string]FileSystem
@@ -21,6 +24,9 @@ type Mounts struct {
 func (m *Mounts) For(ctx context.Context, loc Location) (FileSystem, error) {
 	switch loc.Scheme {
 	case "file":
+		if m.Local != nil {
+			return m.Local, nil
+		}
 		return Local{}, nil
 	case "hdfs":
 		if m.DialHDFS == nil {

@@ -36,6 +36,7 @@ type Process struct {
 	stop    context.CancelFunc
 	sec     *security
 	peers   *peer.Pool // calls to other members: probes, status
+	local   *hdfsio.RootedLocal
 
 	metricsAddr string
 }
@@ -68,13 +69,21 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		if p.peers != nil {
 			p.peers.Close()
 		}
+		if p.local != nil {
+			p.local.Close()
+		}
 		return nil, err
 	}
 	if p.sec, err = newSecurity(cfg.Security, secret, cfg.Role, cfg.Logger, cfg.Listen); err != nil {
 		return fail(err)
 	}
 	p.peers = peer.New(p.sec.peerConfig())
-	mounts := &hdfsio.Mounts{DialHDFS: func(ctx context.Context, authority string) (hdfsio.FileSystem, error) {
+	local, err := hdfsio.NewRootedLocal(roots)
+	if err != nil {
+		return fail(err)
+	}
+	p.local = local
+	mounts := &hdfsio.Mounts{Local: local, DialHDFS: func(ctx context.Context, authority string) (hdfsio.FileSystem, error) {
 		return dialHDFS(ctx, authority, cfg.HDFS)
 	}}
 	p.svc = &flight.Service{}
@@ -211,6 +220,7 @@ func (p *Process) Shutdown(ctx context.Context) error {
 	}
 	p.srv.Shutdown()
 	p.peers.Close()
+	p.local.Close()
 	if p.metrics != nil {
 		p.metrics.Close()
 	}

@@ -89,18 +89,45 @@ def _wait_listening(location: str, proc, timeout: float = 30.0) -> None:
             time.sleep(0.05)
 
 
-def _ticket_payload(wire: bytes) -> dict:
+def _uvarint(b: bytes):
+    n = shift = 0
+    for i, c in enumerate(b):
+        n |= (c & 0x7F) << shift
+        if c < 0x80:
+            return n, i + 1
+        shift += 7
+    raise ValueError("truncated uvarint")
+
+
+def _split_ticket(wire: bytes):
+    """(header dict, packed list) of a ticket (docs/protocol.md, "Tickets")."""
     payload, _sig = wire.split(b";skip=")[0].rsplit(b".", 1)
     raw = base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4))
-    return json.loads(gzip.decompress(raw))
+    n, w = _uvarint(raw)
+    return json.loads(raw[w:w + n]), raw[w + n:]
+
+
+def _ticket_payload(wire: bytes) -> dict:
+    header, packed = _split_ticket(wire)
+    if packed:
+        header["files"] = json.loads(gzip.decompress(packed))["files"]
+    return header
 
 
 def _resign(wire: bytes, **changes) -> bytes:
-    """The ticket with fields changed, signed with the cluster secret (pkg/flight/ticket.go:
-    base64url(gzip(JSON)) "." base64url(HMAC-SHA256(secret, payload)), no padding)."""
-    doc = _ticket_payload(wire)
-    doc.update(changes)
-    payload = base64.urlsafe_b64encode(gzip.compress(json.dumps(doc).encode())).rstrip(b"=")
+    """The ticket with header fields changed, signed with the cluster secret
+    (docs/protocol.md: base64url(uvarint(len(header)) header list) "." base64url(HMAC-SHA256)),
+    no padding)."""
+    header, packed = _split_ticket(wire)
+    header.update(changes)
+    js = json.dumps(header).encode()
+    n, prefix = len(js), b""
+    while True:
+        prefix += bytes([(n & 0x7F) | (0x80 if n > 0x7F else 0)])
+        n >>= 7
+        if not n:
+            break
+    payload = base64.urlsafe_b64encode(prefix + js + packed).rstrip(b"=")
     sig = hmac.new(SECRET, payload, hashlib.sha256).digest()
     return payload + b"." + base64.urlsafe_b64encode(sig).rstrip(b"=")
 

@@ -13,7 +13,7 @@ The flow is the one every Flight client follows:
 Mid-stream failures: the server puts ``{"next": N}`` into each batch's app_metadata, N being
 the split position (files consumed) after that batch. A stream that fails after some
 batches is resumed on the endpoint's next location with the ticket ``<ticket>;skip=N``
-(the server's documented scheme, see pkg/flight/ticket.go); the rows already received are
+(docs/protocol.md, "Resuming a stream"); the rows already received are
 kept, so the result has every row exactly once. The seam is
 :meth:`EndpointReader._resume_ticket`. If the server sent no ``next`` (or resuming is
 disabled), a failure after the first batch raises :class:`StreamInterrupted`.
