@@ -275,7 +275,11 @@ func (c *Coordinator) GetSchema(ctx context.Context, desc *aflight.FlightDescrip
 	if err != nil {
 		return nil, err
 	}
-	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(Schema(wireColumns(listing.Columns())), memory.DefaultAllocator)}, nil
+	pipe, err := wire.ParsePipeline(req.Transforms, req.Tensor, req.FastResize)
+	if err != nil {
+		return nil, err
+	}
+	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(Schema(wireColumns(listing.Columns()), pipe), memory.DefaultAllocator)}, nil
 }
 
 // logProgress logs how many entries a long listing has seen, every few

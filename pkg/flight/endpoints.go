@@ -15,8 +15,12 @@ import (
 // kept on the coordinator, which keeps the packed form.
 func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descriptor, p *readPlan) (*aflight.FlightInfo, error) {
 	expires := time.Now().Add(c.cfg.TicketTTL)
+	pipe, err := wire.ParsePipeline(req.Transforms, req.Tensor, req.FastResize)
+	if err != nil {
+		return nil, err
+	}
 	info := &aflight.FlightInfo{
-		Schema:           aflight.SerializeSchema(Schema(wireColumns(p.columns)), memory.DefaultAllocator),
+		Schema:           aflight.SerializeSchema(Schema(wireColumns(p.columns), pipe), memory.DefaultAllocator),
 		FlightDescriptor: desc,
 		TotalRecords:     int64(p.files),
 		TotalBytes:       -1,
@@ -28,7 +32,8 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descri
 	cols := wireColumns(p.columns)
 	header := func(i int) *wire.Ticket {
 		return &wire.Ticket{Plan: p.id, Split: i, Base: p.base.String(), Columns: cols, Drop: req.DropImageFailures,
-			Expires: expires.Unix(), Count: len(p.splits[i].Files)}
+			Expires: expires.Unix(), Count: len(p.splits[i].Files),
+			Transforms: req.Transforms, Tensor: req.Tensor, FastResize: req.FastResize}
 	}
 	// Inline tickets cost their packed list plus a header of about the
 	// same size for every split (wire.TicketSize).
