@@ -42,6 +42,13 @@ func watchCancel(ctx context.Context) *cancelFlag {
 	}
 	f.p = (*C.int)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int(0)))))
 	p := (*int32)(unsafe.Pointer(f.p))
+	if ctx.Err() != nil {
+		// Already done: set the flag now rather than in the AfterFunc's
+		// goroutine, which might run only after C has finished.
+		*p = 1
+		f.stop = func() bool { return true }
+		return f
+	}
 	f.done = make(chan struct{})
 	f.stop = context.AfterFunc(ctx, func() {
 		atomic.StoreInt32(p, 1)

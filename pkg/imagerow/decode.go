@@ -148,10 +148,15 @@ func DecodeContext(ctx context.Context, origin string, data []byte, opts Options
 		return Invalid(origin), fmt.Errorf("%s: imagerow: %w", origin, err)
 	}
 	row, err = decode(ctx, origin, data, opts)
-	if err == nil && ctx.Err() != nil {
-		// Cancelled while a decoder that cannot be interrupted finished:
-		// report the cancellation rather than a row nobody waits for.
-		err = ctx.Err()
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		// Cancelled while a decoder finished, or a Go decoder reported our
+		// reader's failure with %v: make the cancellation visible to
+		// errors.Is rather than hand back a row nobody waits for.
+		if err == nil {
+			err = cerr
+		} else {
+			err = fmt.Errorf("%w: %v", cerr, err)
+		}
 	}
 	if err != nil {
 		return Invalid(origin), fmt.Errorf("%s: %w", origin, err)
