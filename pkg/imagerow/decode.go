@@ -39,7 +39,9 @@ type Options struct {
 	// can hand out reused or wire memory and skip both the copy and the
 	// runtime's zeroing of a fresh allocation. If decoding fails after
 	// Alloc was called, the buffer is not referenced by the returned
-	// (invalid) row and the caller may reuse it. nil means make([]byte, n).
+	// (invalid) row and the caller may reuse it. Row.Data is that buffer or,
+	// for WebP files that declare alpha but turn out opaque, a prefix of
+	// it. nil means make([]byte, n).
 	Alloc func(n int) []byte
 }
 

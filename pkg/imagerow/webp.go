@@ -9,11 +9,9 @@ import (
 
 // decodeWebPGo decodes with golang.org/x/image/webp: the decoder of
 // CGO_ENABLED=0 builds. Lossless output is exact; lossy output differs
-// from libwebp's by rounding in the YUV->RGB conversion. Alpha follows
-// channelsForImage: x/image returns NYCbCrA for lossy+alpha and NRGBA for
-// lossless, so 4 channels exactly when some pixel is not opaque... except
-// that NYCbCrA is never asked (it has no Opaque method), so any lossy file
-// with an ALPH chunk is 4 channels.
+// from libwebp's by rounding in its YUV->RGB conversion. Channels follow
+// channelsForImage: x/image returns NRGBA (lossless) or NYCbCrA (lossy
+// with alpha), so 4 channels exactly when some pixel is not opaque.
 func decodeWebPGo(ctx context.Context, origin string, data []byte, opts Options) (Row, error) {
 	budget := opts.maxPixels()
 	if err := checkConfig(webp.DecodeConfig, data, budget); err != nil {
