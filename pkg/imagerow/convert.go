@@ -274,22 +274,3 @@ func genericRows(out []byte, img image.Image, nch int) {
 		}
 	}
 }
-
-// opaque reports whether every alpha byte of B,G,R,A pixels is 255.
-func opaque(bgra []byte) bool {
-	for i := 3; i < len(bgra); i += 4 {
-		if bgra[i] != 0xff {
-			return false
-		}
-	}
-	return true
-}
-
-// bgraToBGR drops alpha in place and returns the B,G,R prefix.
-func bgraToBGR(p []byte) []byte {
-	n := len(p) / 4
-	for i := 0; i < n; i++ {
-		p[3*i], p[3*i+1], p[3*i+2] = p[4*i], p[4*i+1], p[4*i+2]
-	}
-	return p[:3*n]
-}

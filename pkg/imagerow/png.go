@@ -219,32 +219,6 @@ func pngIDATBytes(data []byte) int64 {
 	return n
 }
 
-// paletteLUT is the B,G,R,A table for palette indices 0..255 that the
-// image/png path ends up with: PLTE entries opaque, tRNS alphas on the
-// first len(trns) entries (image/png extends the palette with opaque black
-// to cover them), then javaPalette's fix for entries past PLTE.
-func (info pngInfo) paletteLUT(plte, trns []byte) (lut [1024]byte) {
-	pal := make(color.Palette, 256)
-	np := len(plte) / 3
-	for i := range pal {
-		if i < np {
-			pal[i] = color.RGBA{plte[3*i], plte[3*i+1], plte[3*i+2], 0xff}
-		} else {
-			pal[i] = color.RGBA{0, 0, 0, 0xff}
-		}
-	}
-	for i, a := range trns[:min(len(trns), 256)] {
-		c := pal[i].(color.RGBA)
-		pal[i] = color.NRGBA{c.R, c.G, c.B, a}
-	}
-	pal = info.javaPalette(pal)
-	for i, c := range pal {
-		n := color.NRGBAModel.Convert(c).(color.NRGBA)
-		lut[4*i], lut[4*i+1], lut[4*i+2], lut[4*i+3] = n.B, n.G, n.R, n.A
-	}
-	return lut
-}
-
 // javaPalette fixes the entries Go's decoder invents for pixel indices past
 // the end of PLTE (Go: opaque black). Java rounds the PLTE table up to 2, 4,
 // 16 or 256 entries with black, then pads to 2^depth with copies of the
