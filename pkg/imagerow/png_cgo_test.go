@@ -436,7 +436,7 @@ func BenchmarkPNGPaths(b *testing.B) {
 		for _, lib := range []bool{false, true} {
 			name := c.name + "/go"
 			if lib {
-				name = c.name + "/libpng"
+				name = c.name + "/C"
 			}
 			b.Run(name, func(b *testing.B) {
 				b.SetBytes(int64(len(data)))
