@@ -8,17 +8,17 @@ import (
 	"github.com/imageflight/imageflight/pkg/wire"
 )
 
-// applyPipeline runs the descriptor's stages on a decoded row and computes
+// applyPipeline runs stages (the descriptor's, or FastStages of them) on a decoded row and computes
 // its tensor. A stage that cannot apply to this image fails it (the caller
 // makes its invalid row). A tensor is computed on the transformed pixels:
 // gray images are expanded to three channels when the column's shape says
 // three (a model takes one shape), and an image whose transformed size
 // differs from the column's (smaller than a centercrop) keeps its row with
 // a null tensor.
-func applyPipeline(row imagerow.Row, pipe *wire.Pipeline) (decoded, error) {
-	if len(pipe.Stages) > 0 {
+func applyPipeline(row imagerow.Row, stages []transform.Stage, pipe *wire.Pipeline) (decoded, error) {
+	if len(stages) > 0 {
 		var err error
-		if row, err = transform.ApplyRow(pipe.Stages, row); err != nil {
+		if row, err = transform.ApplyRow(stages, row); err != nil {
 			return decoded{}, err
 		}
 	}

@@ -176,12 +176,26 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 		return decoded{err: wire.Wrap(wire.KindUnavailable, err, "read "+origin)}
 	}
 	bytesRead.Add(float64(len(data)))
-	row, err := imagerow.Decode(origin, data, w.cfg.Decode)
+	opts, stages := w.cfg.Decode, pipe.Stages
+	var fullH, fullW int
+	if pipe.FastResize && len(stages) > 0 {
+		opts.Shrink = func(h, w int) int {
+			fullH, fullW = h, w
+			return transform.ShrinkFactor(stages, h, w)
+		}
+	}
+	row, err := imagerow.DecodeContext(ctx, origin, data, opts)
+	if ctx.Err() != nil {
+		return decoded{err: wire.Wrap(wire.AutoKind, ctx.Err(), "decode "+origin)}
+	}
 	if err != nil {
 		w.log.Warn("image failed", "path", origin, "err", err)
 		return w.failed(origin, drop)
 	}
-	d, err := applyPipeline(row, pipe)
+	if fullH > 0 && (int(row.Height) != fullH || int(row.Width) != fullW) {
+		stages = transform.FastStages(stages, fullH, fullW)
+	}
+	d, err := applyPipeline(row, stages, pipe)
 	if err != nil {
 		w.log.Warn("image failed", "path", origin, "err", err)
 		return w.failed(origin, drop)

@@ -1,8 +1,13 @@
 package flight
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math"
 	"strings"
 	"testing"
 
@@ -96,5 +101,68 @@ func TestTransformErrorsNameStageAndKey(t *testing.T) {
 	_, err = r.coord.GetFlightInfo(context.Background(), descriptor(`{"path": "`+testBase+`", "tensor": {}}`))
 	if wire.KindOf(err) != wire.KindInvalidArgument || !strings.Contains(err.Error(), `"tensor"`) {
 		t.Errorf("tensor without fixed size: %v", err)
+	}
+}
+
+// jpegOf is a w×h photo-like JPEG (smooth gradients plus texture).
+func jpegOf(t testing.TB, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{R: byte(x * 255 / w), G: byte(y * 255 / h), B: byte(128 + 100*math.Sin(float64(x)/15)*math.Cos(float64(y)/20)), A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestFastResizeKeepsShapesAndStaysClose: decoding a JPEG at reduced scale
+// before the resize gives the same shapes as the exact pipeline and pixels
+// close to it (DCT scaling averages where INTER_LINEAR samples).
+func TestFastResizeKeepsShapesAndStaysClose(t *testing.T) {
+	files := map[string][]byte{"/data/a.jpg": jpegOf(t, 640, 480), "/data/b.jpg": jpegOf(t, 333, 517)}
+	r := newRig(t, files, DefaultCoordinatorConfig(), DefaultWorkerConfig(), "")
+	read := func(fast bool) []imagerow.Row {
+		info := r.plan(t, fmt.Sprintf(`{"path": %q, "numPartitions": 1, "fastResize": %v,
+			"transforms": [{"action": "resize", "size": 100, "keepAspectRatio": true}]}`, testBase, fast))
+		sp, err := r.work.Open(context.Background(), info.GetEndpoint()[0].GetTicket().GetTicket())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sp.Close()
+		var rows []imagerow.Row
+		err = sp.Run(context.Background(), func(rec arrow.RecordBatch, _ wire.BatchMeta) error {
+			for i := 0; i < int(rec.NumRows()); i++ {
+				row := imagerow.At(rec.Column(0).(*array.Struct), i)
+				row.Data = bytes.Clone(row.Data)
+				rows = append(rows, row)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	exact, fast := read(false), read(true)
+	for i := range exact {
+		e, f := exact[i], fast[i]
+		if e.Height != f.Height || e.Width != f.Width || e.NChannels != f.NChannels {
+			t.Fatalf("%s: fast %dx%d, exact %dx%d", e.Origin, f.Height, f.Width, e.Height, e.Width)
+		}
+		var se float64
+		for j := range e.Data {
+			d := float64(e.Data[j]) - float64(f.Data[j])
+			se += d * d
+		}
+		psnr := 10 * math.Log10(255*255/(se/float64(len(e.Data))))
+		t.Logf("%s: %dx%d, PSNR fast vs exact %.1f dB", e.Origin, e.Height, e.Width, psnr)
+		if psnr < 30 {
+			t.Errorf("%s: fast resize %.1f dB from the exact pipeline", e.Origin, psnr)
+		}
 	}
 }

@@ -43,6 +43,23 @@ type Options struct {
 	// for WebP files that declare alpha but turn out opaque, a prefix of
 	// it. nil means make([]byte, n).
 	Alloc func(n int) []byte
+	// Shrink, if set, lets a decoder that can scale while decoding
+	// (libjpeg-turbo's DCT scaling, JPEG only, cgo builds only) decode an
+	// h×w image at 1/Shrink(h, w) of its size: 1, 2, 4 or 8. The pixels
+	// then differ from a full decode followed by a resize.
+	Shrink func(h, w int) int
+}
+
+// shrink is the scale denominator for an h×w image (1: full size).
+func (o Options) shrink(h, w int) int {
+	if o.Shrink == nil {
+		return 1
+	}
+	switch d := o.Shrink(h, w); d {
+	case 2, 4, 8:
+		return d
+	}
+	return 1
 }
 
 // alloc returns the n-byte output buffer, from o.Alloc when set.

@@ -136,6 +136,18 @@ static int ifl_header(ifl_ctx *c, const unsigned char *buf, unsigned long len, i
 	}
 }
 
+// ifl_scale asks libjpeg to decode at 1/den (DCT scaling) and returns the
+// output size. Returns 0, or a negative code with the message in ifl_msg.
+static int ifl_scale(ifl_ctx *c, int den, int *w, int *h) {
+	if (setjmp(c->err.jb)) return ifl_code(c);
+	c->cinfo.scale_num = 1;
+	c->cinfo.scale_denom = (unsigned int)den;
+	jpeg_calc_output_dimensions(&c->cinfo);
+	*w = (int)c->cinfo.output_width;
+	*h = (int)c->cinfo.output_height;
+	return 0;
+}
+
 // IFL_ROWS is how many scanlines one jpeg_read_scanlines call may fill:
 // libjpeg-turbo returns as many as its upsampler has ready, so offering
 // several rows saves calls without any extra buffering.
@@ -241,6 +253,11 @@ func decodeJPEG(ctx context.Context, origin string, data []byte, opts Options) (
 	// its buffers in jpeg_start_decompress and before we allocate ours.
 	if err := checkSize(int(h), int(w), nch, opts.maxPixels()); err != nil {
 		return Row{}, err
+	}
+	if den := opts.shrink(int(h), int(w)); den > 1 {
+		if rc := C.ifl_scale(jc, C.int(den), &w, &h); rc != 0 {
+			return Row{}, jpegErr(ctx, jc, int(rc))
+		}
 	}
 	out := opts.alloc(int(w) * int(h) * nch)
 	if rc := C.ifl_read(jc, (*C.uchar)(unsafe.Pointer(&out[0])), C.int(nch)); rc != 0 {

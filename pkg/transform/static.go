@@ -42,3 +42,16 @@ func FixedShape(stages []Stage) (h, w, c int, ok bool) {
 	}
 	return h, w, c, known
 }
+
+// FastStages rewrites stages for an image decoded smaller than its h×w
+// (JPEG DCT scaling, see ShrinkFactor): the first resize gets the explicit
+// size it would compute from the full image, so the output's shape does
+// not depend on the decode's rounding.
+func FastStages(stages []Stage, h, w int) []Stage {
+	r, ok := stages[0].(Resize)
+	if !ok {
+		return stages
+	}
+	th, tw := r.target(h, w)
+	return append([]Stage{Resize{Height: th, Width: tw}}, stages[1:]...)
+}
