@@ -56,6 +56,11 @@ class Transforms:
     def to_json(self) -> List[Dict[str, Any]]:
         return [dict(s) for s in self.stages]
 
+    def json(self) -> str:
+        """The stage list as JSON text, e.g. for Spark's ``.option("transforms", ...)``."""
+        import json
+        return json.dumps(self.to_json())
+
     def __repr__(self) -> str:
         return f"Transforms({self.stages!r})"
 
@@ -76,6 +81,11 @@ class Tensor:
 
     def to_json(self) -> Dict[str, Any]:
         return dict(self.params)
+
+    def json(self) -> str:
+        """The parameters as JSON text, e.g. for Spark's ``.option("tensor", ...)``."""
+        import json
+        return json.dumps(self.to_json())
 
 
 def stages_json(transforms: Any) -> Optional[List[Dict[str, Any]]]:
