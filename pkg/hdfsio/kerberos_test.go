@@ -9,7 +9,6 @@ package hdfsio_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
 	"path"
@@ -177,6 +176,11 @@ func TestKerberos(t *testing.T) {
 
 	check := func(t *testing.T, cfg hdfsio.HDFSConfig) {
 		t.Helper()
+		defer func() {
+			if t.Failed() {
+				t.Logf("--- secure cluster log ---\n%s", sc.LogTail(40))
+			}
+		}()
 		start := time.Now()
 		h := newFS(t, cfg)
 		files, listing := readTree(t, h)
@@ -203,13 +207,22 @@ func TestKerberos(t *testing.T) {
 		return cfg
 	}
 
-	levels := []struct{ name, level, suites, client string }{
-		{"authentication", "authentication", "", ""},
-		{"integrity", "integrity", "", "integrity"},
-		// DIGEST-MD5's own cipher: colinmarc/hdfs speaks rc4 (not 3des/des).
-		{"privacy", "privacy", "", "privacy"},
-		// AES/CTR after the SASL handshake (dfs.encrypt.data.transfer.cipher.suites).
-		{"privacy AES", "privacy", "AES/CTR/NoPadding", "privacy"},
+	levels := []struct {
+		name, level, suites, client string
+		// colinmarcBug: colinmarc/hdfs v2.4.0 cannot read these (see
+		// colinmarcSASLBug); the test pins the failure so that a fixed
+		// release shows up here.
+		colinmarcBug bool
+	}{
+		{"authentication", "authentication", "", "", false},
+		// SASL DIGEST-MD5 wrapping (auth-int), every frame HMAC'd.
+		{"integrity", "integrity", "", "integrity", true},
+		// DIGEST-MD5's own cipher (auth-conf): rc4 with colinmarc/hdfs.
+		{"privacy rc4", "privacy", "", "privacy", true},
+		// auth-conf, then AES/CTR streams with keys negotiated in the
+		// handshake (dfs.encrypt.data.transfer.cipher.suites), as Hadoop
+		// recommends for privacy.
+		{"privacy AES", "privacy", "AES/CTR/NoPadding", "privacy", false},
 	}
 	for i, lv := range levels {
 		if i > 0 {
@@ -218,6 +231,14 @@ func TestKerberos(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("DataNodes restarted with %s %s in %s", lv.level, lv.suites, time.Since(start).Round(time.Millisecond))
+		}
+		if lv.colinmarcBug {
+			t.Run(lv.name+"/keytab (colinmarc/hdfs bug)", func(t *testing.T) {
+				cfg := keytabConfig(t, sc)
+				cfg.DataTransferProtection = lv.client
+				colinmarcSASLBug(t, cfg)
+			})
+			continue
 		}
 		t.Run(lv.name+"/keytab", func(t *testing.T) {
 			cfg := keytabConfig(t, sc)
@@ -320,7 +341,7 @@ func TestKerberos(t *testing.T) {
 				h.Close()
 				t.Fatal("simple auth accepted by a Kerberos NameNode")
 			}
-			if !strings.Contains(strings.ToLower(err.Error()), "simple") && !errors.Is(err, os.ErrPermission) {
+			if !strings.Contains(err.Error(), "refused simple authentication as hdfs") {
 				t.Errorf("got %v, want the NameNode's SIMPLE authentication refusal", err)
 			}
 			if took := time.Since(start); took > 15*time.Second {
@@ -329,6 +350,43 @@ func TestKerberos(t *testing.T) {
 			t.Logf("%s", err)
 		})
 	})
+}
+
+// colinmarcSASLBug pins a bug of colinmarc/hdfs v2.4.0: its DIGEST-MD5
+// integrity and privacy connections (internal/transfer/digest_md5_integrity.go
+// and digest_md5_privacy.go) end Read with `return d.readBuf.Read(b[n:])`,
+// dropping the n bytes already copied from the previous SASL frame when one
+// Read spans two frames. Hadoop's DataNode writes its BlockOpResponseProto
+// in several small frames (the varint length alone in the first), so every
+// read of a non-empty file fails with "proto: cannot parse invalid
+// wire-format data". (Patched locally to `m, err := d.readBuf.Read(b[n:]);
+// return n + m, err`, both levels read correctly.) The failure is quick and
+// clear; empty files, which need no DataNode, still read.
+func colinmarcSASLBug(t *testing.T, cfg hdfsio.HDFSConfig) {
+	t.Helper()
+	h := newFS(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	r, err := h.Open(ctx, "/corpus/b.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err == nil {
+		if string(got) == string(corpus["/corpus/b.bin"]) {
+			t.Fatal("colinmarc/hdfs now reads this protection level: the bug is fixed — make this level a full check and update docs/security.md")
+		}
+		t.Fatal("read returned wrong bytes without an error")
+	}
+	if !strings.Contains(err.Error(), "cannot parse invalid wire-format data") {
+		t.Errorf("got %v, want colinmarc's known proto parse failure", err)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("failure took %s", took)
+	}
+	t.Logf("known colinmarc/hdfs v2.4.0 failure: %v", err)
 }
 
 func total(m map[string][]byte) int {

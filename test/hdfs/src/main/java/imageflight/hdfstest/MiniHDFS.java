@@ -209,16 +209,18 @@ public final class MiniHDFS {
               dns.add(dn);
             }
             for (int i = 0; i < xferAddrs.size(); i++) {
-              DataNode dn = dns.get(i);
-              // The DataNode's Configuration is the one its restart uses.
-              Configuration dc = dn.getConf();
+              MiniDFSCluster.DataNodeProperties p = cluster.stopDataNode(dns.get(i).getDatanodeId().getXferAddr());
+              // restartDataNode starts from the Configuration MiniDFSCluster
+              // saved for this DataNode (a package-private field).
+              java.lang.reflect.Field cf = MiniDFSCluster.DataNodeProperties.class.getDeclaredField("conf");
+              cf.setAccessible(true);
+              Configuration dc = (Configuration) cf.get(p);
               dc.set("dfs.data.transfer.protection", f[1]);
               if (suites == null) {
                 dc.unset("dfs.encrypt.data.transfer.cipher.suites");
               } else {
                 dc.set("dfs.encrypt.data.transfer.cipher.suites", suites);
               }
-              MiniDFSCluster.DataNodeProperties p = cluster.stopDataNode(xferAddrs.get(i));
               cluster.restartDataNode(p, true);
             }
             cluster.waitActive();
