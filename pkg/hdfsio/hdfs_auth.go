@@ -95,3 +95,15 @@ func kerberosClient(cfg HDFSConfig) (*krb.Client, error) {
 	}
 	return c, nil
 }
+
+// simpleAuthRefused explains colinmarc/hdfs's "unexpected sequence number"
+// on connect without Kerberos: a Kerberos-secured NameNode answers a simple
+// (user name only) connection with an error on the connection header's
+// call id, which colinmarc reports only as that mismatch, dropping the
+// NameNode's "SIMPLE authentication is not enabled" message.
+func simpleAuthRefused(opts hdfs.ClientOptions, err error) error {
+	if opts.KerberosClient != nil || err == nil || !strings.Contains(err.Error(), "unexpected sequence number") {
+		return err
+	}
+	return fmt.Errorf("the NameNode refused simple authentication as %s (a Kerberos-secured cluster? set hadoop.security.authentication=kerberos in the Hadoop configuration, and a keytab or ticket cache): %w", opts.User, err)
+}
