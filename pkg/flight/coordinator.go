@@ -225,7 +225,7 @@ func (c *Coordinator) list(ctx context.Context, req wire.Descriptor) (hdfsio.Loc
 	}
 	fsys, err := c.deps.Mounts.For(ctx, base)
 	if err != nil {
-		return base, plan.Listing{}, wire.Wrap(wire.KindUnavailable, err, "mount")
+		return base, plan.Listing{}, mountError(err)
 	}
 	var seen atomic.Int64
 	stopProgress := c.logProgress(base, &seen)

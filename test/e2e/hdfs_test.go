@@ -285,8 +285,8 @@ func TestKerberosHDFS(t *testing.T) {
 		start := time.Now()
 		_, err := cl.Plan(ctx, []byte(`{"path": "`+root+`", "recursive": true}`))
 		took := time.Since(start)
-		if err == nil || !strings.Contains(err.Error(), bad) {
-			t.Errorf("plan as %s: %v, want an error naming the principal", bad, err)
+		if err == nil || !strings.Contains(err.Error(), bad) || status.Code(err) != codes.PermissionDenied {
+			t.Errorf("plan as %s: %v, want PermissionDenied naming the principal (not retryable)", bad, err)
 		}
 		if took > 15*time.Second {
 			t.Errorf("refusal took %s", took)
