@@ -282,7 +282,9 @@ func Use(t testing.TB, c *Cluster) *Cluster {
 	return c
 }
 
-// StartCluster starts a cluster; the caller must Close it.
+// StartCluster starts a cluster; the caller must Close it. It is long on
+// purpose: one linear script (write config, start the JVM, read its READY
+// line, wait for the DataNodes) whose steps each clean up on failure.
 func StartCluster(opts Options) (*Cluster, error) {
 	if opts.DataNodes <= 0 {
 		opts.DataNodes = 2

@@ -37,7 +37,8 @@ func pngValidDepth(ctype, depth int) bool {
 // tRNS (at most one each, before the IDATs; PLTE required for palette
 // images, forbidden for gray ones), one run of IDATs, no unknown critical
 // chunks, chunk names of letters, and an empty IEND. Anything else goes to
-// image/png, which decides.
+// image/png, which decides. One loop over the chunks, long because the
+// rules it mirrors are image/png's, in image/png's order.
 func pngCleanChunks(data []byte, info pngInfo) (pngClean, bool) {
 	var c pngClean
 	if !pngValidDepth(info.ctype, info.depth) {
