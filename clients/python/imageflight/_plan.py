@@ -43,11 +43,36 @@ class Plan:
 
 
 def get_plan(
-    command: Dict[str, Any],
+    path_or_command: Any,
     coordinator: str = DEFAULT_COORDINATOR,
     timeout: Optional[float] = None,
+    *,
+    recursive: bool = False,
+    num_partitions: int = -1,
+    drop_image_failures: bool = False,
+    sample_ratio: float = 1.0,
+    seed: int = 0,
 ) -> Plan:
-    """Runs GetFlightInfo for a command built by :func:`build_command`."""
+    """Plans a read (GetFlightInfo on the coordinator) and returns the :class:`Plan`:
+    schema and endpoints (tickets as bytes, locations), plain picklable values that can be
+    handed to other processes and read there with :func:`~imageflight.iter_plan` /
+    :func:`~imageflight.read_plan`.
+
+    ``path_or_command``: a path, with the read options of :func:`~imageflight.read_images`
+    as keywords; or a command dict from :func:`~imageflight.build_command` (the keywords
+    are then ignored).
+    """
+    if isinstance(path_or_command, dict):
+        command = path_or_command
+    else:
+        from ._options import build_command
+
+        command = build_command(path_or_command, recursive, num_partitions,
+                                drop_image_failures, sample_ratio, seed)
+    if not isinstance(coordinator, str) or not coordinator:
+        from ._errors import InvalidArgument
+
+        raise InvalidArgument(f"coordinator must be a Flight URI string, got {coordinator!r}")
     coordinator = _normalize_location(coordinator)
     descriptor = flight.FlightDescriptor.for_command(json.dumps(command).encode("utf-8"))
     try:
