@@ -19,6 +19,7 @@ so ``import imageflight`` needs only pyarrow.
 import importlib as _importlib
 
 from .client import (
+    COORDINATOR_ENV,
     DEFAULT_COORDINATOR,
     IN_FLIGHT_PER_STREAM,
     REASON_IN_WORKER_LOG,
@@ -48,6 +49,7 @@ from .client import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "COORDINATOR_ENV",
     "DEFAULT_COORDINATOR",
     "IN_FLIGHT_PER_STREAM",
     "REASON_IN_WORKER_LOG",

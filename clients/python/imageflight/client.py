@@ -44,7 +44,7 @@ from ._errors import (
 )
 from ._image import IMAGE_FIELDS, IMAGE_STRUCT, labels_to_indices, to_numpy
 from ._options import _as_bool, _as_float, _as_int, _check_stall_timeout, build_command
-from ._plan import DEFAULT_COORDINATOR, Endpoint, Plan, get_plan
+from ._plan import COORDINATOR_ENV, DEFAULT_COORDINATOR, Endpoint, Plan, get_plan, resolve_coordinator
 from ._stats import REASON_IN_WORKER_LOG, FailedImage, ReadStats
 from ._stream import (
     DEFAULT_STALL_TIMEOUT,
@@ -54,6 +54,7 @@ from ._stream import (
 )
 
 __all__ = [
+    "COORDINATOR_ENV",
     "DEFAULT_COORDINATOR",
     "IMAGE_FIELDS",
     "IMAGE_STRUCT",
@@ -99,14 +100,13 @@ def _check_common(coordinator: Any, timeout: Any, stall_timeout: Any, on_batch: 
         raise InvalidArgument(f"on_batch must be callable, got {on_batch!r}")
     if stats is not None and not isinstance(stats, ReadStats):
         raise InvalidArgument(f"stats must be an imageflight.ReadStats, got {stats!r}")
-    if not isinstance(coordinator, str) or not coordinator:
-        raise InvalidArgument(f"coordinator must be a Flight URI string, got {coordinator!r}")
+    resolve_coordinator(coordinator)
     return timeout
 
 
 def read_images(
     path: Any,
-    coordinator: str = DEFAULT_COORDINATOR,
+    coordinator: Optional[str] = None,
     recursive: bool = False,
     num_partitions: int = -1,
     drop_image_failures: bool = False,
@@ -128,7 +128,8 @@ def read_images(
 
     Args:
       path: local path, ``file:`` URI or ``hdfs://host:port/path`` as the server sees it.
-      coordinator: Flight URI of the coordinator.
+      coordinator: Flight URI of the coordinator (default: ``$IMAGEFLIGHT_COORDINATOR``, else
+        ``grpc://127.0.0.1:8815``).
       recursive: also read sub-folders (Spark ``readImages``' ``recursive``).
       num_partitions: number of splits (endpoints); -1 lets the server choose.
       drop_image_failures: drop undecodable files instead of returning Spark's invalid row.
@@ -172,7 +173,7 @@ def read_plan(plan: Plan, max_workers: Optional[int] = None, progress: bool = Fa
 
 def iter_batches(
     path: Any,
-    coordinator: str = DEFAULT_COORDINATOR,
+    coordinator: Optional[str] = None,
     recursive: bool = False,
     num_partitions: int = -1,
     drop_image_failures: bool = False,

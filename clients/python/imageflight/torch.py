@@ -50,7 +50,8 @@ from torch.utils.data import IterableDataset, get_worker_info
 from ._batches import iter_plan
 from ._errors import InvalidArgument
 from ._image import _check_channels, _pixels
-from ._plan import DEFAULT_COORDINATOR, Plan, get_plan
+from ._plan import Plan, get_plan
+from ._shard import _mix, shard_endpoints
 from ._stats import ReadStats
 from ._stream import DEFAULT_STALL_TIMEOUT
 
@@ -64,30 +65,6 @@ _log = logging.getLogger("imageflight")
 TENSOR_COLUMN = "tensor"
 
 _AUTO = "auto"
-
-
-def shard_endpoints(n_endpoints: int, shard: int, shards: int, seed: Optional[int],
-                    epoch: int) -> List[int]:
-    """The endpoint indices one shard reads in one epoch: the endpoints in plan order, or
-    shuffled with ``(seed, epoch)`` when ``seed`` is not None, dealt round-robin to
-    ``shards`` shards. Over all shards every index appears exactly once."""
-    if shards < 1 or not 0 <= shard < shards:
-        raise InvalidArgument(f"shard {shard} of {shards}: need 0 <= shard < shards")
-    order = list(range(n_endpoints))
-    if seed is not None:
-        random.Random(_mix(seed, epoch)).shuffle(order)
-    return order[shard::shards]
-
-
-def _mix(*parts: int) -> int:
-    """A stable 63-bit seed from integers (``hash`` of a tuple is stable too, but only
-    within one Python version)."""
-    x = 0x9E3779B97F4A7C15
-    for p in parts:
-        x ^= int(p) & 0xFFFFFFFFFFFFFFFF
-        x = (x * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-        x ^= x >> 31
-    return x & 0x7FFFFFFFFFFFFFFF
 
 
 def _dist_rank_world() -> Optional[Tuple[int, int]]:
@@ -140,7 +117,7 @@ class ImageFlightDataset(IterableDataset):
     def __init__(
         self,
         path: Any = None,
-        coordinator: str = DEFAULT_COORDINATOR,
+        coordinator: Optional[str] = None,
         *,
         recursive: bool = False,
         num_partitions: int = -1,
