@@ -17,6 +17,7 @@ import imageflight
 from imageflight import client as C
 
 import fakeflight as F
+from imageflight import _shard as S
 
 DEAD = "grpc://127.0.0.1:1"  # nothing listens on port 1
 
@@ -338,3 +339,19 @@ def test_stall_watchdog_abandons_do_get_without_schema(fake):
     assert rows == 3 and stats.stalls == 1 and stats.failovers == 1 and stats.resumes == 0, stats
     assert time.monotonic() - t0 < 1.4, "did not wait for the hung DoGet"
     assert "no schema within" in stats.errors[0][2]
+
+
+# ------------------------------------------------------------------ sharding (torch-free)
+
+
+def test_sharding_rule_every_endpoint_once():
+    for n in (1, 5, 16):
+        for shards in (1, 2, 3, 4, 8):
+            for seed in (None, 0, 7):
+                for epoch in (0, 1):
+                    got = [i for s in range(shards) for i in S.shard_endpoints(n, s, shards, seed, epoch)]
+                    assert sorted(got) == list(range(n))
+    assert S.shard_endpoints(16, 0, 2, 7, 0) != S.shard_endpoints(16, 0, 2, 7, 1), "epoch reshuffles"
+    assert S.shard_endpoints(16, 0, 2, 7, 0) != S.shard_endpoints(16, 0, 2, 8, 0), "seed reshuffles"
+    with pytest.raises(imageflight.InvalidArgument):
+        S.shard_endpoints(4, 2, 2, None, 0)

@@ -90,6 +90,15 @@ class ReadStats:
             self.bytes += batch.nbytes
             self.rows_by_location[location] = self.rows_by_location.get(location, 0) + batch.num_rows
 
+    def __getstate__(self):  # picklable (e.g. inside a dataset sent to spawned workers)
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _in_flight(self, n: int) -> None:
         if n > self.peak_in_flight:  # called under the reader's lock
             self.peak_in_flight = n

@@ -237,7 +237,7 @@ class ImageFlightDataset(IterableDataset):
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         shard, shards = self.shard()
         mine = self.endpoints_for(shard, shards)
-        if len(self.plan.endpoints) < shards and shard == 0:
+        if 0 < len(self.plan.endpoints) < shards and shard == 0:
             warnings.warn(f"imageflight: {len(self.plan.endpoints)} endpoints for {shards} "
                           f"shards (ranks x DataLoader workers): some read nothing; ask for "
                           f"num_partitions >= {shards}", stacklevel=2)
