@@ -355,3 +355,11 @@ def test_sharding_rule_every_endpoint_once():
     assert S.shard_endpoints(16, 0, 2, 7, 0) != S.shard_endpoints(16, 0, 2, 8, 0), "seed reshuffles"
     with pytest.raises(imageflight.InvalidArgument):
         S.shard_endpoints(4, 2, 2, None, 0)
+
+
+def test_to_numpy_invalid_none_keeps_alignment():
+    col = pa.array([_img(1, 2, 3, bytes(6)), _img(-1, -1, -1, b"", -1)], type=C.IMAGE_STRUCT)
+    out = imageflight.to_numpy(col, invalid="none")
+    assert isinstance(out, list) and out[0].shape == (1, 2, 3) and out[1] is None
+    with pytest.raises(ValueError, match="invalid"):
+        imageflight.to_numpy(col, invalid="skip")

@@ -102,7 +102,7 @@ def _pixels(h: int, w: int, c: int, mode: Any, data: Any, origin: Any, rgb: bool
 
 
 def to_numpy(obj: Any, rgb: bool = False, channels: Optional[int] = None,
-             stack: bool = True):
+             stack: bool = True, invalid: str = "raise"):
     """Returns image pixels as numpy arrays.
 
     **One row** -- a row of :func:`read_images`' table (``table.to_pylist()[i]`` or its
@@ -141,12 +141,17 @@ def to_numpy(obj: Any, rgb: bool = False, channels: Optional[int] = None,
     data = col.field("data")
     out = []
     for i in range(len(col)):
-        if hs[i] is None:
-            raise ValueError(f"null image row {i}")
+        if hs[i] is None or hs[i] < 0:
+            if invalid == "none":
+                out.append(None)
+                continue
+            if hs[i] is None:
+                raise ValueError(f"null image row {i}")
         buf = data[i].as_buffer()
         out.append(_pixels(hs[i], ws[i], cs[i], modes[i], b"" if buf is None else buf,
                            origins[i], rgb, channels))
-    if stack and out and all(a.shape == out[0].shape and a.dtype == out[0].dtype for a in out):
+    if stack and out and all(a is not None and a.shape == out[0].shape and a.dtype == out[0].dtype
+                             for a in out):
         return np.stack(out)
     return out
 
