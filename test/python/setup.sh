@@ -16,7 +16,10 @@ fi
 # Skip pip entirely when everything is already installed at the wanted versions
 # (keeps CI re-runs fast and offline-tolerant).
 stamp="$venv/.imageflight-setup-stamp"
-want="$(cat "$here/requirements.txt" "$root/clients/python/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+# IMAGEFLIGHT_TEST_TORCH=1 also installs torch for test_torch_dataset.py (not in
+# requirements.txt: PyPI's Linux wheel pulls ~2.8 GB of CUDA packages, ~2.5 min here).
+with_torch="${IMAGEFLIGHT_TEST_TORCH:-0}"
+want="$( (cat "$here/requirements.txt" "$root/clients/python/pyproject.toml"; echo "torch=$with_torch") | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
    && "$venv/bin/python" -c 'import imageflight, pyarrow.flight, pandas, numpy, pyspark, pytest, PIL' 2>/dev/null; then
   echo "setup.sh: $venv up to date" >&2
@@ -26,6 +29,10 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root/clients/python[pandas,numpy]"
+if [ "$with_torch" = "1" ]; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch>=2.1"
+  "$venv/bin/python" -c 'import torch'
+fi
 "$venv/bin/python" -c 'import imageflight, pyarrow.flight, pandas, numpy, pyspark, pytest, PIL'
 echo "$want" > "$stamp"
 echo "setup.sh: $venv ready" >&2

@@ -17,6 +17,7 @@ import imageflight
 from imageflight import client as C
 
 import fakeflight as F
+from imageflight import _shard as S
 
 DEAD = "grpc://127.0.0.1:1"  # nothing listens on port 1
 
@@ -241,8 +242,21 @@ def test_to_numpy_shapes_and_rgb():
     assert imageflight.to_numpy(_img(2, 3, 3, bgr), rgb=True)[0, 0].tolist() == [2, 1, 0]
     bgra = bytes(range(8))
     assert imageflight.to_numpy(_img(1, 2, 4, bgra), rgb=True)[0, 1].tolist() == [6, 5, 4, 7]
-    g = imageflight.to_numpy(_img(2, 2, 1, b"\x01\x02\x03\x04"), rgb=True)
-    assert g.shape == (2, 2, 1) and g[:, :, 0].tolist() == [[1, 2], [3, 4]]
+    gray = _img(2, 2, 1, b"\x01\x02\x03\x04")
+    assert imageflight.to_numpy(gray).shape == (2, 2, 1)
+    g = imageflight.to_numpy(gray, rgb=True)  # rgb=True: gray as 3 equal channels
+    assert g.shape == (2, 2, 3) and all(g[:, :, k].tolist() == [[1, 2], [3, 4]] for k in range(3))
+    g3 = imageflight.to_numpy(gray, channels=3)
+    assert np.array_equal(g3, g)
+    g4 = imageflight.to_numpy(gray, channels=4)
+    assert g4.shape == (2, 2, 4) and g4[:, :, 3].tolist() == [[255, 255], [255, 255]]
+    # BGRA -> 3 channels drops alpha; BGR -> 4 adds an opaque one; -> 1 is BT.601 luma.
+    assert imageflight.to_numpy(_img(1, 2, 4, bgra), channels=3, rgb=True)[0, 1].tolist() == [6, 5, 4]
+    assert imageflight.to_numpy(_img(2, 3, 3, bgr), channels=4)[0, 0].tolist() == [0, 1, 2, 255]
+    white = _img(1, 1, 3, b"\xff\xff\xff")
+    assert imageflight.to_numpy(white, channels=1).tolist() == [[[255]]]
+    with pytest.raises(ValueError, match="channels"):
+        imageflight.to_numpy(gray, channels=2)
 
 
 def test_to_numpy_accepts_row_shapes(fake):
@@ -250,11 +264,60 @@ def test_to_numpy_accepts_row_shapes(fake):
     a.endpoints = [fl.FlightEndpoint(F.ticket(0, 2), [a.location])]
     t = imageflight.read_images("/d", coordinator=a.location)
     want = np.full((1, 2, 3), 0, np.uint8)
-    for form in (t.slice(0, 1), t.to_pylist()[0], t.to_pylist()[0]["image"], t.column("image")[0]):
+    for form in (t.to_pylist()[0], t.to_pylist()[0]["image"], t.column("image")[0]):
         assert np.array_equal(imageflight.to_numpy(form), want)
+    # Tables, batches and columns give every row: stacked when the shapes agree.
+    both = np.stack([want, np.full((1, 2, 3), 1, np.uint8)])
+    for form in (t, t.combine_chunks().to_batches()[0],
+                 t.column("image"), t.column("image").combine_chunks()):
+        assert np.array_equal(imageflight.to_numpy(form), both)
+    assert imageflight.to_numpy(t.slice(0, 1)).shape == (1, 1, 2, 3)
+    listed = imageflight.to_numpy(t, stack=False)
+    assert isinstance(listed, list) and len(listed) == 2 and np.array_equal(listed[1], both[1])
+    assert imageflight.to_numpy(t.slice(0, 0)) == []
     pdf = t.to_pandas()
     assert np.array_equal(imageflight.to_numpy(pdf.iloc[1]), np.full((1, 2, 3), 1, np.uint8))
     assert np.array_equal(imageflight.to_numpy(pdf.iloc[1]["image"]), np.full((1, 2, 3), 1, np.uint8))
+
+
+def test_to_numpy_batch_of_mixed_shapes_is_a_list():
+    col = pa.array([_img(1, 2, 3, bytes(6)), _img(2, 2, 1, bytes(4))], type=C.IMAGE_STRUCT)
+    out = imageflight.to_numpy(col)
+    assert isinstance(out, list) and [a.shape for a in out] == [(1, 2, 3), (2, 2, 1)]
+    same = imageflight.to_numpy(col, channels=3)  # gray -> 3 channels: still different sizes
+    assert [a.shape for a in same] == [(1, 2, 3), (2, 2, 3)]
+    col = pa.array([_img(2, 2, 3, bytes(12)), _img(2, 2, 1, bytes(4))], type=C.IMAGE_STRUCT)
+    assert imageflight.to_numpy(col, rgb=True).shape == (2, 2, 2, 3)
+    bad = pa.array([_img(2, 2, 3, bytes(12)), _img(-1, -1, -1, b"", -1)], type=C.IMAGE_STRUCT)
+    with pytest.raises(ValueError, match="x.png"):
+        imageflight.to_numpy(bad)
+
+
+def test_labels_to_indices():
+    idx, classes = imageflight.labels_to_indices(pa.chunked_array([["dog", "cat"], [None, "dog", "bird"]]))
+    assert classes == ["bird", "cat", "dog"] and idx.tolist() == [2, 1, -1, 2, 0]
+    assert idx.dtype == np.int64
+    idx, classes = imageflight.labels_to_indices(["b", "a"], classes=["b", "a", "c"])
+    assert idx.tolist() == [0, 1] and classes == ["b", "a", "c"]
+    with pytest.raises(ValueError, match="zebra"):
+        imageflight.labels_to_indices(["zebra"], classes=["a"])
+    import pandas as pd
+    idx, classes = imageflight.labels_to_indices(pd.Series([2019, 2018, 2019]))
+    assert classes == [2018, 2019] and idx.tolist() == [1, 0, 1]
+
+
+def test_failed_images_reads_the_failure_column_when_present():
+    img = pa.array([_img(1, 1, 3, bytes(3)), _img(-1, -1, -1, b"", -1), _img(-1, -1, -1, b"", -1)],
+                   type=C.IMAGE_STRUCT)
+    plain = pa.RecordBatch.from_arrays([img], names=["image"])
+    from imageflight._stats import failed_images
+    got = failed_images(plain)
+    assert [f.reason for f in got] == [imageflight.REASON_IN_WORKER_LOG] * 2
+    withcol = pa.RecordBatch.from_arrays([img, pa.array([None, "truncated JPEG", None])],
+                                         names=["image", "failure"])
+    got = failed_images(withcol)
+    assert [f.reason for f in got] == ["truncated JPEG", imageflight.REASON_IN_WORKER_LOG]
+    assert all(f.origin == "file:/x.png" for f in got)
 
 
 def test_to_numpy_invalid_and_mismatch():
@@ -276,3 +339,27 @@ def test_stall_watchdog_abandons_do_get_without_schema(fake):
     assert rows == 3 and stats.stalls == 1 and stats.failovers == 1 and stats.resumes == 0, stats
     assert time.monotonic() - t0 < 1.4, "did not wait for the hung DoGet"
     assert "no schema within" in stats.errors[0][2]
+
+
+# ------------------------------------------------------------------ sharding (torch-free)
+
+
+def test_sharding_rule_every_endpoint_once():
+    for n in (1, 5, 16):
+        for shards in (1, 2, 3, 4, 8):
+            for seed in (None, 0, 7):
+                for epoch in (0, 1):
+                    got = [i for s in range(shards) for i in S.shard_endpoints(n, s, shards, seed, epoch)]
+                    assert sorted(got) == list(range(n))
+    assert S.shard_endpoints(16, 0, 2, 7, 0) != S.shard_endpoints(16, 0, 2, 7, 1), "epoch reshuffles"
+    assert S.shard_endpoints(16, 0, 2, 7, 0) != S.shard_endpoints(16, 0, 2, 8, 0), "seed reshuffles"
+    with pytest.raises(imageflight.InvalidArgument):
+        S.shard_endpoints(4, 2, 2, None, 0)
+
+
+def test_to_numpy_invalid_none_keeps_alignment():
+    col = pa.array([_img(1, 2, 3, bytes(6)), _img(-1, -1, -1, b"", -1)], type=C.IMAGE_STRUCT)
+    out = imageflight.to_numpy(col, invalid="none")
+    assert isinstance(out, list) and out[0].shape == (1, 2, 3) and out[1] is None
+    with pytest.raises(ValueError, match="invalid"):
+        imageflight.to_numpy(col, invalid="skip")

@@ -69,8 +69,10 @@ def test_wheel_metadata(wheel):
     base = [r for r in reqs if "extra ==" not in r]
     assert [re.split(r"[ <>=!~;\[]", r, maxsplit=1)[0] for r in base] == ["pyarrow"], base
     extras = set(meta.get_all("Provides-Extra") or [])
-    assert {"pandas", "numpy", "spark"} <= extras, extras
-    for extra, dist in (("pandas", "pandas"), ("numpy", "numpy"), ("spark", "pyspark")):
+    assert {"pandas", "numpy", "spark", "torch"} <= extras, extras
+    assert any(r.startswith("pandas") and "<3" in r and 'extra == "spark"' in r for r in reqs), reqs
+    for extra, dist in (("pandas", "pandas"), ("numpy", "numpy"), ("spark", "pyspark"),
+                        ("torch", "torch")):
         assert any(r.startswith(dist) and f'extra == "{extra}"' in r for r in reqs), (extra, reqs)
 
 
@@ -90,3 +92,17 @@ def test_wheel_installs_and_imports(wheel, tmp_path):
     file, version = res.stdout.split()
     assert file.startswith(str(target)), file
     assert version == os.path.basename(wheel).split("-")[1]  # __version__ == pyproject's
+
+
+def test_core_import_needs_no_extra_and_submodules_load_lazily():
+    """``import imageflight`` loads neither torch, pyspark nor pandas; the README's
+    ``import imageflight`` then ``imageflight.spark.register(spark)`` works."""
+    code = ("import sys, imageflight\n"
+            "heavy = [m for m in ('torch', 'pyspark', 'pandas') if m in sys.modules]\n"
+            "assert not heavy, heavy\n"
+            "assert callable(imageflight.spark.register)\n"
+            "assert 'pyspark' in sys.modules\n"
+            "assert 'spark' in dir(imageflight) and 'torch' in dir(imageflight)\n"
+            "assert callable(imageflight.get_plan) and imageflight.Plan\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -1,10 +1,29 @@
-"""Flight clients, one per location and process, shared between threads."""
+"""Flight clients, one per location and process, shared between threads; fork safety.
+
+**Fork.** gRPC (inside pyarrow) does not survive ``fork()``: a child forked while the
+parent holds live gRPC state (a client, its threads) hangs in every call, deadlines
+included (checked with pyarrow 26.0.1: ``FlightClient(...)`` and ``do_get`` never return
+in the child). PyTorch's ``DataLoader(num_workers=N)`` forks exactly so. Hence:
+
+- clients are cached per process id, and ``os.register_at_fork(after_in_child=...)``
+  drops the inherited ones **without closing them** (closing would talk to the parent's
+  gRPC state); they are kept referenced so their destructors never run in the child;
+- a child forked while gRPC was live in the parent (:func:`grpc_tainted`) does not call
+  gRPC at all: :func:`connect` returns a proxy that runs each Flight call in a helper
+  process started by ``exec`` (``imageflight._forkproxy``; fresh gRPC state), which
+  streams the batches back over a pipe as Arrow IPC. Failover, resume and the stall
+  watchdog work unchanged on top of it. A child forked from a process with no live gRPC
+  state uses gRPC directly.
+
+``IMAGEFLIGHT_FORK_PROXY=always|never|auto`` (default ``auto``) overrides the decision.
+"""
 
 from __future__ import annotations
 
+import glob
 import os
 import threading
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pyarrow.flight as flight
 
@@ -21,24 +40,112 @@ def _normalize_location(uri: str) -> str:
     return uri
 
 
-_clients: Dict[Tuple[str, int], flight.FlightClient] = {}
+_clients: Dict[Tuple[str, int], Any] = {}
 _clients_lock = threading.Lock()
+# Clients inherited through fork(): never closed, never collected (their destructors would
+# call into the parent's gRPC state).
+_inherited: List[Any] = []
+# True in a process forked while gRPC was live in its parent (or in an ancestor).
+_tainted = False
+# Decided in the parent just before fork(), read by the child after it.
+_taint_at_fork = False
+
+# Thread names (/proc/self/task/*/comm) of a live gRPC core, pyarrow 15-26.
+_GRPC_THREADS = ("grpc", "event_engine", "lifeguard", "default-executo", "resolver-execu",
+                 "timer_manager")
 
 
-def connect(location: str) -> flight.FlightClient:
+def _grpc_threads_alive() -> bool:
+    """True if this process runs gRPC threads (Linux: /proc); unknown elsewhere: True if
+    pyarrow's Flight module has been imported."""
+    try:
+        names = []
+        for p in glob.glob("/proc/self/task/*/comm"):
+            try:
+                with open(p) as f:
+                    names.append(f.read().strip())
+            except OSError:
+                pass
+        if not names:
+            raise OSError("no /proc")
+    except OSError:
+        import sys
+
+        return "pyarrow._flight" in sys.modules
+    return any(n.startswith(_GRPC_THREADS) for n in names)
+
+
+def _before_fork() -> None:
+    global _taint_at_fork
+    mode = os.environ.get("IMAGEFLIGHT_FORK_PROXY", "auto").strip().lower()
+    if mode == "never":
+        _taint_at_fork = False
+        return
+    live = any(isinstance(c, flight.FlightClient) for c in list(_clients.values()))
+    _taint_at_fork = _tainted or live or mode == "always" or _grpc_threads_alive()
+
+
+def _after_fork_child() -> None:
+    global _clients, _clients_lock, _tainted
+    _inherited.extend(_clients.values())
+    _clients = {}
+    _clients_lock = threading.Lock()  # the parent's may have been held by another thread
+    _tainted = _taint_at_fork
+    from . import _forkproxy
+
+    _forkproxy._after_fork_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_child)
+
+
+def grpc_tainted() -> bool:
+    """True if this process was forked while gRPC was live in its parent: gRPC cannot be
+    used here, Flight calls go through a helper process."""
+    mode = os.environ.get("IMAGEFLIGHT_FORK_PROXY", "auto").strip().lower()
+    if mode == "never":
+        return False
+    return _tainted
+
+
+def connect(location: str) -> Any:
     """Returns a FlightClient for location (cached per process and thread-safe).
 
     pyarrow's FlightClient is safe to share between threads; message size limits are
-    lifted because one image may exceed gRPC's 4 MiB default.
+    lifted because one image may exceed gRPC's 4 MiB default. In a process forked while
+    gRPC was live (:func:`grpc_tainted`), returns a proxy with the same ``do_get`` /
+    ``get_flight_info`` methods that runs each call in a helper process.
     """
     location = _normalize_location(location)
     key = (location, os.getpid())
     with _clients_lock:
         c = _clients.get(key)
         if c is None:
-            c = flight.FlightClient(location, generic_options=_GRPC_OPTIONS)
+            if grpc_tainted():
+                from ._forkproxy import ProxyClient
+
+                c = ProxyClient(location)
+            else:
+                c = flight.FlightClient(location, generic_options=_GRPC_OPTIONS)
             _clients[key] = c
         return c
+
+
+def close_connections() -> None:
+    """Closes this process's cached Flight clients (open streams on them fail).
+
+    Not needed for fork safety (see the module docs); useful to release sockets, or to let
+    gRPC shut down before forking so that children use gRPC directly.
+    """
+    global _clients
+    with _clients_lock:
+        old, _clients = _clients, {}
+    for c in old.values():
+        try:
+            c.close()
+        except Exception:  # pragma: no cover - best effort
+            pass
 
 
 def _drop_client(location: str) -> None:
@@ -52,7 +159,15 @@ def _drop_client(location: str) -> None:
         _clients.pop(key, None)
 
 
+class _CallOptions(flight.FlightCallOptions):
+    """FlightCallOptions that remember their timeout (the fork proxy forwards it)."""
+
+    timeout_seconds: Optional[float] = None
+
+
 def _call_options(timeout: Optional[float]) -> flight.FlightCallOptions:
     if timeout is None:
-        return flight.FlightCallOptions()
-    return flight.FlightCallOptions(timeout=float(timeout))
+        return _CallOptions()
+    o = _CallOptions(timeout=float(timeout))
+    o.timeout_seconds = float(timeout)
+    return o

@@ -49,7 +49,7 @@ class PlanExpired(ImageFlightError):
     a large plan (file lists kept on the coordinator) that the coordinator no longer holds
     (it restarted, or evicted the plan for newer ones). Every location gives the same
     answer, so the endpoint is not tried elsewhere. Call :func:`imageflight.read_images`
-    (or :func:`~imageflight.client.get_plan`) again; in Spark, call
+    (or :func:`imageflight.get_plan`) again; in Spark, call
     ``spark.read.format("imageflight")...load()`` again (a DataFrame keeps its partitions,
     i.e. its tickets, so re-running a query on the old DataFrame fails the same way).
 
@@ -65,7 +65,8 @@ class PlanExpired(ImageFlightError):
 
 #: What to tell the user when a plan expired (appended to the server's message).
 PLAN_AGAIN_HINT = ("the plan is no longer valid; plan again: call imageflight.read_images() "
-                   "(or get_plan() + read_plan()) again; in Spark, call "
+                   "or imageflight.iter_batches() again (or imageflight.get_plan() + "
+                   "read_plan()/iter_plan()); in Spark, call "
                    "spark.read.format('imageflight')...load() again")
 
 

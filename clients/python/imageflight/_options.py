@@ -55,6 +55,14 @@ def _as_float(name: str, value: Any) -> float:
     return out
 
 
+def resolve_path(path: str) -> str:
+    """A relative local path (no ``scheme:``) is made absolute against this process's
+    current directory, as Spark's ``load`` does; URIs and absolute paths are kept."""
+    if "://" in path or path.startswith("file:") or os.path.isabs(path):
+        return path
+    return os.path.abspath(path)
+
+
 def build_command(
     path: Any,
     recursive: Any = False,
@@ -66,11 +74,13 @@ def build_command(
     tensor: Any = None,
     fast_resize: Any = False,
 ) -> Dict[str, Any]:
-    """Validates the read options and returns the JSON command for GetFlightInfo."""
+    """Validates the read options and returns the JSON command for GetFlightInfo (a
+    relative ``path`` is made absolute: :func:`resolve_path`)."""
     if isinstance(path, os.PathLike):
         path = os.fspath(path)
     if not isinstance(path, str) or not path.strip():
         raise InvalidArgument(f"path must be a non-empty string, got {path!r}")
+    path = resolve_path(path)
     recursive = _as_bool("recursive", recursive)
     drop = _as_bool("drop_image_failures", drop_image_failures)
     num_partitions = _as_int("num_partitions", num_partitions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -13,6 +14,20 @@ from ._connections import _call_options, _drop_client, _normalize_location, conn
 from ._errors import ImageFlightError, _translate
 
 DEFAULT_COORDINATOR = "grpc://127.0.0.1:8815"
+
+#: Environment variable naming the coordinator when none is passed (as for the CLI).
+COORDINATOR_ENV = "IMAGEFLIGHT_COORDINATOR"
+
+
+def resolve_coordinator(coordinator: Optional[str] = None) -> str:
+    """``coordinator``, else ``$IMAGEFLIGHT_COORDINATOR``, else :data:`DEFAULT_COORDINATOR`."""
+    if coordinator is None:
+        coordinator = os.environ.get(COORDINATOR_ENV) or DEFAULT_COORDINATOR
+    if not isinstance(coordinator, str) or not coordinator:
+        from ._errors import InvalidArgument
+
+        raise InvalidArgument(f"coordinator must be a Flight URI string, got {coordinator!r}")
+    return coordinator
 
 # Location that the Flight spec reserves for "the service you got the FlightInfo from".
 _REUSE_CONNECTION = "arrow-flight-reuse-connection://?"
@@ -43,12 +58,34 @@ class Plan:
 
 
 def get_plan(
-    command: Dict[str, Any],
-    coordinator: str = DEFAULT_COORDINATOR,
+    path_or_command: Any,
+    coordinator: Optional[str] = None,
     timeout: Optional[float] = None,
+    *,
+    recursive: bool = False,
+    num_partitions: int = -1,
+    drop_image_failures: bool = False,
+    sample_ratio: float = 1.0,
+    seed: int = 0,
 ) -> Plan:
-    """Runs GetFlightInfo for a command built by :func:`build_command`."""
-    coordinator = _normalize_location(coordinator)
+    """Plans a read (GetFlightInfo on the coordinator) and returns the :class:`Plan`:
+    schema and endpoints (tickets as bytes, locations), plain picklable values that can be
+    handed to other processes and read there with :func:`~imageflight.iter_plan` /
+    :func:`~imageflight.read_plan`.
+
+    ``coordinator``: its Flight URI (default: ``$IMAGEFLIGHT_COORDINATOR``, else
+    ``grpc://127.0.0.1:8815``). ``path_or_command``: a path, with the read options of :func:`~imageflight.read_images`
+    as keywords; or a command dict from :func:`~imageflight.build_command` (the keywords
+    are then ignored).
+    """
+    if isinstance(path_or_command, dict):
+        command = path_or_command
+    else:
+        from ._options import build_command
+
+        command = build_command(path_or_command, recursive, num_partitions,
+                                drop_image_failures, sample_ratio, seed)
+    coordinator = _normalize_location(resolve_coordinator(coordinator))
     descriptor = flight.FlightDescriptor.for_command(json.dumps(command).encode("utf-8"))
     try:
         info = connect(coordinator).get_flight_info(descriptor, _call_options(timeout))

@@ -136,7 +136,7 @@ class _Settings:
 
 def _settings(options: Dict[str, str]) -> _Settings:
     kwargs: Dict[str, Any] = {}
-    coordinator = _client.DEFAULT_COORDINATOR
+    coordinator = _client.resolve_coordinator(None)
     timeout: Optional[float] = None
     stall_timeout: Optional[float] = _client.DEFAULT_STALL_TIMEOUT
     plan_ttl = DEFAULT_PLAN_TTL

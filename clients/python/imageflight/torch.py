@@ -1,0 +1,316 @@
+"""PyTorch ``IterableDataset`` over an imageflight read (extra ``torch``; the core package
+never imports torch).
+
+::
+
+    from torch.utils.data import DataLoader
+    from imageflight.torch import ImageFlightDataset
+
+    ds = ImageFlightDataset("/data/images", coordinator="grpc://coord:8815",
+                            classes=["cat", "dog"], shuffle=True, shuffle_seed=7,
+                            shuffle_buffer=256)
+    loader = DataLoader(ds, batch_size=None, num_workers=2)
+    for epoch in range(3):
+        ds.set_epoch(epoch)
+        for sample in loader:   # {"image": uint8 HxWxC tensor, "label": int, "origin": str}
+            ...
+
+**Planning** happens once, in the process that creates the dataset (GetFlightInfo), or
+again at each :meth:`~ImageFlightDataset.set_epoch` with ``replan_each_epoch=True``. The
+:class:`~imageflight.Plan` (tickets as bytes) travels to the DataLoader workers with the
+dataset, by fork or by pickling (spawn); workers never plan, so every worker sees the
+same endpoints.
+
+**Sharding**: the plan's endpoints are ordered (shuffled with ``shuffle_seed + epoch``
+when ``shuffle``), then dealt round-robin to ``world_size * num_workers`` shards: rank r's
+worker w reads every endpoint at positions ``r * num_workers + w`` modulo the shard
+count. Every image is read exactly once per epoch over all ranks and workers. The rank
+and world size come from the ``rank``/``world_size`` arguments, else from
+``torch.distributed`` when it is initialized (read in the main process when the dataset
+is handed to the workers), else 0 and 1. Shards hold whole endpoints: ask for at least
+``world_size * num_workers`` partitions (``num_partitions``), ideally a multiple.
+
+**Fork safety**: workers started by fork after the parent used gRPC read through helper
+processes (see ``imageflight._connections``); spawn and forkserver workers use gRPC
+directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import warnings
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from ._batches import iter_plan
+from ._errors import InvalidArgument
+from ._image import _check_channels, _pixels
+from ._plan import Plan, get_plan
+from ._shard import _mix, shard_endpoints
+from ._stats import ReadStats
+from ._stream import DEFAULT_STALL_TIMEOUT
+
+__all__ = ["ImageFlightDataset", "shard_endpoints", "TENSOR_COLUMN"]
+
+_log = logging.getLogger("imageflight")
+
+#: Name of the optional column with a ready-made tensor per row (an Arrow
+#: ``fixed_shape_tensor`` extension column, e.g. from a server-side transform); yielded
+#: as ``sample["tensor"]`` when present.
+TENSOR_COLUMN = "tensor"
+
+_AUTO = "auto"
+
+
+def _dist_rank_world() -> Optional[Tuple[int, int]]:
+    try:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+    except Exception:  # pragma: no cover - a broken distributed setup: no sharding info
+        pass
+    return None
+
+
+class ImageFlightDataset(IterableDataset):
+    """An imageflight read as a PyTorch ``IterableDataset`` of samples (dicts):
+
+    - ``"image"``: the pixels, uint8 (uint16 for 16-bit images) height x width x channels,
+      a ``torch.Tensor`` (``as_tensor=True``, default) or a numpy array; R, G, B(, A) order
+      by default (``rgb=False``: Spark's B, G, R), gray as 3 channels unless
+      ``channels=1``; ``transform(image)`` applied when given;
+    - ``"label"``: the class index of the label column's value (``classes``), -1 for a
+      null value; ``target_transform(label)`` applied when given. Only when there is a
+      label column;
+    - ``"origin"``: the file's URI;
+    - ``"tensor"``: the row of a ``tensor`` column when the server sends one (an Arrow
+      ``fixed_shape_tensor`` column), as a tensor/array of its shape.
+
+    Invalid images are dropped by the server (``drop_image_failures=True``, default); with
+    ``False`` their rows are skipped here and listed in ``stats.failed`` of the worker.
+
+    Args:
+      path, coordinator, recursive, num_partitions, drop_image_failures, sample_ratio,
+        seed: the read, as for :func:`imageflight.read_images`; or ``plan=``: a
+        :class:`~imageflight.Plan` from :func:`imageflight.get_plan`.
+      label_column: the partition column holding the label (``"auto"``: the first
+        partition column, if any; ``None``: no label).
+      classes: the class names, index = position. ``None``: the sorted distinct values of
+        the label column, found by reading the whole folder once in ``__init__`` (pass
+        ``classes`` to avoid that pass).
+      shuffle, shuffle_seed, shuffle_buffer: shuffle the endpoints, their interleaving and
+        the rows (through a buffer of ``shuffle_buffer`` rows) with a seed derived from
+        ``shuffle_seed``, the epoch and the shard.
+      rank, world_size: this process's place among the ranks (default: torch.distributed).
+      replan_each_epoch: plan again at every :meth:`set_epoch` (new files are seen;
+        tickets never expire mid-training).
+      max_workers, max_in_flight, timeout, stall_timeout: as for
+        :func:`imageflight.iter_batches`, per DataLoader worker.
+    """
+
+    def __init__(
+        self,
+        path: Any = None,
+        coordinator: Optional[str] = None,
+        *,
+        recursive: bool = False,
+        num_partitions: int = -1,
+        drop_image_failures: bool = True,
+        sample_ratio: float = 1.0,
+        seed: int = 0,
+        plan: Optional[Plan] = None,
+        label_column: Optional[str] = _AUTO,
+        classes: Optional[Sequence[Any]] = None,
+        shuffle: bool = False,
+        shuffle_seed: int = 0,
+        shuffle_buffer: int = 0,
+        rgb: bool = True,
+        channels: Optional[int] = None,
+        as_tensor: bool = True,
+        transform: Optional[Callable[[Any], Any]] = None,
+        target_transform: Optional[Callable[[int], Any]] = None,
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
+        replan_each_epoch: bool = False,
+        max_workers: Optional[int] = None,
+        max_in_flight: Optional[int] = -1,
+        timeout: Optional[float] = None,
+        stall_timeout: Optional[float] = DEFAULT_STALL_TIMEOUT,
+    ):
+        super().__init__()
+        _check_channels(channels)
+        if (rank is None) != (world_size is None):
+            raise InvalidArgument("pass both rank and world_size, or neither")
+        if world_size is not None and not (int(world_size) >= 1 and 0 <= int(rank) < int(world_size)):
+            raise InvalidArgument(f"need 0 <= rank < world_size, got {rank} of {world_size}")
+        self.coordinator = coordinator
+        self._read = dict(recursive=recursive, num_partitions=num_partitions,
+                          drop_image_failures=drop_image_failures, sample_ratio=sample_ratio,
+                          seed=seed)
+        self.path = path
+        if plan is None:
+            if path is None:
+                raise InvalidArgument("ImageFlightDataset needs a path (or plan=)")
+            plan = get_plan(path, coordinator, timeout, **self._read)
+        elif not isinstance(plan, Plan):
+            raise InvalidArgument(f"plan must be an imageflight.Plan, got {plan!r}")
+        self.plan = plan
+        parts = plan.partition_columns
+        if label_column == _AUTO:
+            label_column = parts[0] if parts else None
+        if label_column is not None and label_column not in parts:
+            raise InvalidArgument(f"label_column {label_column!r} is not a partition column "
+                                  f"of the read (partition columns: {parts})")
+        self.label_column = label_column
+        self.shuffle = bool(shuffle)
+        self.shuffle_seed = int(shuffle_seed)
+        self.shuffle_buffer = int(shuffle_buffer)
+        self.rgb, self.channels, self.as_tensor = bool(rgb), channels, bool(as_tensor)
+        self.transform, self.target_transform = transform, target_transform
+        self.rank, self.world_size = (None, None) if rank is None else (int(rank), int(world_size))
+        self.replan_each_epoch = bool(replan_each_epoch)
+        self.max_workers, self.max_in_flight = max_workers, max_in_flight
+        self.timeout, self.stall_timeout = timeout, stall_timeout
+        self.epoch = 0
+        self._dist: Optional[Tuple[int, int]] = None
+        self.stats = ReadStats()  # this process's reads (each worker has its own copy)
+        if label_column is not None and classes is None:
+            classes = self._scan_classes()
+        self.classes: List[Any] = list(classes) if classes is not None else []
+        self.class_to_idx: Dict[Any, int] = {c: i for i, c in enumerate(self.classes)}
+
+    # -------------------------------------------------------------------- planning
+
+    def _scan_classes(self) -> List[Any]:
+        _log.info("imageflight.torch: reading %s once to find the classes of %r "
+                  "(pass classes= to skip this)", self.path, self.label_column)
+        seen = set()
+        for b in iter_plan(self.plan, max_workers=self.max_workers, timeout=self.timeout,
+                           stall_timeout=self.stall_timeout):
+            col = b.column(b.schema.get_field_index(self.label_column))
+            seen.update(v for v in pc.unique(col).to_pylist() if v is not None)
+        return sorted(seen)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Sets the epoch (the shuffle depends on it); call it in the main process before
+        iterating the DataLoader of that epoch. With ``replan_each_epoch`` plans again.
+        (With ``persistent_workers=True`` the workers keep the epoch they started with.)"""
+        self.epoch = int(epoch)
+        if self.replan_each_epoch and self.path is not None:
+            self.plan = get_plan(self.path, self.coordinator, self.timeout, **self._read)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # Pickled in the main process for spawn workers: record torch.distributed's rank
+        # there (a spawned worker has no process group).
+        state = dict(self.__dict__)
+        if self.rank is None and state.get("_dist") is None:
+            state["_dist"] = _dist_rank_world()
+        state["stats"] = ReadStats()
+        return state
+
+    def rank_world(self) -> Tuple[int, int]:
+        """(rank, world_size) used for sharding."""
+        if self.rank is not None:
+            return self.rank, int(self.world_size)
+        return self._dist or _dist_rank_world() or (0, 1)
+
+    def shard(self) -> Tuple[int, int]:
+        """(shard, shards) of the calling DataLoader worker (or main process)."""
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        rank, world = self.rank_world()
+        return rank * nw + wid, world * nw
+
+    def endpoints_for(self, shard: int, shards: int) -> List[int]:
+        """The endpoint indices a shard reads in the current epoch."""
+        seed = _mix(self.shuffle_seed) if self.shuffle else None
+        return shard_endpoints(len(self.plan.endpoints), shard, shards, seed, self.epoch)
+
+    # -------------------------------------------------------------------- reading
+
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
+        shard, shards = self.shard()
+        mine = self.endpoints_for(shard, shards)
+        if 0 < len(self.plan.endpoints) < shards and shard == 0:
+            warnings.warn(f"imageflight: {len(self.plan.endpoints)} endpoints for {shards} "
+                          f"shards (ranks x DataLoader workers): some read nothing; ask for "
+                          f"num_partitions >= {shards}", stacklevel=2)
+        if not mine:
+            return
+        batches = iter_plan(
+            self.plan, endpoints=mine, max_workers=self.max_workers,
+            max_in_flight=self.max_in_flight, shuffle=self.shuffle,
+            shuffle_seed=_mix(self.shuffle_seed, self.epoch, shard),
+            shuffle_buffer=self.shuffle_buffer if self.shuffle else 0,
+            timeout=self.timeout, stall_timeout=self.stall_timeout, stats=self.stats)
+        try:
+            for batch in batches:
+                yield from self._samples(batch)
+        finally:
+            batches.close()
+
+    def _samples(self, batch: pa.RecordBatch) -> Iterator[Dict[str, Any]]:
+        names = batch.schema.names
+        n = batch.num_rows
+        img = batch.column(names.index("image")) if "image" in names else None
+        if img is not None:
+            hs = img.field("height").to_pylist()
+            ws = img.field("width").to_pylist()
+            cs = img.field("nChannels").to_pylist()
+            modes = img.field("mode").to_pylist()
+            origins = img.field("origin").to_pylist()
+            data = img.field("data")
+        labels = None
+        if self.label_column is not None:
+            labels = batch.column(names.index(self.label_column)).to_pylist()
+        tensors = None
+        if TENSOR_COLUMN in names:
+            tensors = _tensor_rows(batch.column(names.index(TENSOR_COLUMN)))
+        for i in range(n):
+            sample: Dict[str, Any] = {}
+            if img is not None:
+                if hs[i] is None or hs[i] < 0:
+                    continue  # invalid image (listed in self.stats.failed)
+                buf = data[i].as_buffer()
+                arr = _pixels(hs[i], ws[i], cs[i], modes[i], b"" if buf is None else buf,
+                              origins[i], self.rgb, self.channels)
+                image: Any = torch.from_numpy(arr) if self.as_tensor else arr
+                if self.transform is not None:
+                    image = self.transform(image)
+                sample["image"] = image
+                sample["origin"] = origins[i]
+            if labels is not None:
+                v = labels[i]
+                if v is None:
+                    label = -1
+                else:
+                    label = self.class_to_idx.get(v)
+                    if label is None:
+                        raise ValueError(f"imageflight.torch: label {v!r} of "
+                                         f"{sample.get('origin')} is not among the classes "
+                                         f"{self.classes[:20]}")
+                sample["label"] = self.target_transform(label) if self.target_transform else label
+            if tensors is not None:
+                t = tensors[i].copy()
+                sample[TENSOR_COLUMN] = torch.from_numpy(t) if self.as_tensor else t
+            yield sample
+
+
+def _tensor_rows(col: Any):
+    """The rows of a tensor column as numpy arrays: ``to_numpy_ndarray()`` of an Arrow
+    ``fixed_shape_tensor`` extension column, else nested lists converted."""
+    import numpy as np
+
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if hasattr(col, "to_numpy_ndarray"):
+        return col.to_numpy_ndarray()
+    if isinstance(col.type, pa.ExtensionType) and hasattr(col, "storage"):
+        col = col.storage
+    return [np.asarray(v) for v in col.to_pylist()]
