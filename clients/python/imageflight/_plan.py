@@ -67,6 +67,9 @@ def get_plan(
     drop_image_failures: bool = False,
     sample_ratio: float = 1.0,
     seed: int = 0,
+    transforms: Any = None,
+    tensor: Any = None,
+    fast_resize: bool = False,
 ) -> Plan:
     """Plans a read (GetFlightInfo on the coordinator) and returns the :class:`Plan`:
     schema and endpoints (tickets as bytes, locations), plain picklable values that can be
@@ -84,7 +87,8 @@ def get_plan(
         from ._options import build_command
 
         command = build_command(path_or_command, recursive, num_partitions,
-                                drop_image_failures, sample_ratio, seed)
+                                drop_image_failures, sample_ratio, seed,
+                                transforms=transforms, tensor=tensor, fast_resize=fast_resize)
     coordinator = _normalize_location(resolve_coordinator(coordinator))
     descriptor = flight.FlightDescriptor.for_command(json.dumps(command).encode("utf-8"))
     try:

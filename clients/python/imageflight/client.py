@@ -204,6 +204,9 @@ def iter_batches(
     stall_timeout: Optional[float] = DEFAULT_STALL_TIMEOUT,
     on_batch: Optional[BatchCallback] = None,
     stats: Optional[ReadStats] = None,
+    transforms: Any = None,
+    tensor: Any = None,
+    fast_resize: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     """Streams an image folder as pyarrow RecordBatches, as they arrive.
 
@@ -234,6 +237,8 @@ def iter_batches(
       plan: a :class:`Plan` from :func:`get_plan` to read instead of planning (``path``
         and the read options are then ignored; pass ``path=None``).
       stats: :class:`ReadStats` filled in place, ``peak_in_flight`` included.
+      transforms, tensor, fast_resize: the workers' image stages and tensor column, as
+        in :func:`read_images`.
 
     Closing the iterator early (``break``, ``close()``) cancels the open streams.
     """
@@ -243,7 +248,8 @@ def iter_batches(
         shuffle_seed = _as_int("shuffle_seed", shuffle_seed)
     if plan is None:
         command = build_command(path, recursive, num_partitions, drop_image_failures,
-                                sample_ratio, seed)
+                                sample_ratio, seed, transforms=transforms, tensor=tensor,
+                                fast_resize=fast_resize)
         _check(1, max_workers, max_in_flight, shuffle_buffer)  # before the network call
         plan = get_plan(command, coordinator, timeout=timeout)
     elif not isinstance(plan, Plan):

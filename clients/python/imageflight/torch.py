@@ -124,6 +124,9 @@ class ImageFlightDataset(IterableDataset):
         drop_image_failures: bool = True,
         sample_ratio: float = 1.0,
         seed: int = 0,
+        transforms: Any = None,
+        tensor: Any = None,
+        fast_resize: bool = False,
         plan: Optional[Plan] = None,
         label_column: Optional[str] = _AUTO,
         classes: Optional[Sequence[Any]] = None,
@@ -152,7 +155,7 @@ class ImageFlightDataset(IterableDataset):
         self.coordinator = coordinator
         self._read = dict(recursive=recursive, num_partitions=num_partitions,
                           drop_image_failures=drop_image_failures, sample_ratio=sample_ratio,
-                          seed=seed)
+                          seed=seed, transforms=transforms, tensor=tensor, fast_resize=fast_resize)
         self.path = path
         if plan is None:
             if path is None:
