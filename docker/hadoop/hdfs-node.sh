@@ -55,7 +55,7 @@ case "${1:-}" in
         continue
       fi
       hdfs dfs -mkdir -p "$(dirname "$dest")"
-      hdfs dfs -D "dfs.replication=$repl" -put "$src" "$dest.tmp"
+      hdfs dfs -D "dfs.replication=$repl" -put -t 8 "$src" "$dest.tmp"
       hdfs dfs -mv "$dest.tmp" "$dest"
       echo "load: $src -> $dest (replication $repl)"
     done

@@ -186,12 +186,14 @@ def local_reference(a):
 
 class Fault:
     """on_batch hook: runs `action` once, in the reading thread, when the first batch
-    from `location` arrives (so the fault lands mid-stream), then records when each
-    endpoint first gets a batch from another location."""
+    from `location` arrives (so the fault lands mid-stream; the reader is held while the
+    action runs), then records when each endpoint first gets a batch from elsewhere.
+    Other reading threads are never held."""
 
     def __init__(self, location, action):
         self.location = location
         self.action = action
+        self.firing = False
         self.fired_at = None
         self.endpoint = None
         self.lock = threading.Lock()
@@ -199,13 +201,23 @@ class Fault:
 
     def __call__(self, i, loc, batch):
         with self.lock:
-            if self.fired_at is None and loc == self.location:
-                self.endpoint = i
-                self.action()
-                self.fired_at = time.monotonic()
-                return
-            if self.fired_at is not None and loc != self.location and i not in self.after:
+            fire = not self.firing and loc == self.location
+            if fire:
+                self.firing, self.endpoint = True, i
+            elif self.fired_at is not None and loc != self.location and i not in self.after:
                 self.after[i] = time.monotonic()
+        if fire:
+            self.action()
+            with self.lock:
+                self.fired_at = time.monotonic()
+
+
+def dn_reads(ip):
+    """(reads from a client on the DataNode's own host, reads from other hosts)."""
+    body = json.load(urllib.request.urlopen(
+        f"http://{ip}:9864/jmx?qry=Hadoop:service=DataNode,name=DataNodeActivity-*", timeout=5))
+    b = body["beans"][0]
+    return b["ReadsFromLocalClient"], b["ReadsFromRemoteClient"]
 
 
 def read_corpus(cl, a, hook=None, stats=None, parts=2):
@@ -230,7 +242,10 @@ def check_locality(cl, a, ref, report):
     workers = cl.alive_workers()
     by_loc = {w["location"]: w for w in workers.values()}
     plan = cl.plan(path, 4)
-    before = {n: cl.metrics(urllib.parse.urlparse(w["location"]).hostname) for n, w in workers.items()}
+    ips = {n: urllib.parse.urlparse(w["location"]).hostname for n, w in workers.items()}
+    before = {n: cl.metrics(ip) for n, ip in ips.items()}
+    dn_before = {n: dn_reads(ip) for n, ip in ips.items()}
+    expected_reads = collections.Counter()
     expected_bytes = collections.Counter()
     expected_streams = collections.Counter()
     local_fraction = []
@@ -243,12 +258,13 @@ def check_locality(cl, a, ref, report):
         c.close()
         host_bytes = collections.Counter()
         split_bytes = 0
-        for origin in table.column("image").field("origin").to_pylist():
+        for origin in (img["origin"] for img in table.column("image").to_pylist()):
             hpath = urllib.parse.unquote(urllib.parse.urlparse(origin).path)
             q = urllib.parse.quote(hpath)
             body = json.load(urllib.request.urlopen(
                 f"http://{a.webhdfs}/webhdfs/v1{q}?op=GETFILEBLOCKLOCATIONS&user.name=check", timeout=10))
             for b in body["BlockLocations"]["BlockLocation"]:
+                expected_reads[first["name"]] += 1
                 split_bytes += b["length"]
                 for h in set(b["hosts"]):
                     host_bytes[h] += b["length"]
@@ -261,13 +277,21 @@ def check_locality(cl, a, ref, report):
         local_fraction.append(host_bytes[first["host"]] / max(split_bytes, 1))
         expected_bytes[first["name"]] += split_bytes
         expected_streams[first["name"]] += 1
-    after = {n: cl.metrics(urllib.parse.urlparse(w["location"]).hostname) for n, w in workers.items()}
+    after = {n: cl.metrics(ip) for n, ip in ips.items()}
+    time.sleep(2.5)  # DataNode metrics refresh every second (hadoop-metrics2.properties)
+    dn_after = {n: dn_reads(ip) for n, ip in ips.items()}
     moved = {}
+    for n in workers:
+        local = dn_after[n][0] - dn_before[n][0]
+        remote = dn_after[n][1] - dn_before[n][1]
+        expect(local == expected_reads[n] and remote == 0,
+               f"DataNode beside {n}: {local} local and {remote} remote block reads, expected "
+               f"{expected_reads[n]} local (the blocks of the splits {n} served) and 0 remote")
     for n in workers:
         db = after[n]["imageflight_file_bytes_read_total"] - before[n]["imageflight_file_bytes_read_total"]
         ds = (after[n]['imageflight_doget_streams_total{code="OK"}']
               - before[n]['imageflight_doget_streams_total{code="OK"}'])
-        moved[n] = {"bytes": int(db), "streams": int(ds)}
+        moved[n] = {"bytes": int(db), "streams": int(ds), "datanode_local_block_reads": expected_reads[n]}
         expect(int(db) == expected_bytes[n] and int(ds) == expected_streams[n],
                f"{n}: metrics moved by {int(db)} bytes / {int(ds)} streams, expected "
                f"{expected_bytes[n]} / {expected_streams[n]} (the splits it holds locally)")
@@ -283,33 +307,87 @@ def check_locality(cl, a, ref, report):
         f"metrics moved {moved}")
 
 
+class Unplanned(threading.Thread):
+    """Polls new plans from the moment of a fault until `location` is in none of them."""
+
+    def __init__(self, cl, a, location, timeout=30):
+        super().__init__(daemon=True)
+        self.cl, self.a, self.location, self.timeout = cl, a, location, timeout
+        self.seconds = None
+        self.start_time = time.monotonic()
+        self.start()
+
+    def run(self):
+        while time.monotonic() - self.start_time < self.timeout:
+            try:
+                if self.location not in {loc for ls, _ in self.cl.plan(self.a.path, 4) for loc in ls}:
+                    self.seconds = time.monotonic() - self.start_time
+                    return
+            except fl.FlightError:
+                pass
+            time.sleep(0.2)
+
+    def result(self):
+        self.join()
+        expect(self.seconds is not None, f"plans still list {self.location} {self.timeout}s after the fault")
+        return self.seconds
+
+
+def wait_planned(cl, a, location, since, timeout):
+    while True:
+        try:
+            if location in {loc for ls, _ in cl.plan(a.path, 4) for loc in ls}:
+                return time.monotonic() - since
+        except fl.FlightError:
+            pass
+        expect(time.monotonic() - since < timeout, f"{location} not planned again after {timeout}s")
+        time.sleep(0.25)
+
+
 def check_kill(cl, a, ref, report):
     w1 = cl.alive_workers()["worker1"]
     cid = cl.cid("worker1")
     stats = imageflight.ReadStats()
-    hook = Fault(w1["location"], lambda: cl.docker("kill", cid))
+    watch = []
+    hook = Fault(w1["location"], lambda: (cl.docker("kill", cid), watch.append(Unplanned(cl, a, w1["location"]))))
     table = read_corpus(cl, a, hook, stats)
     expect(hook.fired_at is not None, "worker1 served no batch: the kill did not land mid-read")
     same(key_rows(table, urllib.parse.urlparse(a.path).path), ref, "rows after docker kill worker1")
     expect(stats.resumes + stats.failovers >= 1, f"no failover recorded: {stats}")
+    left = watch[0].result()
+    t = time.monotonic()
     cl.docker("start", cid)
-    took, _ = cl.wait_workers(["worker1", "worker2"], 60)
+    took = wait_planned(cl, a, w1["location"], t, 60)
     report["kill"] = {"rows": table.num_rows, "resumes": stats.resumes, "failovers": stats.failovers,
-                      "rejoin_seconds": round(took, 1)}
+                      "left_plans_after_seconds": round(left, 1), "planned_again_after_start_seconds": round(took, 1)}
     log(f"kill: docker kill worker1 mid-read -> {table.num_rows} rows, same multiset "
-        f"({stats.resumes} resumes, {stats.failovers} failovers); restarted worker1 alive after {took:.1f}s")
+        f"({stats.resumes} resumes, {stats.failovers} failovers); plans dropped worker1 {left:.1f}s after "
+        f"the kill; `docker start` -> alive and planned again after {took:.1f}s")
 
 
 def check_datanode(cl, a, ref, report):
-    w2 = cl.alive_workers()["worker2"]
+    workers = cl.alive_workers()
+    w2 = workers["worker2"]
+    ip1 = urllib.parse.urlparse(workers["worker1"]["location"]).hostname
     dn = cl.cid("datanode2")
     stats = imageflight.ReadStats()
-    hook = Fault(w2["location"], lambda: cl.docker("stop", "-t", "10", dn))
+    stopper = []
+
+    def stop():  # in the background: the reader goes on while the JVM shuts down
+        th = threading.Thread(target=cl.docker, args=("stop", "-t", "10", dn))
+        th.start()
+        stopper.append(th)
+
+    dn1_before = dn_reads(ip1)
+    hook = Fault(w2["location"], stop)
     t = time.monotonic()
     table = read_corpus(cl, a, hook, stats)
-    expect(hook.fired_at is not None, "worker2 served no batch: the DataNode stop did not land mid-read")
-    same(key_rows(table, urllib.parse.urlparse(a.path).path), ref, "rows after docker stop datanode2")
     took = time.monotonic() - t
+    expect(hook.fired_at is not None, "worker2 served no batch: the DataNode stop did not land mid-read")
+    stopper[0].join()
+    same(key_rows(table, urllib.parse.urlparse(a.path).path), ref, "rows after docker stop datanode2")
+    time.sleep(2.5)
+    dn1_remote = dn_reads(ip1)[1] - dn1_before[1]
     cl.docker("start", dn)
     deadline = time.monotonic() + 90
     while True:
@@ -319,9 +397,10 @@ def check_datanode(cl, a, ref, report):
         expect(time.monotonic() < deadline, f"datanode2 not healthy again: {health}")
         time.sleep(1)
     report["datanode"] = {"rows": table.num_rows, "read_seconds": round(took, 1),
-                          "resumes": stats.resumes, "failovers": stats.failovers}
-    log(f"datanode: docker stop datanode2 mid-read -> {table.num_rows} rows, same multiset, "
-        f"read took {took:.1f}s ({stats.resumes} client resumes); datanode2 healthy again")
+                          "client_resumes": stats.resumes, "datanode1_remote_block_reads": dn1_remote}
+    log(f"datanode: docker stop datanode2 mid-read -> {table.num_rows} rows, same multiset, read took "
+        f"{took:.1f}s ({stats.resumes} client resumes; datanode1 served {dn1_remote} block reads to "
+        f"another host, i.e. worker2 switched replicas); datanode2 healthy again")
 
 
 def check_partition(cl, a, ref, report):
@@ -330,7 +409,9 @@ def check_partition(cl, a, ref, report):
     net = a.network
     ip = urllib.parse.urlparse(w1["location"]).hostname
     stats = imageflight.ReadStats()
-    hook = Fault(w1["location"], lambda: cl.docker("network", "disconnect", net, node))
+    watch = []
+    hook = Fault(w1["location"], lambda: (cl.docker("network", "disconnect", net, node),
+                                          watch.append(Unplanned(cl, a, w1["location"]))))
     try:
         table = read_corpus(cl, a, hook, stats)
         expect(hook.fired_at is not None, "worker1 served no batch: the partition did not land mid-read")
@@ -340,14 +421,7 @@ def check_partition(cl, a, ref, report):
         bound = a.stall + 10
         expect(failover <= bound, f"failover took {failover:.1f}s > {bound}s")
         # New plans leave the partitioned worker out (health probes bench it in ~1-2 s).
-        t = time.monotonic()
-        while True:
-            locs = {loc for ls, _ in cl.plan(a.path, 4) for loc in ls}
-            if w1["location"] not in locs:
-                break
-            expect(time.monotonic() - t < 30, f"plans still list {w1['location']} 30s after the cut")
-            time.sleep(0.5)
-        benched = time.monotonic() - hook.fired_at
+        benched = watch[0].result()
     finally:
         cl.docker("network", "connect", "--ip", ip, "--alias", "node1", net, node)
     t = time.monotonic()
