@@ -125,7 +125,7 @@ done
 # --- base image --------------------------------------------------------------
 if ! "$DOCKER" image inspect "$BASE" >/dev/null 2>&1; then
   mirror=$(grep -rhE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
-           grep -oE 'https?://[^ ]*/debian/?( |$)' | grep -v security | head -1 | tr -d ' ')
+           grep -oE 'https?://[^ ]*/debian/?( |$)' | grep -v security | head -1 | tr -d ' ' || true)
   mirror=${mirror:-http://deb.debian.org/debian}
   log "debootstrap --variant=minbase bookworm from $mirror"
   rm -rf "$CACHE/rootfs.tmp"
