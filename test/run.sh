@@ -36,8 +36,8 @@ if [ -x test/hdfs/setup.sh ]; then
 fi
 
 if [ -x test/python/setup.sh ]; then
-  step "python virtualenv"
-  test/python/setup.sh
+  step "python virtualenv (with PyTorch for the DataLoader tests)"
+  IMAGEFLIGHT_TEST_TORCH=1 test/python/setup.sh
 fi
 
 step "gofmt, go vet, staticcheck"
@@ -59,4 +59,13 @@ CGO_ENABLED=0 go test -count=1 ./pkg/imagerow/ ./pkg/corpus/ ./pkg/plan/ ./pkg/f
 if [ -d test/python ]; then
   step "pytest"
   .venv/bin/python -m pytest -q test/python
+fi
+
+if [ -x test/docker/run.sh ]; then
+  step "docker compose cluster (real HDFS, coordinator and workers in containers, faults)"
+  if [ "$(id -u)" = 0 ]; then
+    test/docker/run.sh
+  else
+    echo "the docker compose test needs root (it installs and starts its own Docker engine)" >&2; exit 1
+  fi
 fi

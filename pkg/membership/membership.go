@@ -50,6 +50,7 @@ type Config struct {
 	BindAddr      string   // gossip listen host
 	BindPort      int      // gossip listen port; 0 picks a free one
 	AdvertiseAddr string   // address others reach us at; default BindAddr
+	AdvertisePort int      // port others reach us at; default BindPort
 	Join          []string // seed members host:port
 	SecretKey     []byte   // 16, 24 or 32 bytes enables encrypted gossip
 	Meta          Meta
@@ -110,6 +111,9 @@ func New(cfg Config) (*Member, error) {
 	mc.BindPort = cfg.BindPort
 	mc.AdvertiseAddr = cfg.AdvertiseAddr
 	mc.AdvertisePort = cfg.BindPort // used only with an explicit AdvertiseAddr
+	if cfg.AdvertisePort > 0 {
+		mc.AdvertisePort = cfg.AdvertisePort
+	}
 	// A restarted worker rejoins under its old name instead of waiting for
 	// the dead entry to expire.
 	mc.DeadNodeReclaimTime = 10 * time.Second

@@ -171,7 +171,15 @@ func (p *Process) join(secret []byte) error {
 	if mc.BindPort, err = strconv.Atoi(gp); err != nil {
 		return fmt.Errorf("gossip listen %q: %w", p.cfg.GossipListen, err)
 	}
+	// --gossip-advertise takes a host, or host:port when a NAT or container
+	// maps the gossip port to another one.
 	mc.AdvertiseAddr = p.cfg.GossipAdvertise
+	if h, port, err := net.SplitHostPort(p.cfg.GossipAdvertise); err == nil {
+		mc.AdvertiseAddr = h
+		if mc.AdvertisePort, err = strconv.Atoi(port); err != nil {
+			return fmt.Errorf("gossip advertise %q: %w", p.cfg.GossipAdvertise, err)
+		}
+	}
 	mc.Join = p.cfg.Join
 	mc.SecretKey = gossipKey(secret)
 	mc.Local = p.cfg.LocalGossip

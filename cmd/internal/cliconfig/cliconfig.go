@@ -29,7 +29,7 @@ func ServeFlags(defListen, defGossip string) []cli.Flag {
 		&cli.StringFlag{Name: "listen", Value: defListen, EnvVars: env("listen"), Usage: "Flight (gRPC) listen address host:port"},
 		&cli.StringFlag{Name: "advertise", EnvVars: env("advertise"), Usage: "Flight address clients dial, if not the listen address"},
 		&cli.StringFlag{Name: "gossip-listen", Value: defGossip, EnvVars: env("gossip-listen"), Usage: "memberlist gossip listen address host:port"},
-		&cli.StringFlag{Name: "gossip-advertise", EnvVars: env("gossip-advertise"), Usage: "gossip address other members reach, if not the listen address"},
+		&cli.StringFlag{Name: "gossip-advertise", EnvVars: env("gossip-advertise"), Usage: "gossip address other members reach (host, or host:port), if not the listen address"},
 		&cli.StringSliceFlag{Name: "join", EnvVars: env("join"), Usage: "gossip seed host:port to join (repeatable; workers point at the coordinator)"},
 		&cli.StringSliceFlag{Name: "root", EnvVars: env("root"), Usage: "folder or hdfs:// path that may be served (repeatable); anything outside is refused"},
 		&cli.StringFlag{Name: "name", EnvVars: env("name"), Usage: "unique member name (default: role-host-port)"},
