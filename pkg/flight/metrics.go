@@ -36,6 +36,10 @@ var (
 		Name: "imageflight_send_timeouts_total",
 		Help: "DoGet streams failed because the client read nothing within --send-timeout.",
 	})
+	plansRefused = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "imageflight_plans_refused_busy_total",
+		Help: "Plans answered ResourceExhausted because every planning slot stayed busy.",
+	})
 	filesPlanned = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "imageflight_files_planned_total",
 		Help: "Files handed out in plans.",
