@@ -37,6 +37,7 @@ type Process struct {
 	sec     *security
 	peers   *peer.Pool // calls to other members: probes, status
 	local   *hdfsio.RootedLocal
+	conns   *connTracker // the Flight listener's connections, for a hard stop
 
 	metricsAddr string
 }
@@ -104,7 +105,8 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 	mw, sopts := p.sec.serverOptions()
 	p.srv = flight.NewServer(p.svc, mw, sopts...)
-	p.srv.InitListener(lis)
+	p.conns = trackConns(lis)
+	p.srv.InitListener(p.conns)
 	go func() { p.served <- p.srv.Serve() }()
 	if cfg.MetricsListen != "" {
 		if err := p.serveMetrics(); err != nil {
@@ -201,8 +203,9 @@ func (p *Process) GossipAddr() string { return p.member.Addr() }
 // Done delivers the Flight server's exit.
 func (p *Process) Done() <-chan error { return p.served }
 
-// Shutdown drains in-flight streams (bounded by DrainTimeout and ctx),
-// leaves the gossip cluster and stops serving.
+// Shutdown drains in-flight streams and stops serving, bounded by
+// DrainTimeout (and ctx): streams still open then are cut (see
+// stopServing). It also leaves the gossip cluster.
 func (p *Process) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, max(p.cfg.DrainTimeout, time.Second))
 	defer cancel()
@@ -215,10 +218,12 @@ func (p *Process) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := p.member.Leave(ctx); err != nil {
+	lctx, lcancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer lcancel()
+	if err := p.member.Leave(lctx); err != nil {
 		errs = append(errs, fmt.Errorf("leave gossip: %w", err))
 	}
-	p.srv.Shutdown()
+	p.stopServing(ctx)
 	p.peers.Close()
 	p.local.Close()
 	if p.metrics != nil {
