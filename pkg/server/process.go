@@ -37,7 +37,8 @@ type Process struct {
 	sec     *security
 	peers   *peer.Pool // calls to other members: probes, status
 	local   *hdfsio.RootedLocal
-	conns   *connTracker // the Flight listener's connections, for a hard stop
+	conns   *connTracker    // the Flight listener's connections, for a hard stop
+	meta    membership.Meta // what this process publishes in gossip
 
 	metricsAddr string
 }
@@ -121,7 +122,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 // startCoordinator adds the planning side and, when configured, the
 // health prober that benches unreachable workers.
 func (p *Process) startCoordinator(roots hdfsio.Roots, secret []byte, mounts *hdfsio.Mounts) error {
-	ws := &workerSet{m: p.member}
+	ws := &workerSet{m: p.member, self: p.meta, log: p.log}
 	deps := flight.CoordinatorDeps{Roots: roots, Secret: secret, Mounts: mounts, Workers: ws,
 		Locate: webHDFSLocator(p.cfg), Self: p.Location(), Logger: p.cfg.Logger}
 	var err error
@@ -173,7 +174,9 @@ func (p *Process) join(secret []byte) error {
 	if hostName == "" {
 		hostName = host
 	}
-	mc.Meta = membership.Meta{Role: role, Flight: p.Location(), Host: hostName, Capacity: max(p.cfg.Capacity, 1), Version: Version}
+	mc.Meta = membership.Meta{Role: role, Flight: p.Location(), Host: hostName, Capacity: max(p.cfg.Capacity, 1), Version: Version,
+		Auth: p.cfg.Security.AuthEnabled(), TLS: p.sec.serverTLS != nil}
+	p.meta = mc.Meta
 	p.member, err = membership.New(mc)
 	return err
 }
@@ -258,7 +261,10 @@ func webHDFSLocator(cfg Config) flight.Locator {
 // leaving out workers the health prober has benched.
 type workerSet struct {
 	m       *membership.Member
+	self    membership.Meta // the coordinator's own security mode
 	healthy func(name string) bool
+	log     *slog.Logger
+	warned  sync.Map // names of mismatched workers already logged
 }
 
 func (s *workerSet) LiveWorkers() []flight.WorkerInfo {
@@ -282,6 +288,12 @@ func (s *workerSet) gossipWorkers() []flight.WorkerInfo {
 		if n.Meta.Role != membership.RoleWorker && n.Meta.Role != membership.RoleStandalone {
 			continue
 		}
+		if reason := n.Meta.SecurityMismatch(s.self); reason != "" {
+			if _, seen := s.warned.LoadOrStore(n.Name, true); !seen {
+				s.log.Warn("worker not planned", "worker", n.Name, "reason", reason)
+			}
+			continue
+		}
 		out = append(out, flight.WorkerInfo{Name: n.Name, Location: n.Meta.Flight, Host: n.Meta.Host, Capacity: n.Meta.Capacity})
 	}
 	return out
@@ -296,8 +308,10 @@ func (p *Process) clusterStatus(ctx context.Context) wire.ClusterStatus {
 	for i, n := range nodes {
 		ms := wire.MemberStatus{Name: n.Name, Role: n.Meta.Role, Location: n.Meta.Flight, Host: n.Meta.Host,
 			Capacity: n.Meta.Capacity, Version: n.Meta.Version, State: "alive", Active: -1}
-		if p.probe != nil && ms.State == "alive" && !p.probe.healthy(n.Name) {
-			ms.State = "unreachable" // gossip still says alive; direct probes fail
+		if reason := n.Meta.SecurityMismatch(p.meta); reason != "" {
+			ms.State, ms.Reason = "mismatched", reason
+		} else if p.probe != nil && !p.probe.healthy(n.Name) {
+			ms.State, ms.Reason = "unreachable", "gossip says alive but direct worker-status probes fail"
 		}
 		st.Members[i] = ms
 		if n.Meta.Role == membership.RoleCoordinator {
