@@ -76,12 +76,7 @@ func (w *Worker) reserveRead(ctx context.Context, f io.Reader, size int64) (io.R
 // 0 when the header does not parse or the image is over the pixel limit
 // (the decoder refuses it before allocating).
 func decodedEstimate(head []byte, maxPixels int64) int64 {
-	configs := map[string]func(io.Reader) (image.Config, error){
-		imagerow.FormatJPEG: jpeg.DecodeConfig, imagerow.FormatPNG: png.DecodeConfig,
-		imagerow.FormatGIF: gif.DecodeConfig, imagerow.FormatBMP: bmp.DecodeConfig,
-		imagerow.FormatTIFF: tiff.DecodeConfig, imagerow.FormatWebP: webp.DecodeConfig,
-	}
-	cfg := configs[imagerow.Sniff(head)]
+	cfg := headerConfigs[imagerow.Sniff(head)]
 	if cfg == nil {
 		return 0
 	}
@@ -94,6 +89,13 @@ func decodedEstimate(head []byte, maxPixels int64) int64 {
 		return 0
 	}
 	return px * decodeBytesPerPixel
+}
+
+// headerConfigs parse each format's header without decoding pixels.
+var headerConfigs = map[string]func(io.Reader) (image.Config, error){
+	imagerow.FormatJPEG: jpeg.DecodeConfig, imagerow.FormatPNG: png.DecodeConfig,
+	imagerow.FormatGIF: gif.DecodeConfig, imagerow.FormatBMP: bmp.DecodeConfig,
+	imagerow.FormatTIFF: tiff.DecodeConfig, imagerow.FormatWebP: webp.DecodeConfig,
 }
 
 // safeConfig parses a header, treating a decoder panic as a bad header.
