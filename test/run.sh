@@ -12,8 +12,12 @@ step "system packages"
 need=()
 [ -f /usr/include/jpeglib.h ] || need+=(libjpeg62-turbo-dev)
 [ -f /usr/include/png.h ] || need+=(libpng-dev)
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+[ -f /usr/include/webp/decode.h ] || need+=(libwebp-dev)
+command -v dwebp >/dev/null || need+=(webp)
 command -v java >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need+=(maven)
+command -v kinit >/dev/null || need+=(krb5-user)   # ticket-cache logins in the Kerberos HDFS tests
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

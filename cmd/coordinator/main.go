@@ -31,7 +31,7 @@ func main() {
 		},
 		Commands: []*cli.Command{readCommand(), statusCommand(), genSamplesCommand(), demoCommand()},
 	}
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(flagsFirst(app, os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "coordinator:", err)
 		os.Exit(1)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -25,6 +26,9 @@ func readCommand() *cli.Command {
 		Name:      "read",
 		Usage:     "read a path through a running cluster and print a summary",
 		ArgsUsage: "PATH",
+		Description: "Plans PATH on the coordinator at --coordinator (or IMAGEFLIGHT_COORDINATOR; default\n" +
+			"grpc://127.0.0.1:8815), reads every endpoint and prints rows, formats, modes and sizes.\n" +
+			"Flags may follow PATH.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "coordinator", Value: "grpc://127.0.0.1:8815", EnvVars: []string{"IMAGEFLIGHT_COORDINATOR"}, Usage: "coordinator Flight URI (grpc:// or grpc+tls://)"},
 			&cli.BoolFlag{Name: "recursive", Usage: "read files at any depth"},
@@ -32,13 +36,20 @@ func readCommand() *cli.Command {
 			&cli.Float64Flag{Name: "sample-ratio", Value: 1, Usage: "fraction of files to read, in [0, 1]"},
 			&cli.Int64Flag{Name: "seed", Usage: "sampling seed"},
 			&cli.BoolFlag{Name: "drop-image-failures", Usage: "drop undecodable images instead of returning invalid rows"},
+			&cli.StringFlag{Name: "transforms", Usage: `SynapseML ImageTransformer stages as JSON, e.g. '[{"action": "resize", "size": 224, "keepAspectRatio": true}]'`},
+			&cli.StringFlag{Name: "tensor", Usage: `add a tensor column: SynapseML toTensor parameters as JSON, e.g. '{"colorScaleFactor": 0.00392}'`},
+			&cli.BoolFlag{Name: "fast-resize", Usage: "decode JPEGs at reduced scale when the first stage shrinks them 2x or more"},
 		}, cliconfig.ClientFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return fmt.Errorf("read takes one PATH")
 			}
 			req := wire.Descriptor{Path: c.Args().First(), Recursive: c.Bool("recursive"), NumPartitions: c.Int("num-partitions"),
-				SampleRatio: c.Float64("sample-ratio"), Seed: c.Int64("seed"), DropImageFailures: c.Bool("drop-image-failures")}
+				SampleRatio: c.Float64("sample-ratio"), Seed: c.Int64("seed"), DropImageFailures: c.Bool("drop-image-failures"),
+				Transforms: json.RawMessage(c.String("transforms")), Tensor: json.RawMessage(c.String("tensor")), FastResize: c.Bool("fast-resize")}
+			if err := req.Validate(); err != nil {
+				return err
+			}
 			cfg := client.DefaultConfig(c.String("coordinator"))
 			if err := cliconfig.ClientSecurity(c, &cfg); err != nil {
 				return err

@@ -16,6 +16,8 @@ func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show the cluster's members, their state and load",
+		Description: "Asks the coordinator at --coordinator (or IMAGEFLIGHT_COORDINATOR; default\n" +
+			"grpc://127.0.0.1:8815) for cluster-status.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "coordinator", Value: "grpc://127.0.0.1:8815", EnvVars: []string{"IMAGEFLIGHT_COORDINATOR"}, Usage: "coordinator Flight URI (grpc:// or grpc+tls://)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the raw JSON"},

@@ -22,7 +22,8 @@ const (
 
 // build encodes one spec and returns its bytes and expected Entry. The
 // expected Data restates Java ImageIO's rules for what each encoder
-// writes; see the comment at each case.
+// writes; see the comment at each case — one case per corpus kind, a
+// table more than a procedure.
 func (s spec) build(seed int64) ([]byte, Entry, error) {
 	var buf bytes.Buffer
 	var err error

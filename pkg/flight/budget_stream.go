@@ -43,12 +43,13 @@ func (w *Worker) decodeReserved(ctx context.Context, tn turn, decode func(contex
 		res.release()
 		return d
 	}
-	res.settle(rowBytes(&d.row))
+	res.settle(rowBytes(&d.row) + tensorBytes(d.tensor))
 	d.res = res
 	return d
 }
 
-// rowBytes is what a row costs in a batch, as the batcher counts it.
+// rowBytes is what a row's image costs in a batch, as the batcher counts
+// it (its tensor, if any, is counted by tensorBytes).
 func rowBytes(r *imagerow.Row) int64 { return int64(len(r.Data) + len(r.Origin) + 32) }
 
 // reserveRead reads the start of an open file, reserves the memory the

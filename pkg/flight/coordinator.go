@@ -242,7 +242,7 @@ func (c *Coordinator) list(ctx context.Context, req wire.Descriptor) (hdfsio.Loc
 	defer release()
 	fsys, err := c.deps.Mounts.For(ctx, base)
 	if err != nil {
-		return base, plan.Listing{}, wire.Wrap(wire.KindUnavailable, err, "mount")
+		return base, plan.Listing{}, mountError(err)
 	}
 	var seen atomic.Int64
 	stopProgress := c.logProgress(base, &seen)
@@ -292,7 +292,11 @@ func (c *Coordinator) GetSchema(ctx context.Context, desc *aflight.FlightDescrip
 	if err != nil {
 		return nil, err
 	}
-	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(Schema(wireColumns(listing.Columns())), memory.DefaultAllocator)}, nil
+	pipe, err := wire.ParsePipeline(req.Transforms, req.Tensor, req.FastResize)
+	if err != nil {
+		return nil, err
+	}
+	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(Schema(wireColumns(listing.Columns()), pipe), memory.DefaultAllocator)}, nil
 }
 
 // logProgress logs how many entries a long listing has seen, every few

@@ -15,8 +15,12 @@ import (
 // kept on the coordinator, which keeps the packed form.
 func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descriptor, p *readPlan) (*aflight.FlightInfo, error) {
 	expires := time.Now().Add(c.cfg.TicketTTL)
+	pipe, err := wire.ParsePipeline(req.Transforms, req.Tensor, req.FastResize)
+	if err != nil {
+		return nil, err
+	}
 	info := &aflight.FlightInfo{
-		Schema:           aflight.SerializeSchema(Schema(wireColumns(p.columns)), memory.DefaultAllocator),
+		Schema:           aflight.SerializeSchema(Schema(wireColumns(p.columns), pipe), memory.DefaultAllocator),
 		FlightDescriptor: desc,
 		TotalRecords:     int64(p.files),
 		TotalBytes:       -1,
@@ -28,22 +32,12 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descri
 	cols := wireColumns(p.columns)
 	header := func(i int) *wire.Ticket {
 		return &wire.Ticket{Plan: p.id, Split: i, Base: p.base.String(), Columns: cols, Drop: req.DropImageFailures,
-			Expires: expires.Unix(), Count: len(p.splits[i].Files)}
+			Expires: expires.Unix(), Count: len(p.splits[i].Files),
+			Transforms: req.Transforms, Tensor: req.Tensor, FastResize: req.FastResize}
 	}
-	// Inline tickets cost their packed list plus a header of about the
-	// same size for every split (wire.TicketSize).
-	headerBytes := 0
-	if len(p.splits) > 0 {
-		headerBytes = wire.TicketSize(header(0), 0)
-	}
-	packed := make([][]byte, len(p.splits))
-	total := 0
-	for i, s := range p.splits {
-		b, err := wire.PackSplitList(splitList(p.base.Path, p.columns, p.dirs, s.Files))
-		if err != nil {
-			return nil, wire.Wrap(wire.KindInternal, err, "pack split list")
-		}
-		packed[i], total = b, total+headerBytes+len(b)*4/3
+	packed, total, err := packSplits(p, header)
+	if err != nil {
+		return nil, err
 	}
 	p.byRef = total > c.cfg.MaxInfoBytes && c.deps.Self != ""
 	if p.byRef {
@@ -69,6 +63,25 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descri
 		info.Endpoint = append(info.Endpoint, ep)
 	}
 	return info, nil
+}
+
+// packSplits packs each split's list once and estimates the inline
+// tickets' total size: every split costs its packed list plus a header of
+// about the first one's size (wire.TicketSize).
+func packSplits(p *readPlan, header func(int) *wire.Ticket) (packed [][]byte, total int, err error) {
+	headerBytes := 0
+	if len(p.splits) > 0 {
+		headerBytes = wire.TicketSize(header(0), 0)
+	}
+	packed = make([][]byte, len(p.splits))
+	for i, s := range p.splits {
+		b, err := wire.PackSplitList(splitList(p.base.Path, p.columns, p.dirs, s.Files))
+		if err != nil {
+			return nil, 0, wire.Wrap(wire.KindInternal, err, "pack split list")
+		}
+		packed[i], total = b, total+headerBytes+len(b)*4/3
+	}
+	return packed, total, nil
 }
 
 // splitList is a split's files relative to base, with the partition values

@@ -22,7 +22,8 @@ const localitySamples = 8
 // locality estimates, per split, the bytes each host holds. It returns nil
 // (no locality, plan by balance alone) when base is not on HDFS, no Locator
 // is configured or the locations cannot be had; the last case is logged
-// once per plan.
+// once per plan. The lookups fan out with a bound and stop at the first
+// failure; keeping that in one function keeps its locking in one place.
 func (c *Coordinator) locality(ctx context.Context, base hdfsio.Location, splits []plan.Split) []map[string]int64 {
 	if c.deps.Locate == nil || base.Scheme != "hdfs" || len(splits) == 0 {
 		return nil

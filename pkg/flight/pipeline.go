@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/imagerow"
+	"github.com/imageflight/imageflight/pkg/transform"
 	"github.com/imageflight/imageflight/pkg/wire"
 )
 
@@ -21,10 +22,11 @@ type SendFunc func(rec arrow.RecordBatch, meta wire.BatchMeta) error
 
 // decoded is one file's outcome, delivered in split order.
 type decoded struct {
-	row  imagerow.Row
-	keep bool
-	err  error        // fatal: fails the stream
-	res  *reservation // the row's memory, until its batch is sent
+	row    imagerow.Row
+	tensor *transform.Tensor // nil: no tensor column, or none for this image
+	keep   bool
+	err    error        // fatal: fails the stream
+	res    *reservation // the row's memory, until its batch is sent
 }
 
 // Run streams the split from its resume position: decodes run in parallel
@@ -39,7 +41,7 @@ func (sp *Split) Run(ctx context.Context, send SendFunc) error {
 	queue := sp.decodeAhead(ctx)
 	var pending chan decoded // taken from the queue, not yet received
 	defer func() { cancel(); releaseQueue(pending, queue) }()
-	b := newBatcher(sp.schema, sp.w.cfg.BatchBytes)
+	b := newBatcher(sp.schema, sp.pipe.Tensor != nil, sp.w.cfg.BatchBytes)
 	defer b.release()
 	var held heldRows // memory of the rows in b
 	defer held.release()
@@ -58,14 +60,14 @@ func (sp *Split) Run(ctx context.Context, send SendFunc) error {
 		if !d.keep {
 			continue
 		}
-		size := int64(len(d.row.Data) + len(d.row.Origin) + 32)
+		size := int64(len(d.row.Data)+len(d.row.Origin)+32) + tensorBytes(d.tensor)
 		if b.rows > 0 && b.bytes+size > sp.w.cfg.BatchBytes {
 			if err := held.flush(b, send, pos-1); err != nil {
 				d.res.release()
 				return err
 			}
 		}
-		b.add(&d.row, sp.dirRow(pos-1), size)
+		b.add(&d, sp.dirRow(pos-1), size)
 		held.add(d.res)
 	}
 	if err := ctx.Err(); err != nil {
@@ -100,7 +102,7 @@ func (sp *Split) decodeAhead(ctx context.Context) <-chan chan decoded {
 			go func(i int, tn turn) {
 				defer func() { <-w.decodeSlots }()
 				fut <- w.decodeReserved(ctx, tn, func(ctx context.Context) decoded {
-					return w.decodeOne(ctx, sp.fsys, sp.locs[i], sp.t.Files[i].Size, sp.t.Drop)
+					return w.decodeOne(ctx, sp.fsys, sp.locs[i], sp.t.Files[i].Size, sp.t.Drop, &sp.pipe)
 				})
 			}(i, order.next())
 		}
@@ -119,26 +121,34 @@ func (sp *Split) dirRow(i int) []partitionValue {
 type batcher struct {
 	rb      *array.RecordBuilder
 	img     *array.StructBuilder
+	tensor  array.Builder // nil without a tensor column
+	parts   int           // index of the first partition column
 	pixels  *array.BinaryBuilder
 	reserve int
 	rows    int
 	bytes   int64
 }
 
-func newBatcher(schema *arrow.Schema, batchBytes int64) *batcher {
+func newBatcher(schema *arrow.Schema, tensor bool, batchBytes int64) *batcher {
 	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	img := rb.Field(0).(*array.StructBuilder)
-	b := &batcher{rb: rb, img: img, pixels: img.FieldBuilder(5).(*array.BinaryBuilder), reserve: int(min(batchBytes, 64<<20))}
+	b := &batcher{rb: rb, img: img, parts: 1, pixels: img.FieldBuilder(5).(*array.BinaryBuilder), reserve: int(min(batchBytes, 64<<20))}
+	if tensor {
+		b.tensor, b.parts = rb.Field(1), 2
+	}
 	// Size the pixel buffer for a full batch up front: growing it by
 	// doubling would copy every image several times.
 	b.pixels.ReserveData(b.reserve)
 	return b
 }
 
-func (b *batcher) add(r *imagerow.Row, parts []partitionValue, size int64) {
-	imagerow.Append(b.img, r)
+func (b *batcher) add(d *decoded, parts []partitionValue, size int64) {
+	imagerow.Append(b.img, &d.row)
+	if b.tensor != nil {
+		appendTensor(b.tensor, d.tensor)
+	}
 	for i, v := range parts {
-		v.append(b.rb.Field(i + 1))
+		v.append(b.rb.Field(b.parts + i))
 	}
 	b.bytes += size
 	b.rows++
@@ -161,7 +171,7 @@ func (b *batcher) release() { b.rb.Release() }
 // open (not regular, or resolving outside the roots since planning) —
 // never fail the stream: they become invalid rows, logged with the reason.
 // Storage errors that survive retries do fail it, naming the file.
-func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfsio.Location, size int64, drop bool) decoded {
+func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfsio.Location, size int64, drop bool, pipe *wire.Pipeline) decoded {
 	origin := fsys.URI(loc.Path)
 	data, err := w.read(ctx, fsys, loc.Path, size)
 	switch k := wire.KindOf(err); {
@@ -176,13 +186,32 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 		return decoded{err: wire.Wrap(wire.KindUnavailable, err, "read "+origin)}
 	}
 	bytesRead.Add(float64(len(data)))
-	row, err := imagerow.Decode(origin, data, w.cfg.Decode)
+	opts, stages := w.cfg.Decode, pipe.Stages
+	var fullH, fullW int
+	if pipe.FastResize && len(stages) > 0 {
+		opts.Shrink = func(h, w int) int {
+			fullH, fullW = h, w
+			return transform.ShrinkFactor(stages, h, w)
+		}
+	}
+	row, err := imagerow.DecodeContext(ctx, origin, data, opts)
+	if ctx.Err() != nil {
+		return decoded{err: wire.Wrap(wire.AutoKind, ctx.Err(), "decode "+origin)}
+	}
+	if err != nil {
+		w.log.Warn("image failed", "path", origin, "err", err)
+		return w.failed(origin, drop)
+	}
+	if fullH > 0 && (int(row.Height) != fullH || int(row.Width) != fullW) {
+		stages = transform.FastStages(stages, fullH, fullW)
+	}
+	d, err := applyPipeline(row, stages, pipe)
 	if err != nil {
 		w.log.Warn("image failed", "path", origin, "err", err)
 		return w.failed(origin, drop)
 	}
 	imagesTotal.WithLabelValues("ok").Inc()
-	return decoded{row: row, keep: true}
+	return d
 }
 
 func (w *Worker) failed(origin string, drop bool) decoded {

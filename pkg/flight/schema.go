@@ -18,10 +18,14 @@ import (
 	"github.com/imageflight/imageflight/pkg/wire"
 )
 
-// Schema is the stream schema: Spark's image struct, then one nullable
-// column per partition directory key.
-func Schema(cols []wire.Column) *arrow.Schema {
+// Schema is the stream schema: Spark's image struct, the tensor column when
+// the pipeline computes one, then one nullable column per partition
+// directory key.
+func Schema(cols []wire.Column, p wire.Pipeline) *arrow.Schema {
 	fields := []arrow.Field{imagerow.ImageField}
+	if p.Tensor != nil {
+		fields = append(fields, arrow.Field{Name: "tensor", Type: NewTensorType(p.TensorShape[:], p.Tensor.Double), Nullable: true})
+	}
 	for _, c := range cols {
 		fields = append(fields, arrow.Field{Name: c.Name, Type: arrowType(c.Type), Nullable: true})
 	}

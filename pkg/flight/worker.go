@@ -176,6 +176,7 @@ type Split struct {
 	fsys   hdfsio.FileSystem
 	locs   []hdfsio.Location
 	dirs   [][]partitionValue
+	pipe   wire.Pipeline
 	schema *arrow.Schema
 	once   sync.Once
 }
@@ -221,13 +222,17 @@ func (w *Worker) open(ctx context.Context, ticket []byte) (*Split, error) {
 	}
 	fsys, err := w.deps.Mounts.For(ctx, base)
 	if err != nil {
-		return nil, wire.Wrap(wire.KindUnavailable, err, "mount")
+		return nil, mountError(err)
 	}
 	signed, _, _ := wire.ParseResume(ticket)
 	if err := w.splitList(ctx, t, signed); err != nil {
 		return nil, err
 	}
-	sp := &Split{w: w, t: t, skip: skip, fsys: fsys, locs: make([]hdfsio.Location, len(t.Files)), schema: Schema(t.Columns)}
+	pipe, err := wire.ParsePipeline(t.Transforms, t.Tensor, t.FastResize)
+	if err != nil {
+		return nil, wire.Wrap(wire.KindInvalidArgument, err, "ticket pipeline")
+	}
+	sp := &Split{w: w, t: t, skip: skip, fsys: fsys, locs: make([]hdfsio.Location, len(t.Files)), pipe: pipe, schema: Schema(t.Columns, pipe)}
 	for i, f := range t.Files {
 		sp.locs[i] = base.Join(f.Rel)
 		if !sp.locs[i].Within(base) {

@@ -173,7 +173,7 @@ func NewHDFS(ctx context.Context, cfg HDFSConfig) (*HDFS, error) {
 		clients:   make([]*hdfs.Client, cfg.Connections),
 	}
 	if _, err := h.client(ctx, 0); err != nil {
-		return nil, h.wrap("connect", "/", err)
+		return nil, h.wrap("connect", "/", simpleAuthRefused(opts, err))
 	}
 	return h, nil
 }

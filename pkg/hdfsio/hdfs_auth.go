@@ -2,6 +2,7 @@ package hdfsio
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"strings"
@@ -18,6 +19,11 @@ import (
 // opts comes from the Hadoop configuration, so a cluster configured for
 // Kerberos without credentials in cfg is an error here rather than a
 // confusing refusal from the NameNode later.
+// ErrAuth marks a login the cluster refused (wrong principal or key, simple
+// authentication against a secured NameNode): a permission problem no
+// retry or other node can fix.
+var ErrAuth = fmt.Errorf("authentication refused: %w", fs.ErrPermission)
+
 func setAuth(opts *hdfs.ClientOptions, cfg HDFSConfig) error {
 	if cfg.KerberosServicePrincipal != "" {
 		opts.KerberosServicePrincipleName = strings.Split(cfg.KerberosServicePrincipal, "@")[0]
@@ -91,7 +97,19 @@ func kerberosClient(cfg HDFSConfig) (*krb.Client, error) {
 	}
 	c := krb.NewWithKeytab(princ, realm, kt, kconf, krb.DisablePAFXFAST(true))
 	if err := c.Login(); err != nil {
-		return nil, fmt.Errorf("kerberos login as %s: %w", cfg.KerberosPrincipal, err)
+		return nil, fmt.Errorf("kerberos login as %s: %w: %w", cfg.KerberosPrincipal, ErrAuth, err)
 	}
 	return c, nil
+}
+
+// simpleAuthRefused explains colinmarc/hdfs's "unexpected sequence number"
+// on connect without Kerberos: a Kerberos-secured NameNode answers a simple
+// (user name only) connection with an error on the connection header's
+// call id, which colinmarc reports only as that mismatch, dropping the
+// NameNode's "SIMPLE authentication is not enabled" message.
+func simpleAuthRefused(opts hdfs.ClientOptions, err error) error {
+	if opts.KerberosClient != nil || err == nil || !strings.Contains(err.Error(), "unexpected sequence number") {
+		return err
+	}
+	return fmt.Errorf("the NameNode refused simple authentication as %s (a Kerberos-secured cluster? set hadoop.security.authentication=kerberos in the Hadoop configuration, and a keytab or ticket cache): %w: %w", opts.User, ErrAuth, err)
 }

@@ -28,7 +28,9 @@ import (
 var cluster *hdfstest.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(hdfstest.Main(m, hdfstest.Options{DataNodes: 2, Replication: 2}, &cluster))
+	code := hdfstest.Main(m, hdfstest.Options{DataNodes: 2, Replication: 2}, &cluster)
+	closeSecure() // started by the first Kerberos test, if any ran
+	os.Exit(code)
 }
 
 // testConfig is a config for the test cluster with short timeouts.

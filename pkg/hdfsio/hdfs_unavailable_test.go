@@ -67,13 +67,24 @@ func TestDataNodeStoppedMidRead(t *testing.T) {
 	if err := hdfstest.CloseWriter(w); err != nil {
 		t.Fatal(err)
 	}
-	locs, err := (&hdfsio.WebHDFS{Addrs: []string{c.HTTPAddr()}}).BlockLocations(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range locs {
-		if len(b.Names) != 2 {
-			t.Fatalf("block at %d has %d replicas, want 2", b.Offset, len(b.Names))
+	// A loaded machine may drop a DataNode from the write pipeline; the
+	// NameNode then re-replicates. Wait for two replicas of every block.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		locs, err := (&hdfsio.WebHDFS{Addrs: []string{c.HTTPAddr()}}).BlockLocations(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		short := -1
+		for i, b := range locs {
+			if len(b.Names) != 2 {
+				short = i
+			}
+		}
+		if short < 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("block at %d has %d replicas after 60 s, want 2", locs[short].Offset, len(locs[short].Names))
 		}
 	}
 

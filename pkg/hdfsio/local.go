@@ -118,6 +118,13 @@ func (Local) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
+	return regularOnly(f, name)
+}
+
+// regularOnly returns f if the open descriptor is a regular file, and
+// closes it otherwise: checking the descriptor, not the name, leaves no
+// window for a swap.
+func regularOnly(f *os.File, name string) (io.ReadCloser, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()

@@ -64,16 +64,7 @@ func (l *RootedLocal) Open(ctx context.Context, name string) (io.ReadCloser, err
 			// refusal: fail closed, never retried.
 			return nil, fmt.Errorf("open %s beneath root %s: %w", name, r.path, &refusedError{err})
 		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open %s: %w", name, err)
-		}
-		if !fi.Mode().IsRegular() {
-			f.Close()
-			return nil, fmt.Errorf("open %s: %w", name, &notRegularError{mode: fi.Mode()})
-		}
-		return f, nil
+		return regularOnly(f, name)
 	}
 	return nil, fmt.Errorf("open %s: %w", name, &refusedError{errors.New("outside every served root")})
 }

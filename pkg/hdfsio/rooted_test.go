@@ -89,6 +89,9 @@ func TestRootedLocalSwapRace(t *testing.T) {
 	}
 	defer l.Close()
 	name := filepath.Join(root, "x.jpg")
+	if err := os.Symlink("good.jpg", name); err != nil {
+		t.Fatal(err)
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -111,7 +114,7 @@ func TestRootedLocalSwapRace(t *testing.T) {
 		}
 	}()
 	inside := 0
-	for range 3000 {
+	for i := 0; i < 3000 || (inside < 100 && i < 300_000); i++ {
 		f, err := l.Open(context.Background(), name)
 		if err != nil {
 			continue

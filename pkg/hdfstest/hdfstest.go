@@ -20,6 +20,11 @@
 //
 // or one per test: c := hdfstest.Start(t, hdfstest.Options{}).
 //
+// With Options.Secure set to a dfs.data.transfer.protection level the
+// cluster is Kerberos-secured: a KDC (Hadoop's MiniKdc) runs in the same JVM,
+// and Cluster.Kerberos has its realm, krb5.conf, principals and keytabs (see
+// also Kinit and SetDataTransferProtection).
+//
 // With IMAGEFLIGHT_SKIP_HDFS=1 the cluster is not started and the tests that
 // need it skip. Otherwise a cluster that fails to start fails the tests, with
 // the tail of the JVM's log in the message: a missing Java is a failure, not
@@ -65,6 +70,41 @@ type Options struct {
 	// Dir is test/hdfs (default: found from the working directory upwards,
 	// or $IMAGEFLIGHT_HDFS_DIR).
 	Dir string
+	// Secure, when set, starts a Kerberos-secured cluster whose DataNodes
+	// use this dfs.data.transfer.protection: "authentication", "integrity"
+	// or "privacy" (SASL on unprivileged ports, HTTPS only, block tokens).
+	Secure string
+}
+
+// Kerberos describes a secure cluster's KDC and credentials. All files are
+// in the cluster's temporary directory.
+type Kerberos struct {
+	Realm string `json:"realm"`
+	// KDC is the KDC's address, "127.0.0.1:port" (TCP).
+	KDC string `json:"kdc"`
+	// Krb5Conf is a krb5.conf naming the realm and the KDC, for gokrb5 and
+	// MIT kinit (KRB5_CONFIG).
+	Krb5Conf string `json:"krb5conf"`
+	// HDFSPrincipal ("hdfs/localhost@REALM") is the NameNode's and the
+	// DataNodes' principal; its short name "hdfs" is HDFS's superuser.
+	// HDFSKeytab holds it (and HTTP/localhost@REALM).
+	HDFSPrincipal string `json:"hdfsPrincipal"`
+	HDFSKeytab    string `json:"hdfsKeytab"`
+	// UserPrincipal ("alice@REALM") is an ordinary user, in UserKeytab.
+	UserPrincipal string `json:"userPrincipal"`
+	UserKeytab    string `json:"userKeytab"`
+	// Truststore (JKS, password "imageflight") trusts the cluster's
+	// self-signed HTTPS certificate.
+	Truststore string `json:"truststore"`
+	// Protection is the DataNodes' dfs.data.transfer.protection at start.
+	Protection string `json:"protection"`
+}
+
+// ServicePrincipal is the NameNode principal without its realm, as
+// colinmarc/hdfs wants it ("hdfs/localhost").
+func (k *Kerberos) ServicePrincipal() string {
+	p, _, _ := strings.Cut(k.HDFSPrincipal, "@")
+	return p
 }
 
 // DataNode is one DataNode's addresses (all on 127.0.0.1).
@@ -72,11 +112,15 @@ type DataNode struct {
 	Xfer string `json:"xfer"`
 	IPC  string `json:"ipc"`
 	HTTP string `json:"http"`
+	// HTTPS is the DataNode's HTTPS address (secure clusters; port 0 otherwise).
+	HTTPS string `json:"https"`
 }
 
 type info struct {
 	NameNode    string     `json:"nameNode"`
 	HTTP        string     `json:"http"`
+	HTTPS       string     `json:"https"`
+	Kerberos    *Kerberos  `json:"kerberos"`
 	StartMillis int64      `json:"startMillis"`
 	DataNodes   []DataNode `json:"dataNodes"`
 }
@@ -84,6 +128,9 @@ type info struct {
 // Cluster is a running MiniDFSCluster.
 type Cluster struct {
 	nameNode, http string
+	https          string
+	kerberos       *Kerberos
+	protection     string // the DataNodes' current data transfer protection
 	dataNodes      []DataNode
 	confDir        string
 	logPath        string
@@ -102,8 +149,46 @@ type Cluster struct {
 // NameNode is the NameNode RPC address, "127.0.0.1:port".
 func (c *Cluster) NameNode() string { return c.nameNode }
 
-// HTTPAddr is the NameNode HTTP (WebHDFS) address, "127.0.0.1:port".
+// HTTPAddr is the NameNode HTTP (WebHDFS) address, "127.0.0.1:port"; ""
+// for a secure cluster, which serves HTTPS only.
 func (c *Cluster) HTTPAddr() string { return c.http }
+
+// HTTPSAddr is the NameNode HTTPS address of a secure cluster ("" otherwise).
+func (c *Cluster) HTTPSAddr() string { return c.https }
+
+// Kerberos is the KDC and credentials of a secure cluster, nil otherwise.
+func (c *Cluster) Kerberos() *Kerberos { return c.kerberos }
+
+// DataTransferProtection is the secure cluster DataNodes' current
+// dfs.data.transfer.protection ("" for an insecure cluster).
+func (c *Cluster) DataTransferProtection() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.protection
+}
+
+// SetDataTransferProtection restarts every DataNode of a secure cluster
+// with dfs.data.transfer.protection = level ("authentication", "integrity"
+// or "privacy") and dfs.encrypt.data.transfer.cipher.suites = cipherSuites
+// ("" for none: privacy then uses DIGEST-MD5's own cipher, rc4 with
+// colinmarc/hdfs; "AES/CTR/NoPadding" switches to AES after the handshake).
+// It returns once the DataNodes are back. Cheaper than a second cluster.
+func (c *Cluster) SetDataTransferProtection(level, cipherSuites string) error {
+	if c.kerberos == nil {
+		return errors.New("hdfstest: SetDataTransferProtection needs a secure cluster")
+	}
+	suites := cipherSuites
+	if suites == "" {
+		suites = "-"
+	}
+	if _, err := c.command("protection " + level + " " + suites); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.protection = level
+	c.mu.Unlock()
+	return nil
+}
 
 // URI is "hdfs://127.0.0.1:port" + p.
 func (c *Cluster) URI(p string) string { return "hdfs://" + c.nameNode + p }
@@ -197,7 +282,9 @@ func Use(t testing.TB, c *Cluster) *Cluster {
 	return c
 }
 
-// StartCluster starts a cluster; the caller must Close it.
+// StartCluster starts a cluster; the caller must Close it. It is long on
+// purpose: one linear script (write config, start the JVM, read its READY
+// line, wait for the DataNodes) whose steps each clean up on failure.
 func StartCluster(opts Options) (*Cluster, error) {
 	if opts.DataNodes <= 0 {
 		opts.DataNodes = 2
@@ -259,6 +346,9 @@ func StartCluster(opts Options) (*Cluster, error) {
 		"-httpport", strconv.Itoa(opts.HTTPPort),
 		"-writeConfig", filepath.Join(c.confDir, "hdfs-site.xml"),
 	)
+	if opts.Secure != "" {
+		args = append(args, "-secure", opts.Secure)
+	}
 	for k, v := range opts.Conf {
 		args = append(args, "-D", k+"="+v)
 	}
@@ -316,7 +406,14 @@ func StartCluster(opts Options) (*Cluster, error) {
 					c.kill()
 					return nil, c.startErr("bad READY line " + line)
 				}
-				c.nameNode, c.http, c.dataNodes = inf.NameNode, inf.HTTP, inf.DataNodes
+				c.nameNode, c.http, c.https, c.dataNodes = inf.NameNode, inf.HTTP, inf.HTTPS, inf.DataNodes
+				if opts.Secure != "" {
+					if inf.Kerberos == nil {
+						c.kill()
+						return nil, c.startErr("secure cluster without kerberos info: " + line)
+					}
+					c.kerberos, c.protection = inf.Kerberos, inf.Kerberos.Protection
+				}
 				c.startup = time.Since(t0)
 				if err := c.writeCoreSite(); err != nil {
 					c.Close()

@@ -14,16 +14,11 @@ import (
 
 // PutDir copies the local folder src into the cluster at dst (created),
 // hidden files included, the way `hdfs dfs -put` would. It writes through
-// the real HDFS client protocol.
+// the real HDFS client protocol, as HDFS's superuser (see SuperuserClient).
 func (c *Cluster) PutDir(src, dst string) error {
-	u, err := user.Current()
+	cl, err := c.SuperuserClient()
 	if err != nil {
 		return err
-	}
-	// The NameNode runs as this user, which makes it HDFS's superuser.
-	cl, err := hdfs.NewClient(hdfs.ClientOptions{Addresses: []string{c.NameNode()}, User: u.Username})
-	if err != nil {
-		return fmt.Errorf("connect %s: %w", c.NameNode(), err)
 	}
 	defer cl.Close()
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
@@ -54,6 +49,34 @@ func (c *Cluster) PutDir(src, dst string) error {
 		}
 		return nil
 	})
+}
+
+// SuperuserClient is a colinmarc/hdfs client acting as HDFS's superuser:
+// the OS user the NameNode runs as, or on a secure cluster the NameNode's
+// own principal (hdfs/localhost, from its keytab) with the DataNodes'
+// current data transfer protection. The caller closes it.
+func (c *Cluster) SuperuserClient() (*hdfs.Client, error) {
+	opts := hdfs.ClientOptions{Addresses: []string{c.NameNode()}}
+	if k := c.Kerberos(); k != nil {
+		kc, err := k.Login(k.HDFSPrincipal, k.HDFSKeytab)
+		if err != nil {
+			return nil, err
+		}
+		opts.KerberosClient = kc
+		opts.KerberosServicePrincipleName = k.ServicePrincipal()
+		opts.DataTransferProtection = c.DataTransferProtection()
+	} else {
+		u, err := user.Current()
+		if err != nil {
+			return nil, err
+		}
+		opts.User = u.Username
+	}
+	cl, err := hdfs.NewClient(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", c.NameNode(), err)
+	}
+	return cl, nil
 }
 
 // CloseWriter closes w, retrying while the NameNode waits for the last

@@ -37,9 +37,13 @@ func photo(w, h int) *image.RGBA {
 	return m
 }
 
-func benchDecode(b *testing.B, data []byte) {
+func benchDecode(b *testing.B, data []byte) { benchDecodeOpts(b, data, DefaultOptions()) }
+
+// benchDecodeOpts reports decoded megapixels per second (one goroutine, so
+// per core).
+func benchDecodeOpts(b *testing.B, data []byte, opts Options) {
 	b.Helper()
-	row, err := Decode("bench", data, DefaultOptions())
+	row, err := Decode("bench", data, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,7 +51,7 @@ func benchDecode(b *testing.B, data []byte) {
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := Decode("bench", data, DefaultOptions()); err != nil {
+		if _, err := Decode("bench", data, opts); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -122,4 +126,34 @@ func cwebp(b *testing.B, m image.Image, args ...string) []byte {
 		b.Fatal(err)
 	}
 	return data
+}
+
+// BenchmarkFiles decodes every file in $IMAGEFLIGHT_BENCH_DIR (see
+// test/bench/decoders.sh), each as a sub-benchmark reporting MP/s, once
+// with fresh buffers and once with a reused Options.Alloc buffer — the
+// way a peer tool such as tjbench decodes into one buffer.
+func BenchmarkFiles(b *testing.B) {
+	dir := os.Getenv("IMAGEFLIGHT_BENCH_DIR")
+	if dir == "" {
+		b.Skip("IMAGEFLIGHT_BENCH_DIR not set")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil || Sniff(data) == "" {
+			continue
+		}
+		b.Run(filepath.Base(f), func(b *testing.B) { benchDecode(b, data) })
+		b.Run(filepath.Base(f)+"/reuse", func(b *testing.B) {
+			var buf []byte
+			opts := DefaultOptions()
+			opts.Alloc = func(n int) []byte {
+				if cap(buf) < n {
+					buf = make([]byte, n)
+				}
+				return buf[:n]
+			}
+			benchDecodeOpts(b, data, opts)
+		})
+	}
 }

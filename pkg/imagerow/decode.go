@@ -2,6 +2,7 @@ package imagerow
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -10,7 +11,6 @@ import (
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
-	"golang.org/x/image/webp"
 )
 
 // DefaultMaxPixels is the pixel budget used when Options.MaxPixels is 0:
@@ -32,6 +32,48 @@ type Options struct {
 	// parse) before any pixel buffer exists, so a tiny file claiming
 	// 100000x100000 costs nothing. 0 means DefaultMaxPixels.
 	MaxPixels int64
+
+	// Alloc, if set, supplies the buffer that becomes Row.Data: it must
+	// return a slice of length n (capacity may be larger). The contents
+	// need not be zeroed — every decoder writes all n bytes — so a caller
+	// can hand out reused or wire memory and skip both the copy and the
+	// runtime's zeroing of a fresh allocation. If decoding fails after
+	// Alloc was called, the buffer is not referenced by the returned
+	// (invalid) row and the caller may reuse it. Row.Data is that buffer or,
+	// for WebP files that declare alpha but turn out opaque, a prefix of
+	// it. nil means make([]byte, n).
+	Alloc func(n int) []byte
+	// Shrink, if set, lets a decoder that can scale while decoding
+	// (libjpeg-turbo's DCT scaling, JPEG only, cgo builds only) decode an
+	// h×w image at 1/Shrink(h, w) of its size: 1, 2, 4 or 8. The pixels
+	// then differ from a full decode followed by a resize.
+	Shrink func(h, w int) int
+}
+
+// shrink is the scale denominator for an h×w image (1: full size).
+func (o Options) shrink(h, w int) int {
+	if o.Shrink == nil {
+		return 1
+	}
+	switch d := o.Shrink(h, w); d {
+	case 2, 4, 8:
+		return d
+	}
+	return 1
+}
+
+// alloc returns the n-byte output buffer, from o.Alloc when set.
+func (o Options) alloc(n int) []byte {
+	if o.Alloc == nil {
+		return make([]byte, n)
+	}
+	b := o.Alloc(n)
+	if len(b) != n {
+		// A wrong-sized buffer would be a silent out-of-bounds write in the
+		// C decoders; fail loudly instead (recovered into an invalid row).
+		panic(fmt.Sprintf("imagerow: Options.Alloc(%d) returned %d bytes", n, len(b)))
+	}
+	return b
 }
 
 // DefaultOptions returns the options workers use unless configured otherwise.
@@ -58,6 +100,19 @@ const (
 // the supported image formats (text files, empty files, ...).
 var ErrUnknownFormat = errors.New("imagerow: unknown image format")
 
+// ErrDecodeLimit is wrapped by Decode's error when a file is small but would
+// cost far more CPU than its pixels justify: a progressive JPEG with more
+// than MaxJPEGScans scans, or a PNG with far more IDAT data than its pixels
+// can need. Such files are hostile or broken; they become invalid rows.
+var ErrDecodeLimit = errors.New("imagerow: decode work limit exceeded")
+
+// MaxJPEGScans is the most scans a JPEG may have. A progressive JPEG from
+// any encoder has at most a few dozen (libjpeg's default script has 10);
+// each scan costs a pass over every coefficient block, so a few thousand
+// repeated scans in a file under 1 MB cost tens of seconds. libjpeg-turbo's
+// own tools use the same idea and the same figure (TJPARAM_SCANLIMIT).
+const MaxJPEGScans = 500
+
 // ErrTooLarge is wrapped by Decode's error when the header's dimensions exceed
 // the pixel budget or Spark's size limit.
 var ErrTooLarge = errors.New("imagerow: image too large")
@@ -83,13 +138,23 @@ func Sniff(data []byte) string {
 	return ""
 }
 
-// Decode decodes one encoded image into Spark's row layout. On any failure
+// Decode is DecodeContext without cancellation.
+func Decode(origin string, data []byte, opts Options) (Row, error) {
+	return DecodeContext(context.Background(), origin, data, opts)
+}
+
+// DecodeContext decodes one encoded image into Spark's row layout. On any failure
 // it returns Invalid(origin) and a non-nil error saying why; callers log the
 // error and choose between the invalid row and dropping it. Decode never
 // panics (third-party decoder panics are recovered) and never allocates a
 // pixel buffer larger than the budget in opts. It is safe for concurrent
 // use.
-func Decode(origin string, data []byte, opts Options) (row Row, err error) {
+//
+// Cancelling ctx stops the decode early: the C decoders (JPEG, PNG, WebP in
+// cgo builds) poll a flag between scanlines and scans, the Go decoders see
+// a failing reader at their next read. The error then wraps ctx.Err(), so
+// errors.Is(err, context.Canceled) holds, and the row is Invalid(origin).
+func DecodeContext(ctx context.Context, origin string, data []byte, opts Options) (row Row, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			row = Invalid(origin)
@@ -98,14 +163,27 @@ func Decode(origin string, data []byte, opts Options) (row Row, err error) {
 			err = fmt.Errorf("%s: imagerow: decoder panic: %v", origin, p)
 		}
 	}()
-	row, err = decode(origin, data, opts)
+	if err := ctx.Err(); err != nil {
+		return Invalid(origin), fmt.Errorf("%s: imagerow: %w", origin, err)
+	}
+	row, err = decode(ctx, origin, data, opts)
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		// Cancelled while a decoder finished, or a Go decoder reported our
+		// reader's failure with %v: make the cancellation visible to
+		// errors.Is rather than hand back a row nobody waits for.
+		if err == nil {
+			err = cerr
+		} else {
+			err = fmt.Errorf("%w: %v", cerr, err)
+		}
+	}
 	if err != nil {
 		return Invalid(origin), fmt.Errorf("%s: %w", origin, err)
 	}
 	return row, nil
 }
 
-func decode(origin string, data []byte, opts Options) (Row, error) {
+func decode(ctx context.Context, origin string, data []byte, opts Options) (Row, error) {
 	format := Sniff(data)
 	if format == "" {
 		if len(data) == 0 {
@@ -122,26 +200,23 @@ func decode(origin string, data []byte, opts Options) (Row, error) {
 	switch format {
 	case FormatJPEG:
 		// The JPEG path produces Spark bytes directly (libjpeg writes BGR).
-		return decodeJPEG(origin, data, budget)
+		return decodeJPEG(ctx, origin, data, opts)
 	case FormatPNG:
-		return decodePNG(origin, data, budget)
+		return decodePNG(ctx, origin, data, opts)
+	case FormatWebP:
+		return decodeWebP(ctx, origin, data, opts)
 	case FormatGIF:
-		return decodeGIF(origin, data, budget)
+		return decodeGIF(ctx, origin, data, opts)
 	case FormatBMP:
 		if err = checkConfig(bmp.DecodeConfig, data, budget); err != nil {
 			return Row{}, err
 		}
-		img, err = bmp.Decode(bytes.NewReader(data))
+		img, err = bmp.Decode(newCtxReader(ctx, data))
 	case FormatTIFF:
 		if err = checkConfig(tiff.DecodeConfig, data, budget); err != nil {
 			return Row{}, err
 		}
-		img, err = tiff.Decode(bytes.NewReader(data))
-	case FormatWebP:
-		if err = checkConfig(webp.DecodeConfig, data, budget); err != nil {
-			return Row{}, err
-		}
-		img, err = webp.Decode(bytes.NewReader(data))
+		img, err = tiff.Decode(newCtxReaderAt(ctx, data))
 	}
 	if err != nil {
 		return Row{}, fmt.Errorf("decode %s: %w", format, err)
@@ -153,7 +228,7 @@ func decode(origin string, data []byte, opts Options) (Row, error) {
 	if err := checkSize(img.Bounds().Dy(), img.Bounds().Dx(), nch, budget); err != nil {
 		return Row{}, err
 	}
-	return makeRow(origin, img, nch), nil
+	return makeRow(origin, img, nch, opts), nil
 }
 
 // checkConfig reads only the header of data and rejects it if its
@@ -183,11 +258,12 @@ func checkSize(h, w, nch int, budget int64) error {
 
 // decodeGIF decodes the first frame, as Java's ImageIO.read does, with
 // the palette rebuilt the way Java's GIFImageReader builds it.
-func decodeGIF(origin string, data []byte, budget int64) (Row, error) {
+func decodeGIF(ctx context.Context, origin string, data []byte, opts Options) (Row, error) {
+	budget := opts.maxPixels()
 	if err := checkConfig(gif.DecodeConfig, data, budget); err != nil {
 		return Row{}, err
 	}
-	img, err := gif.Decode(bytes.NewReader(data))
+	img, err := gif.Decode(newCtxReader(ctx, data))
 	if err != nil {
 		return Row{}, fmt.Errorf("decode gif: %w", err)
 	}
@@ -202,11 +278,11 @@ func decodeGIF(origin string, data []byte, budget int64) (Row, error) {
 	if err := checkSize(p.Rect.Dy(), p.Rect.Dx(), nch, budget); err != nil {
 		return Row{}, err
 	}
-	return makeRow(origin, p, nch), nil
+	return makeRow(origin, p, nch, opts), nil
 }
 
 // makeRow converts a decoded image to a Row with nch channels.
-func makeRow(origin string, img image.Image, nch int) Row {
+func makeRow(origin string, img image.Image, nch int, opts Options) Row {
 	b := img.Bounds()
 	return Row{
 		Origin:    origin,
@@ -214,7 +290,7 @@ func makeRow(origin string, img image.Image, nch int) Row {
 		Width:     int32(b.Dx()),
 		NChannels: int32(nch),
 		Mode:      modeFor(nch),
-		Data:      toBytes(img, nch),
+		Data:      toBytes(img, nch, opts.alloc),
 	}
 }
 

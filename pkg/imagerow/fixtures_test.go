@@ -326,7 +326,7 @@ func TestLosslessFixtures(t *testing.T) {
 // of JPEGs come from djpeg (libjpeg's own tool, default settings — the same
 // library and settings Java's ImageIO uses), not from this package; those
 // marked self came from this package's libjpeg path, for colour spaces djpeg
-// cannot write (CMYK) or formats without a reference decoder here (WebP).
+// cannot write (CMYK). The WebP golden is dwebp's (libwebp's own tool).
 type golden struct {
 	name      string
 	h, w, nch int
@@ -362,14 +362,24 @@ func TestGoldenFixtures(t *testing.T) {
 				t.Fatalf("shape = %dx%dx%d, want %dx%dx%d", row.Height, row.Width, row.NChannels, g.h, g.w, g.nch)
 			}
 			maxDiff, psnr := compare(row.Data, want)
-			exact := JPEGDecoder == "libjpeg-turbo" || filepath.Ext(g.name) == ".webp"
+			dec, exact := JPEGDecoder, JPEGDecoder == "libjpeg-turbo"
+			if filepath.Ext(g.name) == ".webp" {
+				dec, exact = WebPDecoder, WebPDecoder == "libwebp"
+			}
 			if exact && maxDiff != 0 {
-				t.Fatalf("%s: max abs diff %d vs golden, want exact", JPEGDecoder, maxDiff)
+				t.Fatalf("%s: max abs diff %d vs golden, want exact", dec, maxDiff)
 			}
-			if psnr < 30 {
-				t.Fatalf("PSNR %.1f dB (max diff %d), want >= 30", psnr, maxDiff)
+			// x/image/webp upsamples chroma by replication where libwebp
+			// interpolates ("fancy"): on this tiny, busy image that costs
+			// a few dB more than image/jpeg's approximations do.
+			minPSNR := 30.0
+			if dec == "x/image/webp" {
+				minPSNR = 25
 			}
-			t.Logf("%s: max diff %d, PSNR %.1f dB", JPEGDecoder, maxDiff, psnr)
+			if psnr < minPSNR {
+				t.Fatalf("PSNR %.1f dB (max diff %d), want >= %.0f", psnr, maxDiff, minPSNR)
+			}
+			t.Logf("%s: max diff %d, PSNR %.1f dB", dec, maxDiff, psnr)
 		})
 	}
 }

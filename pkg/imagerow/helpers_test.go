@@ -61,6 +61,12 @@ var adam7 = [7][4]int{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0
 
 // encodePNGi is encodePNG with optional Adam7 interlacing.
 func encodePNGi(w, h, depth, ctype int, interlace bool, plte, trns []byte, samples func(x, y int) []uint16) []byte {
+	return encodePNGf(w, h, depth, ctype, interlace, plte, trns, samples, false)
+}
+
+// encodePNGf is encodePNGi with optionally varied row filters: each row
+// gets filter type y%5 when filters is true, so every unfilter path runs.
+func encodePNGf(w, h, depth, ctype int, interlace bool, plte, trns []byte, samples func(x, y int) []uint16, filters ...bool) []byte {
 	var buf bytes.Buffer
 	buf.Write(pngSignature)
 	ihdr := make([]byte, 13)
@@ -84,30 +90,42 @@ func encodePNGi(w, h, depth, ctype int, interlace bool, plte, trns []byte, sampl
 		if p[0] >= w || p[1] >= h {
 			continue // empty pass: no scanlines at all
 		}
+		bpp := max(1, depth*len(samples(0, 0))/8)
+		var prev []byte
 		for y := p[1]; y < h; y += p[3] {
-			raw.WriteByte(0) // filter: none
+			var row bytes.Buffer
 			var acc, nbits int
 			for x := p[0]; x < w; x += p[2] {
 				for _, s := range samples(x, y) {
 					switch depth {
 					case 16:
-						raw.WriteByte(byte(s >> 8))
-						raw.WriteByte(byte(s))
+						row.WriteByte(byte(s >> 8))
+						row.WriteByte(byte(s))
 					case 8:
-						raw.WriteByte(byte(s))
+						row.WriteByte(byte(s))
 					default:
 						acc = acc<<depth | int(s)
 						nbits += depth
 						if nbits == 8 {
-							raw.WriteByte(byte(acc))
+							row.WriteByte(byte(acc))
 							acc, nbits = 0, 0
 						}
 					}
 				}
 			}
 			if nbits > 0 {
-				raw.WriteByte(byte(acc << (8 - nbits)))
+				row.WriteByte(byte(acc << (8 - nbits)))
 			}
+			f := 0
+			if len(filters) > 0 && filters[0] {
+				f = y % 5
+			}
+			if prev == nil {
+				prev = make([]byte, row.Len())
+			}
+			raw.WriteByte(byte(f))
+			raw.Write(pngFilter(f, row.Bytes(), prev, bpp))
+			prev = row.Bytes()
 		}
 	}
 	var z bytes.Buffer
@@ -117,6 +135,47 @@ func encodePNGi(w, h, depth, ctype int, interlace bool, plte, trns []byte, sampl
 	pngChunk(&buf, "IDAT", z.Bytes())
 	pngChunk(&buf, "IEND", nil)
 	return buf.Bytes()
+}
+
+// pngFilter applies PNG filter type f to row (prev is the row above, or
+// zeros), the encoder side of what decoders undo.
+func pngFilter(f int, row, prev []byte, bpp int) []byte {
+	out := make([]byte, len(row))
+	for i, v := range row {
+		var a, c int
+		if i >= bpp {
+			a, c = int(row[i-bpp]), int(prev[i-bpp])
+		}
+		b := int(prev[i])
+		var pred int
+		switch f {
+		case 1:
+			pred = a
+		case 2:
+			pred = b
+		case 3:
+			pred = (a + b) / 2
+		case 4:
+			pa, pb, pc := abs(b-c), abs(a-c), abs(a+b-2*c)
+			switch {
+			case pa <= pb && pa <= pc:
+				pred = a
+			case pb <= pc:
+				pred = b
+			default:
+				pred = c
+			}
+		}
+		out[i] = v - byte(pred)
+	}
+	return out
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // encodeGIF writes a single-frame GIF with a global colour table and an

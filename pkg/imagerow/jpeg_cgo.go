@@ -4,6 +4,7 @@ package imagerow
 
 /*
 #cgo LDFLAGS: -ljpeg
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,31 @@ typedef struct {
 typedef struct {
 	struct jpeg_decompress_struct cinfo;
 	ifl_err err;
-	int cmyk; // output is CMYK that we convert to BGR
+	struct jpeg_progress_mgr prog;
+	const int *cancel; // set to non-zero by Go to stop; may be NULL
+	int max_scans;
+	int code;          // -2 scan limit, -3 cancelled (see cancel_cgo.go)
+	int cmyk;          // output is CMYK that we convert to BGR
 } ifl_ctx;
+
+// ifl_progress is libjpeg's progress hook: called once per iMCU row while
+// a multi-scan file is absorbed in jpeg_start_decompress and once per
+// jpeg_read_scanlines call. It enforces the scan limit (the idea of
+// libjpeg-turbo's TJPARAM_SCANLIMIT) and polls the cancel flag.
+static void ifl_progress(j_common_ptr cinfo) {
+	ifl_ctx *c = (ifl_ctx *)((char *)cinfo - offsetof(ifl_ctx, cinfo));
+	j_decompress_ptr d = (j_decompress_ptr)cinfo;
+	if (d->input_scan_number > c->max_scans) {
+		snprintf(c->err.msg, sizeof c->err.msg, "more than %d scans", c->max_scans);
+		c->code = -2;
+		longjmp(c->err.jb, 1);
+	}
+	if (c->cancel != NULL && __atomic_load_n(c->cancel, __ATOMIC_RELAXED)) {
+		strcpy(c->err.msg, "cancelled");
+		c->code = -3;
+		longjmp(c->err.jb, 1);
+	}
+}
 
 static void ifl_error_exit(j_common_ptr cinfo) {
 	ifl_err *e = (ifl_err *)cinfo->err;
@@ -48,9 +72,12 @@ static void ifl_emit_message(j_common_ptr cinfo, int msg_level) {
 
 static void ifl_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
-static ifl_ctx *ifl_new(void) {
+static ifl_ctx *ifl_new(const int *cancel, int max_scans) {
 	ifl_ctx *c = (ifl_ctx *)calloc(1, sizeof(ifl_ctx));
 	if (c == NULL) return NULL;
+	c->cancel = cancel;
+	c->max_scans = max_scans;
+	c->prog.progress_monitor = ifl_progress;
 	c->cinfo.err = jpeg_std_error(&c->err.pub);
 	c->err.pub.error_exit = ifl_error_exit;
 	c->err.pub.emit_message = ifl_emit_message;
@@ -60,6 +87,7 @@ static ifl_ctx *ifl_new(void) {
 		return NULL;
 	}
 	jpeg_create_decompress(&c->cinfo);
+	c->cinfo.progress = &c->prog;
 	return c;
 }
 
@@ -70,13 +98,17 @@ static void ifl_free(ifl_ctx *c) {
 
 static const char *ifl_msg(ifl_ctx *c) { return c->err.msg; }
 
+// ifl_code turns a failure into the return code Go expects: -1 for a bad
+// file, or the limit/cancel code the progress monitor recorded.
+static int ifl_code(ifl_ctx *c) { return c->code ? c->code : -1; }
+
 // ifl_header reads the markers and picks the output colour space: gray stays
 // gray (1 channel), YCbCr/RGB is converted by libjpeg straight to BGR (the
 // same islow IDCT and fancy upsampling Java's ImageIO uses), CMYK/YCCK is
 // read as CMYK and converted to BGR in ifl_read. Returns the channel count,
 // or -1 with the message in ifl_msg.
 static int ifl_header(ifl_ctx *c, const unsigned char *buf, unsigned long len, int *w, int *h) {
-	if (setjmp(c->err.jb)) return -1;
+	if (setjmp(c->err.jb)) return ifl_code(c);
 	jpeg_mem_src(&c->cinfo, buf, len);
 	if (jpeg_read_header(&c->cinfo, TRUE) != JPEG_HEADER_OK) {
 		strcpy(c->err.msg, "no image in JPEG stream");
@@ -104,16 +136,35 @@ static int ifl_header(ifl_ctx *c, const unsigned char *buf, unsigned long len, i
 	}
 }
 
-// ifl_read decodes every scanline into out (h*w*nch bytes). For CMYK it
+// ifl_scale asks libjpeg to decode at 1/den (DCT scaling) and returns the
+// output size. Returns 0, or a negative code with the message in ifl_msg.
+static int ifl_scale(ifl_ctx *c, int den, int *w, int *h) {
+	if (setjmp(c->err.jb)) return ifl_code(c);
+	c->cinfo.scale_num = 1;
+	c->cinfo.scale_denom = (unsigned int)den;
+	jpeg_calc_output_dimensions(&c->cinfo);
+	*w = (int)c->cinfo.output_width;
+	*h = (int)c->cinfo.output_height;
+	return 0;
+}
+
+// IFL_ROWS is how many scanlines one jpeg_read_scanlines call may fill:
+// libjpeg-turbo returns as many as its upsampler has ready, so offering
+// several rows saves calls without any extra buffering.
+#define IFL_ROWS 16
+
+// ifl_read decodes every scanline straight into out (h*w*nch bytes, row
+// pointers into the caller's buffer, no intermediate copy). For CMYK it
 // decodes into a scratch row and converts each pixel with the same integer
 // formula as Go's color.CMYKToRGB, after undoing Adobe's inverted storage
-// (Photoshop writes 255-ink and flags it with an APP14 marker).
+// (Photoshop writes 255-ink and flags it with an APP14 marker). Returns 0,
+// or a negative code (ifl_code) with the message in ifl_msg.
 static int ifl_read(ifl_ctx *c, unsigned char *out, int nch) {
 	// volatile: it is read after longjmp returns to the setjmp below.
 	unsigned char *volatile scratch = NULL;
 	if (setjmp(c->err.jb)) {
 		free(scratch);
-		return -1;
+		return ifl_code(c);
 	}
 	jpeg_start_decompress(&c->cinfo);
 	unsigned int w = c->cinfo.output_width;
@@ -126,15 +177,26 @@ static int ifl_read(ifl_ctx *c, unsigned char *out, int nch) {
 		}
 	}
 	int inverted = c->cinfo.saw_Adobe_marker;
+	JSAMPROW rows[IFL_ROWS];
 	while (c->cinfo.output_scanline < c->cinfo.output_height) {
-		unsigned char *dst = out + (size_t)c->cinfo.output_scanline * stride;
-		JSAMPROW row = c->cmyk ? scratch : dst;
-		if (jpeg_read_scanlines(&c->cinfo, &row, 1) != 1) {
+		unsigned int y = c->cinfo.output_scanline;
+		unsigned char *dst = out + (size_t)y * stride;
+		if (!c->cmyk) {
+			unsigned int n = c->cinfo.output_height - y;
+			if (n > IFL_ROWS) n = IFL_ROWS;
+			for (unsigned int i = 0; i < n; i++) rows[i] = dst + (size_t)i * stride;
+			if (jpeg_read_scanlines(&c->cinfo, rows, n) == 0) {
+				strcpy(c->err.msg, "jpeg_read_scanlines returned no row");
+				return -1;
+			}
+			continue;
+		}
+		rows[0] = scratch;
+		if (jpeg_read_scanlines(&c->cinfo, rows, 1) != 1) {
 			strcpy(c->err.msg, "jpeg_read_scanlines returned no row");
 			free(scratch);
 			return -1;
 		}
-		if (!c->cmyk) continue;
 		for (unsigned int x = 0; x < w; x++) {
 			unsigned int cc = scratch[4*x], m = scratch[4*x+1], y = scratch[4*x+2], k = scratch[4*x+3];
 			if (inverted) { cc = 255 - cc; m = 255 - m; y = 255 - y; k = 255 - k; }
@@ -152,6 +214,7 @@ static int ifl_read(ifl_ctx *c, unsigned char *out, int nch) {
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -163,15 +226,17 @@ const JPEGDecoder = "libjpeg-turbo"
 
 // decodeJPEG decodes with the system libjpeg (libjpeg-turbo on Debian —
 // the library Debian's JDK links, so the bytes match Spark's).
-func decodeJPEG(origin string, data []byte, budget int64) (Row, error) {
+func decodeJPEG(ctx context.Context, origin string, data []byte, opts Options) (Row, error) {
 	if len(data) == 0 {
 		return Row{}, errors.New("empty JPEG")
 	}
-	ctx := C.ifl_new()
-	if ctx == nil {
+	cancel := watchCancel(ctx)
+	defer cancel.release()
+	jc := C.ifl_new(cancel.ptr(), C.int(MaxJPEGScans))
+	if jc == nil {
 		return Row{}, errors.New("jpeg: cannot allocate decoder")
 	}
-	defer C.ifl_free(ctx)
+	defer C.ifl_free(jc)
 
 	// libjpeg keeps a pointer to the input across ifl_header and ifl_read,
 	// which cgo allows only for pinned memory.
@@ -180,18 +245,35 @@ func decodeJPEG(origin string, data []byte, budget int64) (Row, error) {
 	defer pin.Unpin()
 
 	var w, h C.int
-	nch := int(C.ifl_header(ctx, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &w, &h))
+	nch := int(C.ifl_header(jc, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &w, &h))
 	if nch < 0 {
-		return Row{}, fmt.Errorf("jpeg: %s", C.GoString(C.ifl_msg(ctx)))
+		return Row{}, jpegErr(ctx, jc, nch)
 	}
 	// Budget check on the header's dimensions, before libjpeg allocates
 	// its buffers in jpeg_start_decompress and before we allocate ours.
-	if err := checkSize(int(h), int(w), nch, budget); err != nil {
+	if err := checkSize(int(h), int(w), nch, opts.maxPixels()); err != nil {
 		return Row{}, err
 	}
-	out := make([]byte, int(w)*int(h)*nch)
-	if C.ifl_read(ctx, (*C.uchar)(unsafe.Pointer(&out[0])), C.int(nch)) != 0 {
-		return Row{}, fmt.Errorf("jpeg: %s", C.GoString(C.ifl_msg(ctx)))
+	if den := opts.shrink(int(h), int(w)); den > 1 {
+		if rc := C.ifl_scale(jc, C.int(den), &w, &h); rc != 0 {
+			return Row{}, jpegErr(ctx, jc, int(rc))
+		}
+	}
+	out := opts.alloc(int(w) * int(h) * nch)
+	if rc := C.ifl_read(jc, (*C.uchar)(unsafe.Pointer(&out[0])), C.int(nch)); rc != 0 {
+		return Row{}, jpegErr(ctx, jc, int(rc))
 	}
 	return Row{Origin: origin, Height: int32(h), Width: int32(w), NChannels: int32(nch), Mode: modeFor(nch), Data: out}, nil
+}
+
+// jpegErr maps a C return code to the error Decode reports.
+func jpegErr(ctx context.Context, jc *C.ifl_ctx, rc int) error {
+	msg := C.GoString(C.ifl_msg(jc))
+	switch rc {
+	case cErrLimit:
+		return fmt.Errorf("%w: jpeg: %s", ErrDecodeLimit, msg)
+	case cErrCancel:
+		return fmt.Errorf("jpeg: %w", ctx.Err())
+	}
+	return fmt.Errorf("jpeg: %s", msg)
 }

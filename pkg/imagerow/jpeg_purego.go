@@ -3,7 +3,7 @@
 package imagerow
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	"image/jpeg"
 )
@@ -16,11 +16,16 @@ const JPEGDecoder = "image/jpeg"
 // differ from Spark's by a few levels (PSNR well above 30 dB); shapes and
 // channel choice are the same as the libjpeg path. It is also about 4x
 // slower, which is why the cgo build is the one to deploy.
-func decodeJPEG(origin string, data []byte, budget int64) (Row, error) {
-	if err := checkConfig(jpeg.DecodeConfig, data, budget); err != nil {
+func decodeJPEG(ctx context.Context, origin string, data []byte, opts Options) (Row, error) {
+	if err := checkConfig(jpeg.DecodeConfig, data, opts.maxPixels()); err != nil {
 		return Row{}, err
 	}
-	img, err := jpeg.Decode(bytes.NewReader(data))
+	// image/jpeg has no scan limit or progress hook; count the scans
+	// first (a walk over the markers, far cheaper than one scan's decode).
+	if n := jpegScans(data, MaxJPEGScans+1); n > MaxJPEGScans {
+		return Row{}, fmt.Errorf("%w: jpeg has more than %d scans", ErrDecodeLimit, MaxJPEGScans)
+	}
+	img, err := jpeg.Decode(newCtxReader(ctx, data))
 	if err != nil {
 		return Row{}, fmt.Errorf("decode jpeg: %w", err)
 	}
@@ -29,5 +34,5 @@ func decodeJPEG(origin string, data []byte, budget int64) (Row, error) {
 	if channelsForImage(img) == 1 {
 		nch = 1
 	}
-	return makeRow(origin, img, nch), nil
+	return makeRow(origin, img, nch, opts), nil
 }

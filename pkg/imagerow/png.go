@@ -2,6 +2,7 @@ package imagerow
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -131,37 +132,91 @@ func (info pngInfo) channels() int {
 	return 4
 }
 
-// decodePNG checks the header against the budget, decodes with image/png
-// and lays out the pixels per Java's channel choice. In cgo builds, plain
-// 8-bit gray/RGB/RGBA files go through libpng instead (png_cgo.go).
-func decodePNG(origin string, data []byte, budget int64) (Row, error) {
-	return decodePNGWith(origin, data, budget, true)
+// decodePNG checks the header against the budget and the IDAT size limit,
+// then decodes — in C (png_cgo.go) when cgo is enabled and the chunk list
+// is clean, else with image/png — and lays out the pixels per Java's
+// channel choice.
+func decodePNG(ctx context.Context, origin string, data []byte, opts Options) (Row, error) {
+	return decodePNGWith(ctx, origin, data, opts, true)
 }
 
-// decodePNGWith is decodePNG with the libpng path optional (tests compare
-// the two).
-func decodePNGWith(origin string, data []byte, budget int64, useLib bool) (Row, error) {
+// decodePNGWith is decodePNG with the C path optional (tests compare the
+// two).
+func decodePNGWith(ctx context.Context, origin string, data []byte, opts Options, useLib bool) (Row, error) {
 	info, err := scanPNG(data)
 	if err != nil {
 		return Row{}, err
 	}
 	nch := info.channels()
-	if err := checkSize(info.height, info.width, nch, budget); err != nil {
+	if err := checkSize(info.height, info.width, nch, opts.maxPixels()); err != nil {
 		return Row{}, err
 	}
+	if n, limit := pngIDATBytes(data), info.idatLimit(); n > limit {
+		return Row{}, fmt.Errorf("%w: png has %d bytes of IDAT data, more than %d for %dx%d pixels", ErrDecodeLimit, n, limit, info.width, info.height)
+	}
 	if useLib {
-		if row, ok, err := decodePNGLib(origin, data, info, nch); ok {
+		row, ok, err := decodePNGLib(ctx, origin, data, info, nch, opts)
+		if ok {
 			return row, err
 		}
+		if buf := row.Data; buf != nil {
+			opts.Alloc = func(n int) []byte { return buf[:n] }
+		}
 	}
-	img, err := png.Decode(bytes.NewReader(data))
+	img, err := png.Decode(newCtxReader(ctx, data))
 	if err != nil {
 		return Row{}, fmt.Errorf("decode png: %w", err)
 	}
 	if p, ok := img.(*image.Paletted); ok && info.ctype == pngPalette {
 		p.Palette = info.javaPalette(p.Palette)
 	}
-	return makeRow(origin, img, nch), nil
+	return makeRow(origin, img, nch, opts), nil
+}
+
+// idatLimit is the most IDAT data a PNG of info's size and format may
+// carry: its filtered pixel bytes plus a quarter (no deflate encoder
+// expands data by more than ~12 %, stored blocks by 0.01 %) plus 1 MiB.
+// More is junk or an attack: image/png would inflate all of it (a stream
+// of empty deflate blocks inflates to nothing, slowly), so both paths
+// reject such files up front.
+func (info pngInfo) idatLimit() int64 {
+	spp := map[int]int64{pngGray: 1, pngRGB: 3, pngPalette: 1, pngGrayAlpha: 2, pngRGBA: 4}[info.ctype]
+	bits := spp * int64(info.depth)
+	if bits == 0 {
+		bits = 64 // unknown type: image/png rejects it; be generous
+	}
+	w, h := int64(info.width), int64(info.height)
+	// Filtered size with Adam7 (slightly more than without: each pass row
+	// has its own filter byte and padding); exact for non-interlaced too.
+	var raw int64
+	for _, p := range adam7Passes {
+		if w > p[0] && h > p[1] {
+			pw, ph := (w-p[0]+p[2]-1)/p[2], (h-p[1]+p[3]-1)/p[3]
+			raw += ph * (1 + (pw*bits+7)/8)
+		}
+	}
+	return raw + raw/4 + 1<<20
+}
+
+// adam7Passes lists the interlace passes: x0, y0, dx, dy.
+var adam7Passes = [7][4]int64{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}
+
+// pngIDATBytes sums the lengths of every IDAT chunk (stopping quietly at a
+// malformed chunk: the decoders report those).
+func pngIDATBytes(data []byte) int64 {
+	var n int64
+	p := data[len(pngSignature):]
+	for len(p) >= 12 {
+		l := binary.BigEndian.Uint32(p)
+		if uint64(l)+12 > uint64(len(p)) {
+			break
+		}
+		if string(p[4:8]) == "IDAT" {
+			n += int64(l)
+		}
+		p = p[12+l:]
+	}
+	return n
 }
 
 // javaPalette fixes the entries Go's decoder invents for pixel indices past

@@ -5,10 +5,15 @@ package imagerow
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/binary"
 	"image"
+	"image/color"
+	"image/color/palette"
+	"image/draw"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,18 +22,39 @@ import (
 	"github.com/imageflight/imageflight/pkg/corpus"
 )
 
-// pngBothWays decodes data through the libpng path (when eligible) and
+// pngBothWays decodes data through the C path (when eligible) and
 // through image/png only.
 func pngBothWays(data []byte) (lib, gop Row, libErr, goErr error) {
-	lib, libErr = decodePNGWith("x", data, DefaultMaxPixels, true)
-	gop, goErr = decodePNGWith("x", data, DefaultMaxPixels, false)
+	lib, libErr = decodePNGWith(context.Background(), "x", data, DefaultOptions(), true)
+	gop, goErr = decodePNGWith(context.Background(), "x", data, DefaultOptions(), false)
 	return
 }
 
-// pngEligible reports whether decodePNG would route data to libpng.
+// pngEligible reports whether decodePNG would route data to the C path.
 func pngEligible(data []byte) bool {
 	info, err := scanPNG(data)
-	return err == nil && pngLibpng(info) && pngCleanChunks(data)
+	if err != nil {
+		return false
+	}
+	_, ok := pngCleanChunks(data, info)
+	return ok
+}
+
+// pngKind names a PNG's colour type, depth, tRNS and interlace, e.g.
+// "3/8+t" or "6/16i", for the routing report.
+func pngKind(data []byte) string {
+	info, err := scanPNG(data)
+	if err != nil {
+		return "?"
+	}
+	k := strconv.Itoa(info.ctype) + "/" + strconv.Itoa(info.depth)
+	if info.trns != nil {
+		k += "+t"
+	}
+	if len(data) > 28 && data[28] == 1 {
+		k += "i"
+	}
+	return k
 }
 
 // pngSamples returns the PNG test inputs: the fixtures, the corpus and a
@@ -46,6 +72,14 @@ func pngSamples(t *testing.T) map[string][]byte {
 			t.Fatal(err)
 		}
 		out["testdata/"+filepath.Base(p)] = b
+	}
+	if goroot, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		suite, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(goroot)), "src/image/png/testdata/pngsuite/*.png"))
+		for _, p := range suite {
+			if b, err := os.ReadFile(p); err == nil {
+				out["pngsuite/"+filepath.Base(p)] = b
+			}
+		}
 	}
 	dir := t.TempDir()
 	entries, err := corpus.Write(dir, corpus.Options{})
@@ -71,7 +105,23 @@ func pngSamples(t *testing.T) map[string][]byte {
 	for i := range g.Pix {
 		g.Pix[i] = src.Pix[4*i+1]
 	}
-	for name, m := range map[string]image.Image{"rgb": src, "rgba": nrgba, "gray": g} {
+	pal := image.NewPaletted(src.Rect, palette.Plan9[:200])
+	draw.Draw(pal, pal.Rect, src, image.Point{}, draw.Src)
+	palT := image.NewPaletted(src.Rect, append(color.Palette{color.NRGBA{1, 2, 3, 0}, color.NRGBA{200, 100, 50, 128}}, palette.Plan9[:60]...))
+	draw.Draw(palT, palT.Rect, src, image.Point{}, draw.Src)
+	for i := 0; i < len(palT.Pix); i += 7 {
+		palT.Pix[i] = byte(i % 2)
+	}
+	rgba64 := image.NewNRGBA64(src.Rect)
+	g16 := image.NewGray16(src.Rect)
+	for i := range g16.Pix {
+		g16.Pix[i] = byte(i*131) ^ src.Pix[i%len(src.Pix)]
+		rgba64.Pix[i] = byte(i * 7)
+	}
+	for i := len(g16.Pix); i < len(rgba64.Pix); i++ {
+		rgba64.Pix[i] = src.Pix[i%len(src.Pix)] ^ byte(i)
+	}
+	for name, m := range map[string]image.Image{"rgb": src, "rgba": nrgba, "gray": g, "pal": pal, "palT": palT, "rgba64": rgba64, "gray16": g16} {
 		for _, lvl := range []png.CompressionLevel{png.NoCompression, png.BestSpeed, png.BestCompression} {
 			var b bytes.Buffer
 			if err := (&png.Encoder{CompressionLevel: lvl}).Encode(&b, m); err != nil {
@@ -80,13 +130,63 @@ func pngSamples(t *testing.T) map[string][]byte {
 			out["go/"+name+"/"+string(rune('0'-lvl))] = b.Bytes()
 		}
 	}
+	// Every colour type, depth and tRNS kind, interlaced and not, at a size
+	// where Adam7 passes and filters matter; random filter bytes.
+	for _, k := range []struct{ ctype, depth int }{{0, 1}, {0, 2}, {0, 4}, {0, 8}, {0, 16}, {2, 8}, {2, 16}, {3, 1}, {3, 2}, {3, 4}, {3, 8}, {4, 8}, {4, 16}, {6, 8}, {6, 16}} {
+		for _, il := range []bool{false, true} {
+			for _, trns := range []bool{false, true} {
+				var plte, tr []byte
+				spp := map[int]int{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[k.ctype]
+				if k.ctype == pngPalette {
+					plte = plte8(min(1<<k.depth, 200))
+				}
+				if trns {
+					switch k.ctype {
+					case pngGray:
+						tr = []byte{0, 1}
+					case pngRGB:
+						tr = []byte{0, 0, 0, 0, 0, 0}
+					case pngPalette:
+						tr = []byte{0, 128, 255, 3}
+					default:
+						continue
+					}
+				}
+				b := encodePNGf(37, 29, k.depth, k.ctype, il, plte, tr, func(x, y int) []uint16 {
+					v := make([]uint16, spp)
+					for c := range v {
+						v[c] = uint16(sample16(x, y, c)) >> (16 - k.depth)
+						if k.ctype == pngPalette {
+							v[c] %= uint16(len(plte)/3 + 2) // some indices past PLTE
+						}
+					}
+					if trns && (x+y)%5 == 0 {
+						for c := range v {
+							v[c] = 0
+						}
+					}
+					return v
+				}, true)
+				out["gen/"+pngKind(b)] = b
+			}
+		}
+	}
 	return out
+}
+
+// plte8 is an n-entry PLTE body.
+func plte8(n int) []byte {
+	b := make([]byte, 3*n)
+	for i := range b {
+		b[i] = byte(i*53 + 7)
+	}
+	return b
 }
 
 // TestPNGLibpngMatchesGo decodes every sample through both paths: eligible
 // files must give identical rows, others must not be routed at all.
 func TestPNGLibpngMatchesGo(t *testing.T) {
-	routed := map[int]int{}
+	routed := map[string]int{}
 	for name, data := range pngSamples(t) {
 		lib, gop, libErr, goErr := pngBothWays(data)
 		if (libErr != nil) != (goErr != nil) {
@@ -99,19 +199,19 @@ func TestPNGLibpngMatchesGo(t *testing.T) {
 		if lib.Height != gop.Height || lib.Width != gop.Width || lib.NChannels != gop.NChannels || lib.Mode != gop.Mode || !bytes.Equal(lib.Data, gop.Data) {
 			t.Errorf("%s: libpng row %dx%dx%d differs from Go row %dx%dx%d", name, lib.Width, lib.Height, lib.NChannels, gop.Width, gop.Height, gop.NChannels)
 		}
-		info, _ := scanPNG(data)
 		if pngEligible(data) {
-			routed[info.ctype]++
-		} else if pngLibpng(info) && info.trns == nil && !strings.Contains(name, "interlaced") {
-			t.Logf("%s: 8-bit gray/RGB/RGBA not routed", name)
+			routed[pngKind(data)]++
+		} else if strings.HasPrefix(name, "gen/") || strings.HasPrefix(name, "go/") {
+			t.Errorf("%s: clean generated file not routed to C", name)
 		}
 	}
-	for _, ct := range []int{pngGray, pngRGB, pngRGBA} {
-		if routed[ct] == 0 {
-			t.Errorf("no sample of colour type %d went through libpng", ct)
+	// Every kind must have gone through C at least once.
+	for _, k := range []string{"0/1", "0/2", "0/4", "0/8", "0/16", "0/4+t", "0/16+t", "2/8", "2/8+t", "2/16+t", "3/1", "3/2", "3/4", "3/8", "3/8+t", "4/8", "4/16", "6/8", "6/16", "0/2i", "3/4+ti", "6/16i", "2/16+ti"} {
+		if routed[k] == 0 {
+			t.Errorf("no sample of kind %s went through C", k)
 		}
 	}
-	t.Logf("routed through libpng by colour type: %v", routed)
+	t.Logf("routed through C by kind (type/depth, +t tRNS, i interlaced): %v", routed)
 }
 
 // rawChunk is one PNG chunk; joinPNG recomputes the CRCs.
@@ -187,10 +287,17 @@ func pngMutations(data []byte) map[string][]byte {
 	raw = append([]byte(nil), data...)
 	raw[len(pngSignature)+8+13] ^= 1
 	out["ihdr-crc"] = raw
-	// Trailing garbage inside the IDAT after the zlib stream.
-	out["idat-tail"] = with(func(cs []rawChunk) []rawChunk {
-		cs[idat].body = append(cs[idat].body, 0, 0, 0)
-		return cs
+	// Trailing garbage inside the IDAT after the zlib stream: image/png
+	// rejects it only past its 4 KiB read-ahead, so sizes straddle that.
+	for _, n := range []int{3, 100, 4000, 4095, 4096, 4097, 5000, 9000} {
+		out["idat-tail"+strconv.Itoa(n)] = with(func(cs []rawChunk) []rawChunk {
+			cs[idat].body = append(cs[idat].body, bytes.Repeat([]byte{7}, n)...)
+			return cs
+		})
+	}
+	// Garbage IDAT chunks after the one where the stream ends: ignored.
+	out["idat-garbage-chunk"] = with(func(cs []rawChunk) []rawChunk {
+		return append(cs[:idat+1:idat+1], append([]rawChunk{{"IDAT", bytes.Repeat([]byte{0xAB}, 3000)}}, cs[idat+1:]...)...)
 	})
 	// IDAT split in two, and an empty trailing IDAT (both valid).
 	out["idat-split"] = with(func(cs []rawChunk) []rawChunk {
@@ -207,7 +314,7 @@ func pngMutations(data []byte) map[string][]byte {
 		return append(cs[:idat:idat], append([]rawChunk{{"tEXt", []byte("k\x00v")}, cs[idat], {"zzZz", []byte{1}}}, cs[idat+1:]...)...)
 	})
 	info, _ := scanPNG(data)
-	rowLen := info.width*info.channelsRaw() + 1
+	rowLen := (info.width*info.bitsPerPixel()+7)/8 + 1
 	raw2, err := zlibInflate(body)
 	if err == nil && len(raw2) > 0 {
 		for name, n := range map[string]int{"rows-short": len(raw2) - rowLen, "rows-extra": len(raw2) + rowLen, "byte-short": len(raw2) - 1, "byte-extra": len(raw2) + 1} {
@@ -231,8 +338,8 @@ func pngMutations(data []byte) map[string][]byte {
 	return out
 }
 
-func (info pngInfo) channelsRaw() int {
-	return map[int]int{pngGray: 1, pngRGB: 3, pngRGBA: 4}[info.ctype]
+func (info pngInfo) bitsPerPixel() int {
+	return info.depth * map[int]int{pngGray: 1, pngRGB: 3, pngPalette: 1, pngGrayAlpha: 2, pngRGBA: 4}[info.ctype]
 }
 
 func chunkOffset(cs []rawChunk, i int) int {
@@ -275,11 +382,6 @@ func TestPNGLibpngCorrupt(t *testing.T) {
 			switch {
 			case goErr != nil && libErr == nil:
 				t.Errorf("%s/%s: Go errors (%v), libpng returns an image", name, mname, goErr)
-			case goErr == nil && libErr != nil && mname == "idat-tail":
-				// Known, deliberate: bytes after the end of the zlib stream
-				// inside the last IDAT are an error for libpng; image/png
-				// notices them only past its bufio read-ahead.
-				t.Logf("%s/%s: libpng stricter than Go: %v", name, mname, libErr)
 			case goErr == nil && libErr != nil:
 				t.Errorf("%s/%s: libpng errors (%v), Go does not", name, mname, libErr)
 			case goErr == nil && !bytes.Equal(lib.Data, gop.Data):
@@ -334,12 +436,12 @@ func BenchmarkPNGPaths(b *testing.B) {
 		for _, lib := range []bool{false, true} {
 			name := c.name + "/go"
 			if lib {
-				name = c.name + "/libpng"
+				name = c.name + "/C"
 			}
 			b.Run(name, func(b *testing.B) {
 				b.SetBytes(int64(len(data)))
 				for i := 0; i < b.N; i++ {
-					if _, err := decodePNGWith("b", data, DefaultMaxPixels, lib); err != nil {
+					if _, err := decodePNGWith(context.Background(), "b", data, DefaultOptions(), lib); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -2,8 +2,13 @@
 
 package imagerow
 
-// decodePNGLib is the libpng path of cgo builds; without cgo every PNG goes
+import "context"
+
+// PNGDecoder names the PNG implementation compiled in.
+const PNGDecoder = "image/png"
+
+// decodePNGLib is the C path of cgo builds; without cgo every PNG goes
 // through image/png.
-func decodePNGLib(origin string, data []byte, info pngInfo, nch int) (Row, bool, error) {
+func decodePNGLib(ctx context.Context, origin string, data []byte, info pngInfo, nch int, opts Options) (Row, bool, error) {
 	return Row{}, false, nil
 }

@@ -1,9 +1,17 @@
 // Package imagerow turns encoded image bytes into rows of Apache Spark's image
 // schema (origin, height, width, nChannels, mode, data) following Spark's
 // decode rules exactly: channel choice, BGR/BGRA byte order, OpenCV mode
-// codes and the shape of the invalid row. Workers call Decode for every file
-// they serve; the Arrow form of the schema lives here too so that every
-// producer and consumer agrees on it.
+// codes and the shape of the invalid row. Workers call Decode (or
+// DecodeContext, to stop a decode when its stream is cancelled) for every
+// file they serve; the Arrow form of the schema lives here too so that
+// every producer and consumer agrees on it.
+//
+// With cgo, JPEG goes through libjpeg-turbo, WebP through libwebp and PNG
+// through a zlib-based C path (png_cgo.go) that is byte- and error-
+// identical to image/png; CGO_ENABLED=0 builds use image/jpeg, x/image/webp
+// and image/png. Hostile files are bounded: at most MaxJPEGScans scans, PNG
+// IDAT data at most ~1.25x the pixels' size plus 1 MiB, nothing inflated
+// past the last PNG row (ErrDecodeLimit).
 package imagerow
 
 // OpenCV type codes Spark writes into the mode field.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/imageflight/imageflight/pkg/hdfsio"
+	"github.com/imageflight/imageflight/pkg/memfs"
 )
 
 // layout is a tree to build in a temp dir: "f:p" a file, "l:p>target" a
@@ -169,23 +170,22 @@ func TestListRootOutsideRoots(t *testing.T) {
 func TestListLimits(t *testing.T) {
 	// An endless tree (as a link loop looks where no inode is known): every
 	// directory holds one file and one subdirectory.
-	endless := genFS{gen: func(dir string) []fs.FileInfo {
-		return []fs.FileInfo{&memInfo{name: "d", mode: fs.ModeDir}, &memInfo{name: "f.jpg", size: 1}}
-	}}
-	wide := treeFS()
-	wide.gen = func(dir string) []fs.FileInfo {
+	endless := memfs.Generated(func(dir string) []fs.FileInfo {
+		return []fs.FileInfo{&memfs.Info{N: "d", M: fs.ModeDir}, &memfs.Info{N: "f.jpg", S: 1}}
+	})
+	wide := memfs.Generated(func(dir string) []fs.FileInfo {
 		if dir != "/w" && dir != "/" {
 			return nil
 		}
 		out := make([]fs.FileInfo, 1000)
 		for i := range out {
-			out[i] = &memInfo{name: fmt.Sprintf("%04d.jpg", i), size: 1}
+			out[i] = &memfs.Info{N: fmt.Sprintf("%04d.jpg", i), S: 1}
 		}
 		return out
-	}
+	})
 	tests := []struct {
 		name string
-		fsys genFS
+		fsys *memfs.FS
 		opts ListOptions
 		want error
 	}{

@@ -141,7 +141,10 @@ type entry struct {
 	sub  *dirNode // nil for a file
 }
 
-// list reads one directory and records its files and subdirectories.
+// list reads one directory and records its files and subdirectories. It
+// stays one function: every entry passes the same sequence of checks
+// (hidden, limits, links and confinement, regular files, partition
+// folders, sampling) and splitting it would scatter that order.
 func (w *walker) list(ctx context.Context, d *dirNode) {
 	infos, err := w.fsys.ReadDir(ctx, d.path)
 	if err != nil {

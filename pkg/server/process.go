@@ -76,18 +76,10 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		}
 		return nil, err
 	}
-	if p.sec, err = newSecurity(cfg.Security, secret, cfg.Role, cfg.Logger, cfg.Listen); err != nil {
-		return fail(err)
-	}
-	p.peers = peer.New(p.sec.peerConfig())
-	local, err := hdfsio.NewRootedLocal(roots)
+	mounts, err := p.assemble(secret, roots)
 	if err != nil {
 		return fail(err)
 	}
-	p.local = local
-	mounts := &hdfsio.Mounts{Local: local, DialHDFS: func(ctx context.Context, authority string) (hdfsio.FileSystem, error) {
-		return dialHDFS(ctx, authority, cfg.HDFS)
-	}}
 	p.svc = &flight.Service{}
 	if cfg.Role&RoleWorker != 0 {
 		deps := flight.WorkerDeps{Roots: roots, Secret: secret, Mounts: mounts, Peers: p.peers, Logger: cfg.Logger}
@@ -117,6 +109,23 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 	p.log.Info("serving", "name", p.member.Name(), "flight", p.Location(), "gossip", p.member.Addr(), "roots", cfg.Roots)
 	return p, nil
+}
+
+// assemble makes what the roles share: security, the peer pool, and the
+// file systems (local reads beneath the roots, HDFS dialed on first use).
+func (p *Process) assemble(secret []byte, roots hdfsio.Roots) (*hdfsio.Mounts, error) {
+	var err error
+	if p.sec, err = newSecurity(p.cfg.Security, secret, p.cfg.Role, p.cfg.Logger, p.cfg.Listen); err != nil {
+		return nil, err
+	}
+	p.peers = peer.New(p.sec.peerConfig())
+	if p.local, err = hdfsio.NewRootedLocal(roots); err != nil {
+		return nil, err
+	}
+	hc := p.cfg.HDFS
+	return &hdfsio.Mounts{Local: p.local, DialHDFS: func(ctx context.Context, authority string) (hdfsio.FileSystem, error) {
+		return dialHDFS(ctx, authority, hc)
+	}}, nil
 }
 
 // startCoordinator adds the planning side and, when configured, the

@@ -61,7 +61,8 @@ const coefScale = 1 << 11
 // shortcut formula, ((b0*(s0>>4))>>16 + (b1*(s1>>4))>>16 + 2) >> 2, which
 // its SIMD and scalar code share and which differs from exact rounding of
 // (b0*s0 + b1*s1) / 2^22; matching it is what makes the result identical.
-// Border rows are clamped but keep their weights, as OpenCV does.
+// Border rows are clamped but keep their weights, as OpenCV does. Kept in
+// one piece so that it reads side by side with OpenCV's resize.cpp.
 func resizeLinear(src Image, dh, dw int) Image {
 	sh, sw, cn := src.Height, src.Width, src.Channels
 	dst := Image{Height: dh, Width: dw, Channels: cn, Data: make([]byte, dh*dw*cn)}

@@ -82,6 +82,8 @@ func Parse(raw json.RawMessage) ([]Stage, error) {
 	return stages, nil
 }
 
+// parseStage builds one stage from its object: one case per action, each
+// naming its keys and ranges, so the whole vocabulary reads as one table.
 func parseStage(o *object) (Stage, error) {
 	action, err := o.str("action")
 	if err != nil {

@@ -20,6 +20,16 @@ type Descriptor struct {
 	SampleRatio       float64 `json:"sampleRatio"`
 	Seed              int64   `json:"seed"`
 	DropImageFailures bool    `json:"dropImageFailures"`
+	// Transforms is SynapseML ImageTransformer's stage list, applied by the
+	// workers to every decoded image (pkg/transform, docs/transforms.md).
+	Transforms json.RawMessage `json:"transforms,omitempty"`
+	// Tensor asks for a "tensor" column with SynapseML's toTensor
+	// parameters; it needs Transforms that fix every image's size.
+	Tensor json.RawMessage `json:"tensor,omitempty"`
+	// FastResize lets a JPEG whose first stage shrinks it by 2× or more
+	// decode at reduced scale (libjpeg-turbo's DCT scaling) before the
+	// exact resize: faster, not byte-identical to decode + resize.
+	FastResize bool `json:"fastResize,omitempty"`
 }
 
 // DefaultDescriptor holds readImages' defaults: not recursive, server-chosen
@@ -63,6 +73,7 @@ func (d *Descriptor) fields() map[string]any {
 		"path": &d.Path, "recursive": &d.Recursive, "numPartitions": &d.NumPartitions,
 		"sampleRatio": &d.SampleRatio, "seed": &d.Seed,
 		"dropImageFailures": &d.DropImageFailures, "dropInvalid": &d.DropImageFailures,
+		"transforms": &d.Transforms, "tensor": &d.Tensor, "fastResize": &d.FastResize,
 	}
 }
 
@@ -109,7 +120,8 @@ func (d Descriptor) Validate() error {
 	case math.IsNaN(d.SampleRatio) || d.SampleRatio < 0 || d.SampleRatio > 1:
 		return &DescriptorError{Key: "sampleRatio", Msg: fmt.Sprintf("must be within [0, 1], got %v", d.SampleRatio)}
 	}
-	return nil
+	_, err := ParsePipeline(d.Transforms, d.Tensor, d.FastResize)
+	return err
 }
 
 // Command encodes d as the JSON command of a FlightDescriptor.

@@ -32,7 +32,12 @@ type Ticket struct {
 	Columns []Column `json:"cols,omitempty"`
 	Drop    bool     `json:"drop,omitempty"`
 	Expires int64    `json:"exp"` // unix seconds
-	Count   int      `json:"n"`   // files in the split
+	// Transforms, Tensor and FastResize are the descriptor's, applied by
+	// the worker (ParsePipeline).
+	Transforms json.RawMessage `json:"tf,omitempty"`
+	Tensor     json.RawMessage `json:"tensor,omitempty"`
+	FastResize bool            `json:"fast,omitempty"`
+	Count      int             `json:"n"` // files in the split
 	// Coordinator is set when the plan was too large for FlightInfo: the
 	// worker fetches List from it (ActionSplit) instead of finding it here.
 	Coordinator string `json:"coord,omitempty"`

@@ -26,12 +26,16 @@ if [[ ! -f "$stamp" || pom.xml -nt "$stamp" ]]; then
   touch "$stamp"
 fi
 
-src="src/main/java/imageflight/hdfstest/MiniHDFS.java"
+srcs=(src/main/java/imageflight/hdfstest/*.java)
 cls="target/classes/imageflight/hdfstest/MiniHDFS.class"
-if [[ ! -f "$cls" || "$src" -nt "$cls" || "$stamp" -nt "$cls" || src/main/resources/log4j.properties -nt "$cls" ]]; then
+stale=0
+[[ -f "$cls" && "$stamp" -ot "$cls" && src/main/resources/log4j.properties -ot "$cls" ]] || stale=1
+for s in "${srcs[@]}"; do [[ "$s" -nt "$cls" ]] && stale=1; done
+if (( stale )); then
   command -v javac >/dev/null || { echo "setup.sh: javac not found (apt-get install -y openjdk-17-jdk-headless)" >&2; exit 1; }
   mkdir -p target/classes
-  javac -nowarn -d target/classes -cp "$lib/*" "$src"
+  rm -rf target/classes/imageflight
+  javac -nowarn -d target/classes -cp "$lib/*" "${srcs[@]}"
   cp src/main/resources/log4j.properties target/classes/
 fi
 

@@ -2,22 +2,26 @@
 # Starts the test HDFS (MiniDFSCluster: 1 NameNode + N DataNodes in one JVM,
 # 127.0.0.1 only, free ports) in the background and prints its addresses.
 #
-#   test/hdfs/start.sh [-n DATANODES] [-r REPLICATION] [-w WORKDIR] [-t TIMEOUT_S] [-D key=value]...
+#   test/hdfs/start.sh [-n DATANODES] [-r REPLICATION] [-w WORKDIR] [-t TIMEOUT_S]
+#                      [-s authentication|integrity|privacy] [-D key=value]...
 #   test/hdfs/ctl.sh WORKDIR stopDataNode 1     # also restartDataNode I, stopNameNode,
-#                                               # restartNameNode, info
+#                                               # restartNameNode, info, protection P [SUITES]
 #   test/hdfs/stop.sh WORKDIR                   # shuts down, removes WORKDIR
 #
 # WORKDIR (default: a new mktemp dir, printed) gets: info.json (the READY
 # line: nameNode, http, dataNodes), conf/{core,hdfs}-site.xml for clients
 # (HADOOP_CONF_DIR), minihdfs.log, pid. Go tests use pkg/hdfstest instead.
+# -s starts a Kerberos-secured cluster (KDC in the JVM); its krb5.conf and
+# keytabs are under WORKDIR/data/kerberos, listed in info.json.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dn=2 repl="" work="" timeout=120 extra=()
-while getopts "n:r:w:t:D:" o; do
+while getopts "n:r:w:t:s:D:" o; do
   case "$o" in
     n) dn="$OPTARG" ;; r) repl="$OPTARG" ;; w) work="$OPTARG" ;; t) timeout="$OPTARG" ;;
+    s) extra+=(-secure "$OPTARG") ;;
     D) extra+=(-D "$OPTARG") ;;
-    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
   esac
 done
 [[ -n "$repl" ]] || repl=$(( dn < 3 ? dn : 3 ))

@@ -22,7 +22,7 @@ def readme_blocks():
     with open(README, encoding="utf-8") as f:
         text = f.read()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert len(blocks) == 2, "README: expected the pandas and the Spark example blocks"
+    assert len(blocks) == 3, "README: expected the pandas, the Spark and the classifier blocks"
     for b in blocks:
         assert PLACEHOLDER_PATH in b and PLACEHOLDER_COORD in b
     return blocks
@@ -80,3 +80,16 @@ def test_spark_example(spark, sample_corpus, coordinator, capsys):
     n_labels = len({r.cls for r in rows})
     assert {r.label for r in rows} == set(float(i) for i in range(n_labels))
     assert all(len(r.features) == 3 and r.features[0] > 0 for r in rows)
+
+
+def test_classifier_pipeline_example(sample_corpus, coordinator, spark, capsys):
+    """Transforms + tensor on the workers, a feature model in a pandas UDF, a SparkML
+    classifier trained and scored (issue 10)."""
+    ns = run_block(readme_blocks()[2], sample_corpus, coordinator, spark=spark)
+    out, _ = capsys.readouterr()
+    assert "test accuracy" in out
+    scored = ns["scored"]
+    assert {"prediction", "probability", "label"} <= set(scored.columns)
+    n = ns["data"].count()
+    assert n > 0 and len(ns["data"].first().features) == 64
+    assert 0.0 <= ns["accuracy"] <= 1.0

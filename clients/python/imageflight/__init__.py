@@ -23,6 +23,8 @@ from .client import (
     to_numpy,
 )
 
+from .transforms import Tensor, Transforms
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "ReadStats",
     "StallTimeout",
     "StreamInterrupted",
+    "Tensor",
+    "Transforms",
     "Unavailable",
     "read_images",
     "to_numpy",

@@ -13,6 +13,7 @@ from typing import Any, Dict, Optional
 
 from ._errors import InvalidArgument
 from ._wire import parse_descriptor
+from .transforms import stages_json, tensor_json
 
 
 _BOOL_TRUE = {"true", "1", "yes", "on"}
@@ -61,6 +62,9 @@ def build_command(
     drop_image_failures: Any = False,
     sample_ratio: Any = 1.0,
     seed: Any = 0,
+    transforms: Any = None,
+    tensor: Any = None,
+    fast_resize: Any = False,
 ) -> Dict[str, Any]:
     """Validates the read options and returns the JSON command for GetFlightInfo."""
     if isinstance(path, os.PathLike):
@@ -80,14 +84,22 @@ def build_command(
     seed = _as_int("seed", seed)
     if not -(2**63) <= seed < 2**63:
         raise InvalidArgument(f"seed must fit in a signed 64-bit integer, got {seed}")
-    return parse_descriptor({
+    command = {
         "path": path,
         "recursive": recursive,
         "numPartitions": num_partitions,
         "sampleRatio": sample_ratio,
         "seed": seed,
         "dropImageFailures": drop,
-    })
+    }
+    stages, params = stages_json(transforms), tensor_json(tensor)
+    if stages is not None:
+        command["transforms"] = stages
+    if params is not None:
+        command["tensor"] = params
+    if _as_bool("fast_resize", fast_resize):
+        command["fastResize"] = True
+    return parse_descriptor(command)
 
 
 def _check_stall_timeout(value: Any) -> Optional[float]:

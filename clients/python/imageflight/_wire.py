@@ -50,6 +50,11 @@ _KEYS = {
     "seed": ("seed", _int, "int64"),
     "dropImageFailures": ("dropImageFailures", _bool, "bool"),
     "dropInvalid": ("dropImageFailures", _bool, "bool"),  # Spark's name
+    # Stage lists and tensor parameters are any JSON at decoding; their structure is
+    # checked with the ranges, their parameters by the server (pkg/transform).
+    "transforms": ("transforms", lambda v: True, "list"),
+    "tensor": ("tensor", lambda v: True, "object"),
+    "fastResize": ("fastResize", _bool, "bool"),
 }
 
 
@@ -74,6 +79,8 @@ def parse_descriptor(cmd: Any) -> Dict[str, Any]:
         if not ok(cmd[k]):
             raise DescriptorError(k, f"must be a {type_name}, got {cmd[k]!r}")
         out[field] = float(cmd[k]) if field == "sampleRatio" else cmd[k]
+    if out.get("fastResize") is False:
+        del out["fastResize"]  # the default, as the server writes it
     path, n, ratio = out["path"], out["numPartitions"], out["sampleRatio"]
     if path == "":
         raise DescriptorError("path", "required")
@@ -86,7 +93,21 @@ def parse_descriptor(cmd: Any) -> Dict[str, Any]:
                               f"must be -1 (server default) or a count from 1 to {MAX_PARTITIONS}, got {n}")
     if math.isnan(ratio) or not 0.0 <= ratio <= 1.0:
         raise DescriptorError("sampleRatio", f"must be within [0, 1], got {ratio}")
+    _check_pipeline(out.get("transforms"), out.get("tensor"))
     return out
+
+
+def _check_pipeline(transforms: Any, tensor: Any) -> None:
+    """The structure of ``transforms`` and ``tensor`` (docs/transforms.md); stage
+    parameters are the server's to check."""
+    if transforms is not None:
+        if not isinstance(transforms, list):
+            raise DescriptorError("transforms", f"must be a list of stages, got {transforms!r}")
+        for i, st in enumerate(transforms):
+            if not isinstance(st, dict) or not isinstance(st.get("action"), str):
+                raise DescriptorError("transforms", f'transforms[{i}]: must be an object with an "action", got {st!r}')
+    if tensor is not None and not isinstance(tensor, dict):
+        raise DescriptorError("tensor", f"must be an object of tensor parameters, got {tensor!r}")
 
 
 _RESUME_SEP = b";skip="

@@ -95,6 +95,9 @@ def read_images(
     stall_timeout: Optional[float] = DEFAULT_STALL_TIMEOUT,
     on_batch: Optional[BatchCallback] = None,
     stats: Optional[ReadStats] = None,
+    transforms: Any = None,
+    tensor: Any = None,
+    fast_resize: bool = False,
 ) -> pa.Table:
     """Reads an image folder through an imageflight cluster into a pyarrow Table.
 
@@ -119,8 +122,17 @@ def read_images(
       on_batch: ``on_batch(endpoint_index, location, batch)`` called for every record
         batch as it arrives, from the reading threads (progress, metrics).
       stats: a :class:`ReadStats` filled in place (rows, failovers, resumes, stalls, ...).
+      transforms: SynapseML ImageTransformer stages the workers apply to every image
+        (:class:`~imageflight.Transforms`, or a list of stage dicts); rows describe the
+        transformed pixels.
+      tensor: add a ``tensor`` column (Arrow fixed_shape_tensor, C×H×W) with SynapseML's
+        toTensor arithmetic: :class:`~imageflight.Tensor`, a dict of its parameters, or
+        ``True`` for the defaults. Needs transforms that fix every image's size.
+      fast_resize: decode JPEGs at reduced scale when the first stage shrinks them 2× or
+        more (faster; pixels differ slightly from decode + resize, docs/transforms.md).
     """
-    command = build_command(path, recursive, num_partitions, drop_image_failures, sample_ratio, seed)
+    command = build_command(path, recursive, num_partitions, drop_image_failures, sample_ratio, seed,
+                            transforms=transforms, tensor=tensor, fast_resize=fast_resize)
     if max_workers is not None:
         max_workers = _as_int("max_workers", max_workers)
         if max_workers < 1:

@@ -84,10 +84,13 @@ _OPTIONS = {
     "stalltimeout": ("stallTimeout", None),
     "planttl": ("planTtl", None),
     "path": ("path", "path"),
+    "transforms": ("transforms", "transforms"),
+    "tensor": ("tensor", "tensor"),
+    "fastresize": ("fastResize", "fast_resize"),
 }
 
 _SUPPORTED = ("coordinator, recursive, sampleRatio, seed, dropInvalid, numPartitions, timeout, "
-              "stallTimeout, planTtl")
+              "stallTimeout, planTtl, transforms, tensor, fastResize")
 
 #: Seconds a plan made for ``schema()`` at ``load()`` may be reused for the partitions of
 #: the DataFrame's first query (option ``planTtl``). Far below the server's ticket validity
@@ -173,8 +176,14 @@ def _settings(options: Dict[str, str]) -> _Settings:
 
 
 def _spark_type_of(arrow_type: pa.DataType) -> DataType:
+    """Spark's type for a server column. Spark has no tensor type: the ``tensor`` column
+    (Arrow fixed_shape_tensor) becomes ``array<float>`` (or ``array<double>``), the C×H×W
+    values flattened row-major, the layout SynapseML's toTensor gives and Spark ML's
+    ``array_to_vector`` takes."""
     from pyspark.sql.pandas.types import from_arrow_type
 
+    if isinstance(arrow_type, pa.BaseExtensionType):
+        return from_arrow_type(pa.list_(arrow_type.storage_type.value_type))
     return from_arrow_type(arrow_type)
 
 
@@ -247,7 +256,7 @@ class ImageFlightReader(DataSourceReader):
         plan, self._plan = self._plan, None
         if plan is None:
             plan = _client.get_plan(s.command, s.coordinator, timeout=s.timeout)
-        want = [f.name for f in self.schema.fields[1:]]
+        want = [f.name for f in self.schema.fields[1:] if f.name != "tensor"]
         have = plan.partition_columns
         if want != have:
             raise _client.ImageFlightError(
@@ -317,6 +326,8 @@ def _conform(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
             children = [c.cast(tf.type) for c, tf in zip(col.flatten(), f.type)]
             mask = col.is_null() if col.null_count else None
             col = pa.StructArray.from_arrays(children, fields=list(f.type), mask=mask)
+        elif isinstance(col.type, pa.BaseExtensionType):
+            col = col.storage.cast(f.type)  # fixed_shape_tensor -> list<float>
         elif not col.type.equals(f.type):
             col = col.cast(f.type)
         columns.append(col)

@@ -20,8 +20,14 @@ import org.apache.hadoop.hdfs.server.datanode.DataNode;
  *
  * <pre>
  * java imageflight.hdfstest.MiniHDFS -basedir DIR [-datanodes 2] [-replication 2]
- *      [-nnport 0] [-httpport 0] [-writeConfig FILE] [-D key=value ...]
+ *      [-nnport 0] [-httpport 0] [-writeConfig FILE] [-secure PROTECTION] [-D key=value ...]
  * </pre>
+ *
+ * {@code -secure authentication|integrity|privacy} starts a KDC in this JVM
+ * and a Kerberos-secured cluster whose DataNodes use that
+ * dfs.data.transfer.protection (see {@link Secure}); the READY line then
+ * carries a {@code "kerberos"} object (realm, KDC, krb5.conf, principals and
+ * keytabs) and the NameNode's {@code "https"} address instead of "http".
  *
  * Protocol (one line each way; logs go to stderr):
  * <ul>
@@ -29,6 +35,9 @@ import org.apache.hadoop.hdfs.server.datanode.DataNode;
  *     every DataNode has registered, or {@code FAILED message} then exit 1;</li>
  * <li>commands: {@code stopDataNode I}, {@code restartDataNode I},
  *     {@code stopNameNode}, {@code restartNameNode}, {@code info},
+ *     {@code protection P [CIPHER_SUITES]} (secure mode: restart every
+ *     DataNode with dfs.data.transfer.protection P and
+ *     dfs.encrypt.data.transfer.cipher.suites, "-" for none),
  *     {@code shutdown}; each answered by {@code OK ...} or {@code ERR ...};</li>
  * <li>end of stdin (the harness died) shuts the cluster down too.</li>
  * </ul>
@@ -42,7 +51,7 @@ public final class MiniHDFS {
         StandardCharsets.UTF_8);
     System.setOut(System.err);
 
-    String basedir = null, writeConfig = null;
+    String basedir = null, writeConfig = null, secureProtection = null;
     int datanodes = 2, replication = -1, nnport = 0, httpport = 0;
     Configuration conf = new Configuration();
     for (int i = 0; i < args.length; i++) {
@@ -54,6 +63,7 @@ public final class MiniHDFS {
         case "-nnport": nnport = Integer.parseInt(args[++i]); break;
         case "-httpport": httpport = Integer.parseInt(args[++i]); break;
         case "-writeConfig": writeConfig = args[++i]; break;
+        case "-secure": secureProtection = args[++i]; break;
         case "-D": {
           String kv = args[++i];
           int eq = kv.indexOf('=');
@@ -65,6 +75,7 @@ public final class MiniHDFS {
       }
     }
     if (basedir == null) { fail(ctl, "-basedir is required"); }
+    protection = secureProtection;
     if (replication < 0) { replication = Math.min(datanodes, 3); }
 
     conf.set(MiniDFSCluster.HDFS_MINIDFS_BASEDIR, basedir);
@@ -87,6 +98,17 @@ public final class MiniHDFS {
 
     MiniDFSCluster cluster;
     long t0 = System.nanoTime();
+    if (secureProtection != null) {
+      secure = new Secure(new File(basedir, "kerberos"));
+      try {
+        secure.setUp(conf, secureProtection);
+      } catch (Throwable e) {
+        e.printStackTrace();
+        secure.stop();
+        fail(ctl, "kerberos setup: " + e);
+        return;
+      }
+    }
     try {
       cluster = new MiniDFSCluster.Builder(conf, new File(basedir))
           .numDataNodes(datanodes)
@@ -100,6 +122,7 @@ public final class MiniHDFS {
           org.apache.hadoop.hdfs.protocol.HdfsConstants.SafeModeAction.SAFEMODE_LEAVE, false);
     } catch (Throwable e) {
       e.printStackTrace();
+      if (secure != null) { secure.stop(); }
       fail(ctl, "start: " + e);
       return;
     }
@@ -110,8 +133,14 @@ public final class MiniHDFS {
       String nn = "127.0.0.1:" + cluster.getNameNodePort(0);
       client.set("fs.defaultFS", "hdfs://" + nn);
       client.set("dfs.namenode.rpc-address", nn);
-      client.set("dfs.namenode.http-address",
-          "127.0.0.1:" + cluster.getNameNode(0).getHttpAddress().getPort());
+      if (cluster.getNameNode(0).getHttpAddress() != null) {
+        client.set("dfs.namenode.http-address",
+            "127.0.0.1:" + cluster.getNameNode(0).getHttpAddress().getPort());
+      }
+      if (cluster.getNameNode(0).getHttpsAddress() != null) {
+        client.set("dfs.namenode.https-address",
+            "127.0.0.1:" + cluster.getNameNode(0).getHttpsAddress().getPort());
+      }
       try (OutputStream out = new FileOutputStream(writeConfig)) {
         client.writeXml(out);
       }
@@ -162,6 +191,44 @@ public final class MiniHDFS {
             cluster.restartNameNode(0, true);
             ctl.println("OK restarted NameNode");
             break;
+          case "protection": {
+            if (secure == null) { throw new IllegalStateException("protection needs -secure"); }
+            if (f.length < 2) { throw new IllegalArgumentException("protection needs a level"); }
+            String suites = f.length > 2 && !f[2].equals("-") ? f[2] : null;
+            for (int i = 0; i < xferAddrs.size(); i++) {
+              if (stopped.get(i) != null) { throw new IllegalStateException("DataNode " + i + " is stopped"); }
+            }
+            // Find them all first: a restarted DataNode has no id until it registers.
+            List<DataNode> dns = new ArrayList<>();
+            for (int i = 0; i < xferAddrs.size(); i++) {
+              DataNode dn = null;
+              for (DataNode d : cluster.getDataNodes()) {
+                if (d.getDatanodeId() != null && d.getDatanodeId().getXferAddr().equals(xferAddrs.get(i))) { dn = d; }
+              }
+              if (dn == null) { throw new IllegalStateException("DataNode " + i + " not found"); }
+              dns.add(dn);
+            }
+            for (int i = 0; i < xferAddrs.size(); i++) {
+              MiniDFSCluster.DataNodeProperties p = cluster.stopDataNode(dns.get(i).getDatanodeId().getXferAddr());
+              // restartDataNode starts from the Configuration MiniDFSCluster
+              // saved for this DataNode (a package-private field).
+              java.lang.reflect.Field cf = MiniDFSCluster.DataNodeProperties.class.getDeclaredField("conf");
+              cf.setAccessible(true);
+              Configuration dc = (Configuration) cf.get(p);
+              dc.set("dfs.data.transfer.protection", f[1]);
+              if (suites == null) {
+                dc.unset("dfs.encrypt.data.transfer.cipher.suites");
+              } else {
+                dc.set("dfs.encrypt.data.transfer.cipher.suites", suites);
+              }
+              cluster.restartDataNode(p, true);
+            }
+            cluster.waitActive();
+            secureProtection = f[1] + (suites == null ? "" : " " + suites);
+            protection = secureProtection;
+            ctl.println("OK protection " + secureProtection);
+            break;
+          }
           case "info":
             ctl.println("OK " + info(cluster, ms));
             break;
@@ -184,6 +251,8 @@ public final class MiniHDFS {
   }
 
   private static List<String> xferAddrs;
+  private static Secure secure;
+  private static String protection;
 
   private static int dataNodeIndex(String[] f) {
     if (f.length < 2) { throw new IllegalArgumentException(f[0] + " needs a DataNode index"); }
@@ -197,7 +266,15 @@ public final class MiniHDFS {
     boolean nnUp = c.getNameNode(0) != null;
     if (nnUp) {
       sb.append("\"nameNode\":\"127.0.0.1:").append(c.getNameNodePort(0)).append("\",");
-      sb.append("\"http\":\"127.0.0.1:").append(c.getNameNode(0).getHttpAddress().getPort()).append("\",");
+      if (c.getNameNode(0).getHttpAddress() != null) {
+        sb.append("\"http\":\"127.0.0.1:").append(c.getNameNode(0).getHttpAddress().getPort()).append("\",");
+      }
+      if (c.getNameNode(0).getHttpsAddress() != null) {
+        sb.append("\"https\":\"127.0.0.1:").append(c.getNameNode(0).getHttpsAddress().getPort()).append("\",");
+      }
+    }
+    if (secure != null) {
+      sb.append("\"kerberos\":").append(secure.json(protection)).append(',');
     }
     sb.append("\"startMillis\":").append(startMillis).append(",\"dataNodes\":[");
     List<DataNode> dns = c.getDataNodes();
@@ -206,7 +283,8 @@ public final class MiniHDFS {
       if (i > 0) { sb.append(','); }
       sb.append("{\"xfer\":\"127.0.0.1:").append(dn.getXferPort())
           .append("\",\"ipc\":\"127.0.0.1:").append(dn.getIpcPort())
-          .append("\",\"http\":\"127.0.0.1:").append(dn.getInfoPort()).append("\"}");
+          .append("\",\"http\":\"127.0.0.1:").append(dn.getInfoPort())
+          .append("\",\"https\":\"127.0.0.1:").append(dn.getInfoSecurePort()).append("\"}");
     }
     return sb.append("]}").toString();
   }
@@ -217,6 +295,7 @@ public final class MiniHDFS {
     if (down) { return; }
     down = true;
     try { c.shutdown(true); } catch (Throwable e) { e.printStackTrace(); }
+    if (secure != null) { secure.stop(); }
   }
 
   private static void fail(PrintStream ctl, String msg) {

@@ -1,0 +1,60 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/imageflight/imageflight/pkg/transform"
+)
+
+// Pipeline is what workers do to each decoded image: the descriptor's
+// transforms, and the tensor they compute when one is asked for. The stage
+// vocabulary is part of the contract: it is SynapseML's ImageTransformer's.
+type Pipeline struct {
+	Stages []transform.Stage
+	// Tensor is nil when no tensor column is asked for.
+	Tensor *transform.TensorParams
+	// TensorShape is C, H, W of every row's tensor (when Tensor is set).
+	TensorShape [3]int
+	FastResize  bool
+}
+
+// ParsePipeline validates the transforms and tensor of a descriptor (or a
+// ticket); problems are DescriptorErrors naming "transforms" or "tensor",
+// with the stage index and key in the message.
+func ParsePipeline(transforms, tensor json.RawMessage, fastResize bool) (Pipeline, error) {
+	p := Pipeline{FastResize: fastResize}
+	var err error
+	if p.Stages, err = transform.Parse(transforms); err != nil {
+		return p, &DescriptorError{Key: "transforms", Msg: paramMsg(err)}
+	}
+	if len(bytes.TrimSpace(tensor)) == 0 || string(bytes.TrimSpace(tensor)) == "null" {
+		return p, nil
+	}
+	tp, err := transform.ParseTensor(tensor)
+	if err != nil {
+		return p, &DescriptorError{Key: "tensor", Msg: paramMsg(err)}
+	}
+	h, w, c, ok := transform.FixedShape(p.Stages)
+	if !ok {
+		return p, &DescriptorError{Key: "tensor", Msg: "needs transforms that give every image the same size, e.g. resize to a height and width, or resize with keepAspectRatio then a centercrop no larger than its size"}
+	}
+	for _, l := range [][]float64{tp.Mean, tp.Std} {
+		if l != nil && len(l) != c {
+			return p, &DescriptorError{Key: "tensor", Msg: fmt.Sprintf("normalizeMean and normalizeStd need %d values (the tensor's channels), got %d", c, len(l))}
+		}
+	}
+	p.Tensor, p.TensorShape = &tp, [3]int{c, h, w}
+	return p, nil
+}
+
+// paramMsg strips the sentinel pkg/transform appends, keeping the path.
+func paramMsg(err error) string {
+	var pe *transform.ParamError
+	if errors.As(err, &pe) {
+		return pe.Error()
+	}
+	return err.Error()
+}
