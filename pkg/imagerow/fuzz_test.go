@@ -5,7 +5,32 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
+
+// slowDecode is how long one fuzz input may take: inputs are small and
+// capped at 4 Mi pixels, so a decode this slow is a denial of service
+// (kept as a crasher).
+const slowDecode = 5 * time.Second
+
+func decodeWithin(t *testing.T, data []byte, opts Options) (Row, error) {
+	type result struct {
+		row Row
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		row, err := Decode("fuzz", data, opts)
+		done <- result{row, err}
+	}()
+	select {
+	case r := <-done:
+		return r.row, r.err
+	case <-time.After(slowDecode):
+		t.Fatalf("decode of %d bytes took over %s", len(data), slowDecode)
+		return Row{}, nil
+	}
+}
 
 // Fuzz targets of Decode, one per format so each run spends its time on
 // one decoder, seeded from testdata and pkg/corpus's fixtures. test/run.sh
@@ -39,7 +64,7 @@ func fuzzDecode(f *testing.F, prefixes ...string) {
 	// 4 Mi pixels keeps every run's allocations small.
 	opts := Options{MaxPixels: 1 << 22}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		row, err := Decode("fuzz", data, opts)
+		row, err := decodeWithin(t, data, opts)
 		if err != nil {
 			if row.Valid() {
 				t.Fatalf("error %v with a valid row", err)
