@@ -56,6 +56,14 @@ GOFLAGS=-race go test -count=1 -run 'TestFaults' ./test/e2e/
 step "go test, pure Go (CGO_ENABLED=0: image/jpeg instead of libjpeg-turbo)"
 CGO_ENABLED=0 go test -count=1 ./pkg/imagerow/ ./pkg/corpus/ ./pkg/plan/ ./pkg/flight/
 
+step "go test -fuzz (bounded: ${FUZZTIME:=8s} per target; crashers land in testdata/fuzz and stay as regression cases)"
+for f in FuzzParseDescriptor FuzzVerifyTicket FuzzParseResume FuzzParseBatchMeta; do
+  go test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" ./pkg/wire/
+done
+for f in FuzzDecodeJPEG FuzzDecodePNG FuzzDecodeGIF FuzzDecodeBMP FuzzDecodeTIFF FuzzDecodeWebP; do
+  go test -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" ./pkg/imagerow/
+done
+
 if [ -d test/python ]; then
   step "pytest"
   .venv/bin/python -m pytest -q test/python

@@ -52,6 +52,9 @@ type CoordinatorConfig struct {
 	// PlanStoreBytes bounds the packed file lists of by-reference plans the
 	// coordinator keeps; the oldest plans are evicted first.
 	PlanStoreBytes int64
+	// MaxConcurrentPlans bounds the listings (GetFlightInfo, GetSchema)
+	// running at once; more wait up to 30 s, then answer ResourceExhausted.
+	MaxConcurrentPlans int
 }
 
 // DefaultCoordinatorConfig returns the planning defaults.
@@ -76,6 +79,9 @@ func DefaultCoordinatorConfig() CoordinatorConfig {
 		// Packed lists cost ~15 bytes per file: 256 MiB holds dozens of
 		// million-file plans.
 		PlanStoreBytes: 256 << 20,
+		// Eight listings keep 8×ListParallelism NameNode calls in flight and
+		// bound listing memory to eight large trees at once.
+		MaxConcurrentPlans: 8,
 	}
 }
 
@@ -96,6 +102,8 @@ func (c CoordinatorConfig) Validate() error {
 		return fmt.Errorf("coordinator: max FlightInfo bytes must be positive, got %d", c.MaxInfoBytes)
 	case c.PlanStoreBytes <= 0:
 		return fmt.Errorf("coordinator: plan store bytes must be positive, got %d", c.PlanStoreBytes)
+	case c.MaxConcurrentPlans <= 0:
+		return fmt.Errorf("coordinator: max concurrent plans must be positive, got %d", c.MaxConcurrentPlans)
 	}
 	return nil
 }
@@ -123,6 +131,9 @@ type Coordinator struct {
 	log    *slog.Logger
 	// confine tells whether a resolved local path lies under a root.
 	confine func(realPath string) bool
+
+	planSlots chan struct{} // MaxConcurrentPlans listings at once
+	planWait  time.Duration // how long a plan waits for a slot
 }
 
 // NewCoordinator returns a coordinator.
@@ -138,7 +149,8 @@ func NewCoordinator(cfg CoordinatorConfig, deps CoordinatorDeps) (*Coordinator, 
 		log = slog.Default()
 	}
 	return &Coordinator{cfg: cfg, deps: deps, signer: wire.NewSigner(deps.Secret),
-		plans: newPlanStore(cfg.PlanStoreBytes), log: log, confine: hdfsio.LocalConfine(deps.Roots)}, nil
+		plans: newPlanStore(cfg.PlanStoreBytes), log: log, confine: hdfsio.LocalConfine(deps.Roots),
+		planSlots: make(chan struct{}, cfg.MaxConcurrentPlans), planWait: defaultPlanWait}, nil
 }
 
 // GetFlightInfo plans a read: validate, confine, list, sample, cut, assign,
@@ -223,6 +235,11 @@ func (c *Coordinator) list(ctx context.Context, req wire.Descriptor) (hdfsio.Loc
 	if !c.deps.Roots.Contains(base) {
 		return base, plan.Listing{}, wire.Errorf(wire.KindPermission, "%s is outside the served roots (%s)", base, c.rootList())
 	}
+	release, err := c.planSlot(ctx)
+	if err != nil {
+		return base, plan.Listing{}, err
+	}
+	defer release()
 	fsys, err := c.deps.Mounts.For(ctx, base)
 	if err != nil {
 		return base, plan.Listing{}, mountError(err)

@@ -204,6 +204,7 @@ func TestWorkerConfigValidateAndDefaults(t *testing.T) {
 		func(c *WorkerConfig) { c.BatchBytes = 0 }, func(c *WorkerConfig) { c.Parallelism = 0 },
 		func(c *WorkerConfig) { c.MaxStreams = -1 }, func(c *WorkerConfig) { c.MaxFileBytes = 0 },
 		func(c *WorkerConfig) { c.ReadRetries = -1 }, func(c *WorkerConfig) { c.Decode.MaxPixels = 0 },
+		func(c *WorkerConfig) { c.MemoryBudget = 0 }, func(c *WorkerConfig) { c.SendTimeout = 0 },
 	}
 	for i, f := range bad {
 		c := DefaultWorkerConfig()
@@ -216,6 +217,14 @@ func TestWorkerConfigValidateAndDefaults(t *testing.T) {
 	cc.TicketTTL = 0
 	if _, err := NewCoordinator(cc, CoordinatorDeps{}); err == nil {
 		t.Error("coordinator with a zero ticket TTL accepted")
+	}
+	cc = DefaultCoordinatorConfig()
+	cc.MaxConcurrentPlans = 0
+	if cc.Validate() == nil {
+		t.Error("coordinator without planning slots accepted")
+	}
+	if b := DefaultWorkerConfig().MemoryBudget; b < minMemoryBudget {
+		t.Errorf("default memory budget %d under the floor", b)
 	}
 }
 

@@ -28,6 +28,18 @@ var (
 		Name: "imageflight_plans_total",
 		Help: "GetFlightInfo calls, by gRPC status code.",
 	}, []string{"code"})
+	budgetBytes = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "imageflight_memory_budget_used_bytes",
+		Help: "Bytes reserved against the worker's memory budget.",
+	})
+	sendTimeouts = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "imageflight_send_timeouts_total",
+		Help: "DoGet streams failed because the client read nothing within --send-timeout.",
+	})
+	plansRefused = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "imageflight_plans_refused_busy_total",
+		Help: "Plans answered ResourceExhausted because every planning slot stayed busy.",
+	})
 	filesPlanned = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "imageflight_files_planned_total",
 		Help: "Files handed out in plans.",

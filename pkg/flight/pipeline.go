@@ -25,7 +25,8 @@ type decoded struct {
 	row    imagerow.Row
 	tensor *transform.Tensor // nil: no tensor column, or none for this image
 	keep   bool
-	err    error // fatal: fails the stream
+	err    error        // fatal: fails the stream
+	res    *reservation // the row's memory, until its batch is sent
 }
 
 // Run streams the split from its resume position: decodes run in parallel
@@ -38,16 +39,20 @@ func (sp *Split) Run(ctx context.Context, send SendFunc) error {
 	defer cancel()
 	sp.w.log.Debug("serving split", "plan", sp.t.Plan, "split", sp.t.Split, "files", len(sp.locs), "skip", sp.skip)
 	queue := sp.decodeAhead(ctx)
+	var pending chan decoded // taken from the queue, not yet received
+	defer func() { cancel(); releaseQueue(pending, queue) }()
 	b := newBatcher(sp.schema, sp.pipe.Tensor != nil, sp.w.cfg.BatchBytes)
 	defer b.release()
+	var held heldRows // memory of the rows in b
+	defer held.release()
 	pos := sp.skip
 	for fut := range queue {
-		var d decoded
-		select {
-		case d = <-fut:
-		case <-ctx.Done():
-			return wire.Wrap(wire.AutoKind, ctx.Err(), "stream")
+		pending = fut
+		d, err := sp.await(ctx, fut, b, func() error { return held.flush(b, send, pos) })
+		if err != nil {
+			return err
 		}
+		pending = nil
 		if d.err != nil {
 			return d.err
 		}
@@ -57,17 +62,19 @@ func (sp *Split) Run(ctx context.Context, send SendFunc) error {
 		}
 		size := int64(len(d.row.Data)+len(d.row.Origin)+32) + tensorBytes(d.tensor)
 		if b.rows > 0 && b.bytes+size > sp.w.cfg.BatchBytes {
-			if err := b.flush(send, pos-1); err != nil {
+			if err := held.flush(b, send, pos-1); err != nil {
+				d.res.release()
 				return err
 			}
 		}
 		b.add(&d, sp.dirRow(pos-1), size)
+		held.add(d.res)
 	}
 	if err := ctx.Err(); err != nil {
 		return wire.Wrap(wire.AutoKind, err, "stream")
 	}
 	if b.rows > 0 {
-		return b.flush(send, pos)
+		return held.flush(b, send, pos)
 	}
 	return nil
 }
@@ -79,6 +86,7 @@ func (sp *Split) decodeAhead(ctx context.Context) <-chan chan decoded {
 	queue := make(chan chan decoded, 2*w.cfg.Parallelism)
 	go func() {
 		defer close(queue)
+		var order turns
 		for i := sp.skip; i < len(sp.locs); i++ {
 			fut := make(chan decoded, 1)
 			select {
@@ -91,10 +99,12 @@ func (sp *Split) decodeAhead(ctx context.Context) <-chan chan decoded {
 			case <-ctx.Done():
 				return
 			}
-			go func(i int) {
+			go func(i int, tn turn) {
 				defer func() { <-w.decodeSlots }()
-				fut <- w.decodeOne(ctx, sp.fsys, sp.locs[i], sp.t.Files[i].Size, sp.t.Drop, &sp.pipe)
-			}(i)
+				fut <- w.decodeReserved(ctx, tn, func(ctx context.Context) decoded {
+					return w.decodeOne(ctx, sp.fsys, sp.locs[i], sp.t.Files[i].Size, sp.t.Drop, &sp.pipe)
+				})
+			}(i, order.next())
 		}
 	}()
 	return queue
@@ -244,7 +254,11 @@ func (w *Worker) readOnce(ctx context.Context, fsys hdfsio.FileSystem, name stri
 		return nil, err
 	}
 	defer f.Close()
-	data, err := readAll(f, min(max(size, 0), w.cfg.MaxFileBytes), w.cfg.MaxFileBytes)
+	r, err := w.reserveRead(ctx, f, size)
+	if err != nil {
+		return nil, err
+	}
+	data, err := readAll(r, min(max(size, 0), w.cfg.MaxFileBytes), w.cfg.MaxFileBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/imageflight/imageflight/pkg/wire"
@@ -52,13 +51,9 @@ func (s *Service) DoGet(t *aflight.Ticket, stream aflight.FlightService_DoGetSer
 		return toStatus(err)
 	}
 	defer sp.Close()
-	wr := aflight.NewRecordWriter(stream, ipc.WithSchema(sp.Schema()))
+	wr := &guardedWriter{wr: aflight.NewRecordWriter(stream, ipc.WithSchema(sp.Schema())), timeout: s.Worker.cfg.SendTimeout}
 	defer wr.Close()
-	var meta []byte
-	return toStatus(sp.Run(ctx, func(rec arrow.RecordBatch, m wire.BatchMeta) error {
-		meta = wire.AppendBatchMeta(meta[:0], m)
-		return wr.WriteWithAppMetadata(rec, meta)
-	}))
+	return toStatus(sp.Run(ctx, wr.send))
 }
 
 // ListActions implements the action listing.

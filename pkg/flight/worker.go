@@ -35,6 +35,15 @@ type WorkerConfig struct {
 	// ReadRetries is how often a failed read is retried before the stream
 	// fails with an error naming the file.
 	ReadRetries int
+	// MemoryBudget bounds, in bytes, the memory of images being read and
+	// decoded, decoded images waiting and rows in unsent batches, across
+	// all streams. A decode waits for its share; one image larger than the
+	// whole budget goes alone.
+	MemoryBudget int64
+	// SendTimeout bounds how long one batch may wait for the client to
+	// read it; a stream that cannot send fails and frees its slot and
+	// memory.
+	SendTimeout time.Duration
 }
 
 // DefaultWorkerConfig returns the serving defaults.
@@ -56,6 +65,12 @@ func DefaultWorkerConfig() WorkerConfig {
 		MaxFileBytes: 512 << 20,
 		// Two retries ride out a DataNode restart or a dropped connection.
 		ReadRetries: 2,
+		// Half the machine's (or cgroup's) memory, at least 256 MiB: the
+		// rest is GC headroom, gRPC buffers and batch builders.
+		MemoryBudget: DefaultMemoryBudget(),
+		// A training loop that stops reading for a minute has stalled or
+		// died; its slot and memory serve others better.
+		SendTimeout: time.Minute,
 	}
 }
 
@@ -74,6 +89,10 @@ func (c WorkerConfig) Validate() error {
 		return fmt.Errorf("worker: read retries must not be negative, got %d", c.ReadRetries)
 	case c.Decode.MaxPixels <= 0:
 		return fmt.Errorf("worker: max pixels must be positive, got %d", c.Decode.MaxPixels)
+	case c.MemoryBudget <= 0:
+		return fmt.Errorf("worker: memory budget must be positive, got %d", c.MemoryBudget)
+	case c.SendTimeout <= 0:
+		return fmt.Errorf("worker: send timeout must be positive, got %s", c.SendTimeout)
 	}
 	return nil
 }
@@ -106,6 +125,7 @@ type Worker struct {
 
 	decodeSlots chan struct{} // worker-wide bound on concurrent decodes
 	streamSlots chan struct{} // worker-wide bound on streams being served
+	mem         *memBudget    // worker-wide bound on image memory
 }
 
 // NewWorker returns a worker.
@@ -121,7 +141,8 @@ func NewWorker(cfg WorkerConfig, deps WorkerDeps) (*Worker, error) {
 		log = slog.Default()
 	}
 	w := &Worker{cfg: cfg, deps: deps, signer: wire.NewSigner(deps.Secret), log: log, splitCache: map[string]wire.SplitList{},
-		decodeSlots: make(chan struct{}, cfg.Parallelism), streamSlots: make(chan struct{}, cfg.MaxStreams)}
+		decodeSlots: make(chan struct{}, cfg.Parallelism), streamSlots: make(chan struct{}, cfg.MaxStreams),
+		mem: newMemBudget(cfg.MemoryBudget)}
 	return w, nil
 }
 

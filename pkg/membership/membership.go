@@ -35,6 +35,25 @@ type Meta struct {
 	Host     string `json:"h"` // host name matched against HDFS replica hosts
 	Capacity int    `json:"c"` // decode slots
 	Version  string `json:"v"`
+	// Auth and TLS are the member's security mode: whether its Flight
+	// port requires bearer tokens and serves TLS. Members from before
+	// these fields read as neither, which is what they served.
+	Auth bool `json:"a,omitempty"`
+	TLS  bool `json:"t,omitempty"`
+}
+
+// SecurityMismatch says why a member's security mode differs from own, or
+// "" when it matches. A coordinator plans no mismatched worker: a worker
+// without auth in a cluster that requires it would serve anyone.
+func (m Meta) SecurityMismatch(own Meta) string {
+	onOff := map[bool]string{true: "on", false: "off"}
+	switch {
+	case m.Auth != own.Auth:
+		return fmt.Sprintf("security mode differs: auth is %s on this member, %s on the coordinator", onOff[m.Auth], onOff[own.Auth])
+	case m.TLS != own.TLS:
+		return fmt.Sprintf("security mode differs: TLS is %s on this member, %s on the coordinator", onOff[m.TLS], onOff[own.TLS])
+	}
+	return ""
 }
 
 // Node is a live member.

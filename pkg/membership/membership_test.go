@@ -77,3 +77,25 @@ func TestMetaLimit(t *testing.T) {
 		t.Errorf("oversized metadata: %v, want an error naming the 512-byte limit", err)
 	}
 }
+
+func TestSecurityMismatch(t *testing.T) {
+	own := Meta{Role: RoleCoordinator, Auth: true, TLS: true}
+	tests := []struct {
+		name string
+		m    Meta
+		want string // substring; "" for a match
+	}{
+		{"same", Meta{Auth: true, TLS: true}, ""},
+		{"no auth", Meta{TLS: true}, "auth is off"},
+		{"no TLS", Meta{Auth: true}, "TLS is off"},
+		{"old member (neither field)", Meta{}, "auth is off"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.m.SecurityMismatch(own)
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("%q, want containing %q", got, tc.want)
+			}
+		})
+	}
+}

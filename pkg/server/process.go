@@ -37,6 +37,8 @@ type Process struct {
 	sec     *security
 	peers   *peer.Pool // calls to other members: probes, status
 	local   *hdfsio.RootedLocal
+	conns   *connTracker    // the Flight listener's connections, for a hard stop
+	meta    membership.Meta // what this process publishes in gossip
 
 	metricsAddr string
 }
@@ -96,7 +98,8 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 	mw, sopts := p.sec.serverOptions()
 	p.srv = flight.NewServer(p.svc, mw, sopts...)
-	p.srv.InitListener(lis)
+	p.conns = trackConns(lis)
+	p.srv.InitListener(p.conns)
 	go func() { p.served <- p.srv.Serve() }()
 	if cfg.MetricsListen != "" {
 		if err := p.serveMetrics(); err != nil {
@@ -128,7 +131,7 @@ func (p *Process) assemble(secret []byte, roots hdfsio.Roots) (*hdfsio.Mounts, e
 // startCoordinator adds the planning side and, when configured, the
 // health prober that benches unreachable workers.
 func (p *Process) startCoordinator(roots hdfsio.Roots, secret []byte, mounts *hdfsio.Mounts) error {
-	ws := &workerSet{m: p.member}
+	ws := &workerSet{m: p.member, self: p.meta, log: p.log}
 	deps := flight.CoordinatorDeps{Roots: roots, Secret: secret, Mounts: mounts, Workers: ws,
 		Locate: webHDFSLocator(p.cfg), Self: p.Location(), Logger: p.cfg.Logger}
 	var err error
@@ -188,7 +191,9 @@ func (p *Process) join(secret []byte) error {
 	if hostName == "" {
 		hostName = host
 	}
-	mc.Meta = membership.Meta{Role: role, Flight: p.Location(), Host: hostName, Capacity: max(p.cfg.Capacity, 1), Version: Version}
+	mc.Meta = membership.Meta{Role: role, Flight: p.Location(), Host: hostName, Capacity: max(p.cfg.Capacity, 1), Version: Version,
+		Auth: p.cfg.Security.AuthEnabled(), TLS: p.sec.serverTLS != nil}
+	p.meta = mc.Meta
 	p.member, err = membership.New(mc)
 	return err
 }
@@ -218,8 +223,9 @@ func (p *Process) GossipAddr() string { return p.member.Addr() }
 // Done delivers the Flight server's exit.
 func (p *Process) Done() <-chan error { return p.served }
 
-// Shutdown drains in-flight streams (bounded by DrainTimeout and ctx),
-// leaves the gossip cluster and stops serving.
+// Shutdown drains in-flight streams and stops serving, bounded by
+// DrainTimeout (and ctx): streams still open then are cut (see
+// stopServing). It also leaves the gossip cluster.
 func (p *Process) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, max(p.cfg.DrainTimeout, time.Second))
 	defer cancel()
@@ -232,10 +238,12 @@ func (p *Process) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := p.member.Leave(ctx); err != nil {
+	lctx, lcancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer lcancel()
+	if err := p.member.Leave(lctx); err != nil {
 		errs = append(errs, fmt.Errorf("leave gossip: %w", err))
 	}
-	p.srv.Shutdown()
+	p.stopServing(ctx)
 	p.peers.Close()
 	p.local.Close()
 	if p.metrics != nil {
@@ -270,7 +278,10 @@ func webHDFSLocator(cfg Config) flight.Locator {
 // leaving out workers the health prober has benched.
 type workerSet struct {
 	m       *membership.Member
+	self    membership.Meta // the coordinator's own security mode
 	healthy func(name string) bool
+	log     *slog.Logger
+	warned  sync.Map // names of mismatched workers already logged
 }
 
 func (s *workerSet) LiveWorkers() []flight.WorkerInfo {
@@ -294,6 +305,12 @@ func (s *workerSet) gossipWorkers() []flight.WorkerInfo {
 		if n.Meta.Role != membership.RoleWorker && n.Meta.Role != membership.RoleStandalone {
 			continue
 		}
+		if reason := n.Meta.SecurityMismatch(s.self); reason != "" {
+			if _, seen := s.warned.LoadOrStore(n.Name, true); !seen {
+				s.log.Warn("worker not planned", "worker", n.Name, "reason", reason)
+			}
+			continue
+		}
 		out = append(out, flight.WorkerInfo{Name: n.Name, Location: n.Meta.Flight, Host: n.Meta.Host, Capacity: n.Meta.Capacity})
 	}
 	return out
@@ -308,8 +325,10 @@ func (p *Process) clusterStatus(ctx context.Context) wire.ClusterStatus {
 	for i, n := range nodes {
 		ms := wire.MemberStatus{Name: n.Name, Role: n.Meta.Role, Location: n.Meta.Flight, Host: n.Meta.Host,
 			Capacity: n.Meta.Capacity, Version: n.Meta.Version, State: "alive", Active: -1}
-		if p.probe != nil && ms.State == "alive" && !p.probe.healthy(n.Name) {
-			ms.State = "unreachable" // gossip still says alive; direct probes fail
+		if reason := n.Meta.SecurityMismatch(p.meta); reason != "" {
+			ms.State, ms.Reason = "mismatched", reason
+		} else if p.probe != nil && !p.probe.healthy(n.Name) {
+			ms.State, ms.Reason = "unreachable", "gossip says alive but direct worker-status probes fail"
 		}
 		st.Members[i] = ms
 		if n.Meta.Role == membership.RoleCoordinator {

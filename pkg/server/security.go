@@ -30,8 +30,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,6 +131,7 @@ func newSecurity(cfg SecurityConfig, secret []byte, role Role, log *slog.Logger,
 			}
 			s.validator.users = users
 		}
+		s.validator.dummy = dummyHashFor(s.validator.users)
 		if s.serverTLS == nil && log != nil && !loopback(listen) {
 			log.Warn("authentication without TLS: passwords and tokens cross the network in clear text; set --tls-cert and --tls-key")
 		}
@@ -272,6 +275,7 @@ type authValidator struct {
 	users  map[string]string // user → password hash; nil: no handshakes here
 	tokens *tokenAuthority
 	ttl    time.Duration
+	dummy  func() string // hash checked for unknown users (dummyHashFor)
 }
 
 // Validate checks a user's password and issues a token.
@@ -281,10 +285,10 @@ func (v *authValidator) Validate(user, password string) (string, error) {
 	}
 	hash, ok := v.users[user]
 	if !ok {
-		checkPassword(dummyHash(), password) // same cost as a known user
+		passwordCheck(v.dummy(), password) // same cost as a known user
 		return "", status.Error(codes.Unauthenticated, "invalid username or password")
 	}
-	if !checkPassword(hash, password) {
+	if !passwordCheck(hash, password) {
 		return "", status.Error(codes.Unauthenticated, "invalid username or password")
 	}
 	return v.tokens.mint(user, v.tokens.now().Add(v.ttl)), nil
@@ -299,10 +303,36 @@ func (v *authValidator) IsValid(token string) (any, error) {
 	return user, nil
 }
 
-var dummyHash = sync.OnceValue(func() string {
-	h, _ := bcrypt.GenerateFromPassword([]byte("imageflight: no such user"), bcryptCost)
-	return string(h)
-})
+// passwordCheck verifies a password against a hash (tests count calls).
+var passwordCheck = checkPassword
+
+// dummyHashFor returns, made once on first use, a hash of the same scheme
+// and cost as the users' own (the first user's, by name), so that logging
+// in as an unknown user costs what a known user's does and login time does
+// not tell which users exist.
+func dummyHashFor(users map[string]string) func() string {
+	return sync.OnceValue(func() string {
+		const pw = "imageflight: no such user"
+		var like string
+		for _, u := range slices.Sorted(maps.Keys(users)) {
+			like = users[u]
+			break
+		}
+		if strings.HasPrefix(like, pbkdf2Prefix) {
+			if rounds, _, _, err := parsePBKDF2(like); err == nil {
+				if h, err := hashPBKDF2(pw, rounds); err == nil {
+					return h
+				}
+			}
+		}
+		cost, err := bcrypt.Cost([]byte(like))
+		if err != nil {
+			cost = bcryptCost
+		}
+		h, _ := bcrypt.GenerateFromPassword([]byte(pw), cost)
+		return string(h)
+	})
+}
 
 // --- users file -------------------------------------------------------------
 

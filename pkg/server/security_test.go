@@ -32,7 +32,8 @@ func TestAuthValidator(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	tokens := newTokenAuthority(secret)
 	tokens.now = func() time.Time { return now }
-	v := &authValidator{users: map[string]string{"alice": bc, "bob": pb}, tokens: tokens, ttl: time.Hour}
+	users := map[string]string{"alice": bc, "bob": pb}
+	v := &authValidator{users: users, tokens: tokens, ttl: time.Hour, dummy: dummyHashFor(users)}
 	good := tokens.mint("alice", now.Add(time.Minute))
 	other := newTokenAuthority([]byte("another cluster's secret, 32 b!!"))
 	payload, sig, _ := strings.Cut(good, ".")

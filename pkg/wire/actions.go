@@ -28,9 +28,12 @@ type MemberStatus struct {
 	Host     string `json:"host"`
 	Capacity int    `json:"capacity"`
 	Version  string `json:"version"`
-	// State is "alive", or "unreachable" when gossip says alive but the
-	// coordinator's direct probes fail.
-	State string `json:"state"`
+	// State is "alive"; "unreachable" when gossip says alive but the
+	// coordinator's direct probes fail; "mismatched" when the member's
+	// security mode (auth, TLS) differs from the coordinator's, so it is
+	// never planned. Reason says why for states other than "alive".
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
 	// Active is the worker's streams in flight (-1 when it did not answer).
 	Active int64 `json:"active"`
 }

@@ -54,7 +54,7 @@ type ticketVector struct {
 	Dirs   [][]*string  `json:"dirs,omitempty"`
 }
 
-func loadVectors(t *testing.T) (vectors, []byte) {
+func loadVectors(t testing.TB) (vectors, []byte) {
 	t.Helper()
 	raw, err := os.ReadFile("testdata/vectors.json")
 	if err != nil {

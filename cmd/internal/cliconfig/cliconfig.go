@@ -43,6 +43,9 @@ func ServeFlags(defListen, defGossip string) []cli.Flag {
 		&cli.IntFlag{Name: "decoders", Value: d.Worker.Parallelism, EnvVars: env("decoders"), Usage: "concurrent decodes across all streams of this worker (default: cores)"},
 		&cli.IntFlag{Name: "max-streams", EnvVars: env("max-streams"), Usage: "streams a worker serves at once; more wait their turn (default: 4 per decoder)"},
 		&cli.Int64Flag{Name: "plan-store-bytes", Value: d.Coordinator.PlanStoreBytes, EnvVars: env("plan-store-bytes"), Usage: "bytes of packed file lists the coordinator keeps for plans too large for FlightInfo; the oldest plans are evicted first"},
+		&cli.Int64Flag{Name: "memory-budget", Value: d.Worker.MemoryBudget, EnvVars: env("memory-budget"), Usage: "bytes of images a worker holds at once (being read and decoded, waiting, in unsent batches); decodes wait for room, one larger image goes alone (default: half the machine's or cgroup's memory, at least 256 MiB)"},
+		&cli.DurationFlag{Name: "send-timeout", Value: d.Worker.SendTimeout, EnvVars: env("send-timeout"), Usage: "a stream whose client reads nothing for this long fails (DeadlineExceeded), freeing its slot and memory"},
+		&cli.IntFlag{Name: "max-concurrent-plans", Value: d.Coordinator.MaxConcurrentPlans, EnvVars: env("max-concurrent-plans"), Usage: "listings (GetFlightInfo, GetSchema) a coordinator runs at once; more wait up to 30s, then answer ResourceExhausted"},
 		&cli.IntFlag{Name: "max-flightinfo-bytes", Value: d.Coordinator.MaxInfoBytes, EnvVars: env("max-flightinfo-bytes"), Usage: "largest FlightInfo with inline file lists; larger plans stay on the coordinator and workers fetch their splits"},
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("log-level"), Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "hadoop-conf-dir", EnvVars: append(env("hadoop-conf-dir"), "HADOOP_CONF_DIR"), Usage: "folder with core-site.xml and hdfs-site.xml (nameservices, HA NameNodes, security settings)"},
@@ -92,6 +95,9 @@ func Config(c *cli.Context, role server.Role) (server.Config, error) {
 	}
 	cfg.Coordinator.PlanStoreBytes = c.Int64("plan-store-bytes")
 	cfg.Coordinator.MaxInfoBytes = c.Int("max-flightinfo-bytes")
+	cfg.Coordinator.MaxConcurrentPlans = c.Int("max-concurrent-plans")
+	cfg.Worker.MemoryBudget = c.Int64("memory-budget")
+	cfg.Worker.SendTimeout = c.Duration("send-timeout")
 	cfg.LocalGossip = c.Bool("local-gossip")
 	cfg.Security = server.SecurityConfig{TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), TLSCA: c.String("tls-ca"),
 		AuthUsersFile: c.String("auth-users-file"), Auth: c.Bool("auth"), TokenTTL: c.Duration("auth-token-ttl")}

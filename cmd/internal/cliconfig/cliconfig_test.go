@@ -55,6 +55,14 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 			}},
 		{"plan store", nil, []string{"--plan-store-bytes", "1234"},
 			func(c server.Config) bool { return c.Coordinator.PlanStoreBytes == 1234 }},
+		{"hardening flags", nil, []string{"--memory-budget", "1000000", "--send-timeout", "7s", "--max-concurrent-plans", "3"},
+			func(c server.Config) bool {
+				return c.Worker.MemoryBudget == 1000000 && c.Worker.SendTimeout == 7*time.Second && c.Coordinator.MaxConcurrentPlans == 3
+			}},
+		{"hardening environment", map[string]string{"IMAGEFLIGHT_MEMORY_BUDGET": "2000000", "IMAGEFLIGHT_SEND_TIMEOUT": "9s", "IMAGEFLIGHT_MAX_CONCURRENT_PLANS": "5"}, nil,
+			func(c server.Config) bool {
+				return c.Worker.MemoryBudget == 2000000 && c.Worker.SendTimeout == 9*time.Second && c.Coordinator.MaxConcurrentPlans == 5
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
