@@ -19,6 +19,11 @@ type Pipeline struct {
 	// TensorShape is C, H, W of every row's tensor (when Tensor is set).
 	TensorShape [3]int
 	FastResize  bool
+	// HeaderOnly: rows carry the header's size and channels, no pixels
+	// (the descriptor's "pixels": false; no stages or tensor then).
+	HeaderOnly bool
+	// FailureReasons adds the "failure" column.
+	FailureReasons bool
 }
 
 // ParsePipeline validates the transforms and tensor of a descriptor (or a
