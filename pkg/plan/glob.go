@@ -29,6 +29,9 @@ func ExpandGlob(ctx context.Context, fsys Lister, pattern string, confine func(s
 	}
 	var out []string
 	for _, p := range pats {
+		if slices.Contains(strings.Split(p, "/"), "..") {
+			return nil, fmt.Errorf("%w: %q: '..' cannot be part of a glob", glob.ErrSyntax, pattern)
+		}
 		m, err := expandOne(ctx, fsys, p, confine)
 		if err != nil {
 			return nil, err

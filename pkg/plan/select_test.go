@@ -48,8 +48,10 @@ func TestExpandGlob(t *testing.T) {
 			t.Errorf("ExpandGlob(%q) = %q, %v; want %q", pattern, got, err, want)
 		}
 	}
-	if _, err := ExpandGlob(context.Background(), fsys, "/d/[x", nil); !errors.Is(err, glob.ErrSyntax) {
-		t.Errorf("bad pattern: %v", err)
+	for _, bad := range []string{"/d/[x", "/d/{a,../etc}/*", "/d/*/../x"} {
+		if _, err := ExpandGlob(context.Background(), fsys, bad, nil); !errors.Is(err, glob.ErrSyntax) {
+			t.Errorf("%q: %v", bad, err)
+		}
 	}
 }
 

@@ -63,3 +63,18 @@ func paramMsg(err error) string {
 	}
 	return err.Error()
 }
+
+// Pipeline is the descriptor's pipeline (ParsePipeline) with its
+// header-only and failure-reason flags.
+func (d Descriptor) Pipeline() (Pipeline, error) {
+	p, err := ParsePipeline(d.Transforms, d.Tensor, d.FastResize)
+	p.HeaderOnly, p.FailureReasons = d.HeaderOnly, d.FailureReasons
+	return p, err
+}
+
+// Pipeline is the ticket's pipeline, as Descriptor.Pipeline.
+func (t *Ticket) Pipeline() (Pipeline, error) {
+	p, err := ParsePipeline(t.Transforms, t.Tensor, t.FastResize)
+	p.HeaderOnly, p.FailureReasons = t.HeaderOnly, t.FailureReasons
+	return p, err
+}
