@@ -78,7 +78,7 @@ func (c *Coordinator) selectFiles(ctx context.Context, req wire.Descriptor) (hdf
 	if req.Limit != nil {
 		l.Files = plan.Limit(l.Files, req.Seed, *req.Limit)
 	}
-	return base, l, nil
+	return base, l, checkFailureColumn(req, l.Columns())
 }
 
 // resolveRoots parses each path and checks that all lie in one served
