@@ -39,7 +39,7 @@ class Plan:
 
     @property
     def partition_columns(self) -> List[str]:
-        return [f.name for f in self.schema if f.name not in ("image", "tensor")]
+        return [f.name for f in self.schema if f.name not in ("image", "tensor", "failure")]
 
 
 def get_plan(
