@@ -11,6 +11,15 @@ Usage::
           .option("dropInvalid", "true")
           .load("hdfs://nn:8020/imgs"))
 
+Selection options (docs/protocol.md): ``load(p1, p2, ...)`` and Hadoop globs in paths,
+``basePath``, ``pathGlobFilter``, ``fileExtensions`` (comma-separated), ``limit``;
+``pixels=false`` reads headers only (empty ``data``: PySpark 4.3's Python data sources are
+not told which columns a query needs, so ``count()`` cannot ask for it by itself);
+``failureReasons=true`` adds a ``failure`` column. With
+``spark.sql.python.filterPushdown.enabled=true``, ``where`` filters on partition columns
+are pushed to the coordinator (``partitionFilters``): only matching folders are read, and
+``df.explain("formatted")`` lists them under ``PushedFilters``.
+
 The DataFrame has the schema of ``spark.read.format("image").load(...)``: a nullable struct
 column ``image`` (origin string, height int, width int, nChannels int, mode int, data binary,
 all nullable exactly as Spark's file source reports them) followed by the ``key=value``
