@@ -226,39 +226,15 @@ func parseDescriptor(desc *aflight.FlightDescriptor) (wire.Descriptor, error) {
 	return wire.ParseDescriptor(desc.GetCmd())
 }
 
-// list confines and lists a request's path.
+// list confines and lists a request's paths with its selection keys
+// (selection.go).
 func (c *Coordinator) list(ctx context.Context, req wire.Descriptor) (hdfsio.Location, plan.Listing, error) {
-	base, err := hdfsio.ParseLocation(req.Path)
-	if err != nil {
-		return base, plan.Listing{}, &wire.DescriptorError{Key: "path", Msg: err.Error()}
-	}
-	if !c.deps.Roots.Contains(base) {
-		return base, plan.Listing{}, wire.Errorf(wire.KindPermission, "%s is outside the served roots (%s)", base, c.rootList())
-	}
 	release, err := c.planSlot(ctx)
 	if err != nil {
-		return base, plan.Listing{}, err
+		return hdfsio.Location{}, plan.Listing{}, err
 	}
 	defer release()
-	fsys, err := c.deps.Mounts.For(ctx, base)
-	if err != nil {
-		return base, plan.Listing{}, mountError(err)
-	}
-	var seen atomic.Int64
-	stopProgress := c.logProgress(base, &seen)
-	opts := plan.ListOptions{
-		Recursive:   req.Recursive,
-		Parallelism: c.cfg.ListParallelism,
-		Keep:        func(p string) bool { return plan.Sampled(req.Seed, p, req.SampleRatio) },
-		Seen:        &seen,
-		Logger:      c.log,
-	}
-	if base.Scheme == "file" {
-		opts.Confine = c.confine // links leading outside every root are skipped
-	}
-	listing, err := plan.ListDirs(ctx, fsys, base.Path, opts)
-	stopProgress()
-	return base, listing, listError(ctx, base, err)
+	return c.selectFiles(ctx, req)
 }
 
 // listError gives a listing failure its kind.
@@ -292,7 +268,7 @@ func (c *Coordinator) GetSchema(ctx context.Context, desc *aflight.FlightDescrip
 	if err != nil {
 		return nil, err
 	}
-	pipe, err := wire.ParsePipeline(req.Transforms, req.Tensor, req.FastResize)
+	pipe, err := req.Pipeline()
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 // kept on the coordinator, which keeps the packed form.
 func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descriptor, p *readPlan) (*aflight.FlightInfo, error) {
 	expires := time.Now().Add(c.cfg.TicketTTL)
-	pipe, err := wire.ParsePipeline(req.Transforms, req.Tensor, req.FastResize)
+	pipe, err := req.Pipeline()
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +33,8 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descri
 	header := func(i int) *wire.Ticket {
 		return &wire.Ticket{Plan: p.id, Split: i, Base: p.base.String(), Columns: cols, Drop: req.DropImageFailures,
 			Expires: expires.Unix(), Count: len(p.splits[i].Files),
-			Transforms: req.Transforms, Tensor: req.Tensor, FastResize: req.FastResize}
+			Transforms: req.Transforms, Tensor: req.Tensor, FastResize: req.FastResize,
+			HeaderOnly: req.HeaderOnly, FailureReasons: req.FailureReasons}
 	}
 	packed, total, err := packSplits(p, header)
 	if err != nil {

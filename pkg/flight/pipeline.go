@@ -27,6 +27,8 @@ type decoded struct {
 	keep   bool
 	err    error        // fatal: fails the stream
 	res    *reservation // the row's memory, until its batch is sent
+	// failure is why an invalid row failed (the failure column).
+	failure string
 }
 
 // Run streams the split from its resume position: decodes run in parallel
@@ -41,7 +43,7 @@ func (sp *Split) Run(ctx context.Context, send SendFunc) error {
 	queue := sp.decodeAhead(ctx)
 	var pending chan decoded // taken from the queue, not yet received
 	defer func() { cancel(); releaseQueue(pending, queue) }()
-	b := newBatcher(sp.schema, sp.pipe.Tensor != nil, sp.w.cfg.BatchBytes)
+	b := newBatcher(sp.schema, &sp.pipe, sp.w.cfg.BatchBytes)
 	defer b.release()
 	var held heldRows // memory of the rows in b
 	defer held.release()
@@ -121,20 +123,27 @@ func (sp *Split) dirRow(i int) []partitionValue {
 type batcher struct {
 	rb      *array.RecordBuilder
 	img     *array.StructBuilder
-	tensor  array.Builder // nil without a tensor column
-	parts   int           // index of the first partition column
+	tensor  array.Builder        // nil without a tensor column
+	failure *array.StringBuilder // nil without a failure column
+	parts   int                  // index of the first partition column
 	pixels  *array.BinaryBuilder
 	reserve int
 	rows    int
 	bytes   int64
 }
 
-func newBatcher(schema *arrow.Schema, tensor bool, batchBytes int64) *batcher {
+func newBatcher(schema *arrow.Schema, pipe *wire.Pipeline, batchBytes int64) *batcher {
 	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	img := rb.Field(0).(*array.StructBuilder)
 	b := &batcher{rb: rb, img: img, parts: 1, pixels: img.FieldBuilder(5).(*array.BinaryBuilder), reserve: int(min(batchBytes, 64<<20))}
-	if tensor {
-		b.tensor, b.parts = rb.Field(1), 2
+	if pipe.Tensor != nil {
+		b.tensor, b.parts = rb.Field(b.parts), b.parts+1
+	}
+	if pipe.FailureReasons {
+		b.failure, b.parts = rb.Field(b.parts).(*array.StringBuilder), b.parts+1
+	}
+	if pipe.HeaderOnly {
+		b.reserve = 0 // rows carry no pixels
 	}
 	// Size the pixel buffer for a full batch up front: growing it by
 	// doubling would copy every image several times.
@@ -146,6 +155,13 @@ func (b *batcher) add(d *decoded, parts []partitionValue, size int64) {
 	imagerow.Append(b.img, &d.row)
 	if b.tensor != nil {
 		appendTensor(b.tensor, d.tensor)
+	}
+	if b.failure != nil {
+		if d.row.Valid() {
+			b.failure.AppendNull()
+		} else {
+			b.failure.Append(d.failure)
+		}
 	}
 	for i, v := range parts {
 		v.append(b.rb.Field(b.parts + i))
@@ -177,7 +193,7 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 	switch k := wire.KindOf(err); {
 	case errors.Is(err, errTooLarge), err != nil && k == wire.KindPermission:
 		w.log.Warn("image failed", "path", origin, "err", err)
-		return w.failed(origin, drop)
+		return w.failed(origin, drop, failureReason(err, origin, loc.Path))
 	case ctx.Err() != nil:
 		return decoded{err: wire.Wrap(wire.AutoKind, ctx.Err(), "read "+origin)}
 	case k == wire.KindNotFound && err != nil:
@@ -186,6 +202,9 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 		return decoded{err: wire.Wrap(wire.KindUnavailable, err, "read "+origin)}
 	}
 	bytesRead.Add(float64(len(data)))
+	if pipe.HeaderOnly {
+		return w.headerOnly(ctx, origin, data, drop)
+	}
 	opts, stages := w.cfg.Decode, pipe.Stages
 	var fullH, fullW int
 	if pipe.FastResize && len(stages) > 0 {
@@ -200,7 +219,7 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 	}
 	if err != nil {
 		w.log.Warn("image failed", "path", origin, "err", err)
-		return w.failed(origin, drop)
+		return w.failed(origin, drop, failureReason(err, origin, loc.Path))
 	}
 	if fullH > 0 && (int(row.Height) != fullH || int(row.Width) != fullW) {
 		stages = transform.FastStages(stages, fullH, fullW)
@@ -208,19 +227,19 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 	d, err := applyPipeline(row, stages, pipe)
 	if err != nil {
 		w.log.Warn("image failed", "path", origin, "err", err)
-		return w.failed(origin, drop)
+		return w.failed(origin, drop, failureReason(err, origin, loc.Path))
 	}
 	imagesTotal.WithLabelValues("ok").Inc()
 	return d
 }
 
-func (w *Worker) failed(origin string, drop bool) decoded {
+func (w *Worker) failed(origin string, drop bool, reason string) decoded {
 	if drop {
 		imagesTotal.WithLabelValues("dropped").Inc()
 		return decoded{}
 	}
 	imagesTotal.WithLabelValues("invalid").Inc()
-	return decoded{row: imagerow.Invalid(origin), keep: true}
+	return decoded{row: imagerow.Invalid(origin), keep: true, failure: reason}
 }
 
 var errTooLarge = errors.New("file exceeds the worker's size limit")

@@ -19,12 +19,15 @@ import (
 )
 
 // Schema is the stream schema: Spark's image struct, the tensor column when
-// the pipeline computes one, then one nullable column per partition
-// directory key.
+// the pipeline computes one, the failure column when asked for, then one
+// nullable column per partition directory key.
 func Schema(cols []wire.Column, p wire.Pipeline) *arrow.Schema {
 	fields := []arrow.Field{imagerow.ImageField}
 	if p.Tensor != nil {
 		fields = append(fields, arrow.Field{Name: "tensor", Type: NewTensorType(p.TensorShape[:], p.Tensor.Double), Nullable: true})
+	}
+	if p.FailureReasons {
+		fields = append(fields, failureField)
 	}
 	for _, c := range cols {
 		fields = append(fields, arrow.Field{Name: c.Name, Type: arrowType(c.Type), Nullable: true})

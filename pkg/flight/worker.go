@@ -228,7 +228,7 @@ func (w *Worker) open(ctx context.Context, ticket []byte) (*Split, error) {
 	if err := w.splitList(ctx, t, signed); err != nil {
 		return nil, err
 	}
-	pipe, err := wire.ParsePipeline(t.Transforms, t.Tensor, t.FastResize)
+	pipe, err := t.Pipeline()
 	if err != nil {
 		return nil, wire.Wrap(wire.KindInvalidArgument, err, "ticket pipeline")
 	}

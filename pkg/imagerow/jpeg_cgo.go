@@ -277,3 +277,26 @@ func jpegErr(ctx context.Context, jc *C.ifl_ctx, rc int) error {
 	}
 	return fmt.Errorf("jpeg: %s", msg)
 }
+
+// jpegHeader reads a JPEG's size and Spark channel count with libjpeg's
+// jpeg_read_header (ifl_header), the same call and colour-space rule the
+// decode starts with, without decompressing anything.
+func jpegHeader(data []byte) (h, w, nch int, err error) {
+	if len(data) == 0 {
+		return 0, 0, 0, errors.New("empty JPEG")
+	}
+	jc := C.ifl_new(nil, C.int(MaxJPEGScans))
+	if jc == nil {
+		return 0, 0, 0, errors.New("jpeg: cannot allocate decoder")
+	}
+	defer C.ifl_free(jc)
+	var pin runtime.Pinner
+	pin.Pin(&data[0])
+	defer pin.Unpin()
+	var cw, ch C.int
+	n := int(C.ifl_header(jc, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &cw, &ch))
+	if n < 0 {
+		return 0, 0, 0, jpegErr(context.Background(), jc, n)
+	}
+	return int(ch), int(cw), n, nil
+}

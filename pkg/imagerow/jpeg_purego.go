@@ -3,8 +3,10 @@
 package imagerow
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image/color"
 	"image/jpeg"
 )
 
@@ -35,4 +37,19 @@ func decodeJPEG(ctx context.Context, origin string, data []byte, opts Options) (
 		nch = 1
 	}
 	return makeRow(origin, img, nch, opts), nil
+}
+
+// jpegHeader reads a JPEG's size and Spark channel count with image/jpeg's
+// DecodeConfig: one component is gray, three (YCbCr, RGB) or four (CMYK,
+// YCCK) become BGR — decodeJPEG's rule.
+func jpegHeader(data []byte) (h, w, nch int, err error) {
+	c, err := jpeg.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("decode header: %w", err)
+	}
+	nch = 3
+	if c.ColorModel == color.GrayModel {
+		nch = 1
+	}
+	return c.Height, c.Width, nch, nil
 }

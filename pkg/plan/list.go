@@ -86,6 +86,11 @@ type ListOptions struct {
 	// sibling trees inside the roots. Only filesystems with links
 	// (see Lister) are affected.
 	Confine func(realPath string) bool
+	// PartitionBase, when set, is where partition discovery starts
+	// (Spark's basePath): the key=value folders between it and the root
+	// give every listed file partition values too. It must be the root or
+	// one of its ancestors.
+	PartitionBase string
 	// Logger receives a summary of skipped entries (default slog.Default()).
 	// Paths outside the roots are never logged, only the links' own names.
 	Logger *slog.Logger
@@ -166,9 +171,16 @@ func ListDirs(ctx context.Context, fsys Lister, root string, opts ListOptions) (
 		if !w.keep(root) {
 			return Listing{}, nil
 		}
-		return Listing{Files: []File{{Path: root, Size: fi.Size()}}, Dirs: []PartitionDir{{Path: path.Dir(root)}}}, nil
+		dir := PartitionDir{Path: path.Dir(root)}
+		if opts.PartitionBase != "" {
+			dir.Keys, dir.Values = PartitionValues(opts.PartitionBase, root)
+		}
+		return Listing{Files: []File{{Path: root, Size: fi.Size()}}, Dirs: []PartitionDir{dir}}, nil
 	}
 	top := &dirNode{path: path.Clean(root)}
+	if opts.PartitionBase != "" {
+		top.keys, top.values = PartitionValues(opts.PartitionBase, top.path+"/_")
+	}
 	top.id, top.hasID = fileIDOf(fi)
 	if err := w.run(ctx, top); err != nil {
 		return Listing{}, err

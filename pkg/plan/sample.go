@@ -16,6 +16,12 @@ func Sampled(seed int64, path string, ratio float64) bool {
 	case ratio <= 0:
 		return false
 	}
+	return float64(sampleHash(seed, path)>>11)/(1<<53) < ratio
+}
+
+// sampleHash is the hash of (seed, path) that Sampled maps onto [0, 1) and
+// Limit ranks files by.
+func sampleHash(seed int64, path string) uint64 {
 	h := fnv.New64a()
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], uint64(seed))
@@ -29,5 +35,5 @@ func Sampled(seed int64, path string, ratio float64) bool {
 	x ^= x >> 33
 	x *= 0xc4ceb9fe1a85ec53
 	x ^= x >> 33
-	return float64(x>>11)/(1<<53) < ratio
+	return x
 }

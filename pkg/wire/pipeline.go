@@ -19,6 +19,11 @@ type Pipeline struct {
 	// TensorShape is C, H, W of every row's tensor (when Tensor is set).
 	TensorShape [3]int
 	FastResize  bool
+	// HeaderOnly: rows carry the header's size and channels, no pixels
+	// (the descriptor's "pixels": false; no stages or tensor then).
+	HeaderOnly bool
+	// FailureReasons adds the "failure" column.
+	FailureReasons bool
 }
 
 // ParsePipeline validates the transforms and tensor of a descriptor (or a
@@ -57,4 +62,19 @@ func paramMsg(err error) string {
 		return pe.Error()
 	}
 	return err.Error()
+}
+
+// Pipeline is the descriptor's pipeline (ParsePipeline) with its
+// header-only and failure-reason flags.
+func (d Descriptor) Pipeline() (Pipeline, error) {
+	p, err := ParsePipeline(d.Transforms, d.Tensor, d.FastResize)
+	p.HeaderOnly, p.FailureReasons = d.HeaderOnly, d.FailureReasons
+	return p, err
+}
+
+// Pipeline is the ticket's pipeline, as Descriptor.Pipeline.
+func (t *Ticket) Pipeline() (Pipeline, error) {
+	p, err := ParsePipeline(t.Transforms, t.Tensor, t.FastResize)
+	p.HeaderOnly, p.FailureReasons = t.HeaderOnly, t.FailureReasons
+	return p, err
 }

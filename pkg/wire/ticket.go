@@ -37,7 +37,11 @@ type Ticket struct {
 	Transforms json.RawMessage `json:"tf,omitempty"`
 	Tensor     json.RawMessage `json:"tensor,omitempty"`
 	FastResize bool            `json:"fast,omitempty"`
-	Count      int             `json:"n"` // files in the split
+	// HeaderOnly and FailureReasons are the descriptor's "pixels": false
+	// and "failureReasons".
+	HeaderOnly     bool `json:"hdr,omitempty"`
+	FailureReasons bool `json:"why,omitempty"`
+	Count          int  `json:"n"` // files in the split
 	// Coordinator is set when the plan was too large for FlightInfo: the
 	// worker fetches List from it (ActionSplit) instead of finding it here.
 	Coordinator string `json:"coord,omitempty"`

@@ -197,6 +197,8 @@ func makeTicketVectors(t *testing.T) ticketVectors {
 		Dirs: [][]*string{{&cat}, {&dog}}}
 	byRef := &Ticket{Plan: "p2", Split: 0, Base: "hdfs://nn:8020/big", Expires: tv.Now + 3600, Coordinator: "grpc://10.0.0.1:8815", Count: 5000, Drop: true}
 	expired := &Ticket{Plan: "p3", Base: "file:/d", Expires: tv.Now - 1, Files: []TicketFile{{Rel: "a.jpg", Size: 1}}}
+	headers := &Ticket{Plan: "p4", Base: "file:/d", Expires: tv.Now + 3600, HeaderOnly: true, FailureReasons: true,
+		Files: []TicketFile{{Rel: "a.jpg", Size: 1}}}
 	sign := func(tk *Ticket) string {
 		w, err := s.Sign(tk)
 		if err != nil {
@@ -212,7 +214,7 @@ func makeTicketVectors(t *testing.T) ticketVectors {
 		}
 		return &h
 	}
-	in, ref := sign(inline), sign(byRef)
+	in, ref, hdr := sign(inline), sign(byRef), sign(headers)
 	flipped := []byte(in)
 	flipped[7] ^= 1
 	other, err := NewSigner([]byte("another cluster's secret")).Sign(inline)
@@ -224,6 +226,7 @@ func makeTicketVectors(t *testing.T) ticketVectors {
 		{Name: "inline resumed", Wire: string(ResumeTicket([]byte(in), 1)), Skip: 1, Ticket: header(inline), Files: inline.Files, Dirs: inline.Dirs},
 		{Name: "inline resumed at its end", Wire: string(ResumeTicket([]byte(in), 2)), Skip: 2, Ticket: header(inline), Files: inline.Files, Dirs: inline.Dirs},
 		{Name: "by reference", Wire: ref, Ticket: header(byRef)},
+		{Name: "header-only with failure reasons", Wire: hdr, Ticket: header(headers), Files: headers.Files},
 		{Name: "resumed past the split's end", Wire: string(ResumeTicket([]byte(in), 3)), Kind: KindInvalidArgument.String()},
 		{Name: "one bit flipped", Wire: string(flipped), Kind: KindPermission.String()},
 		{Name: "signed by another cluster", Wire: string(other), Kind: KindPermission.String()},

@@ -7,9 +7,10 @@ what the coordinator would refuse."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from ._errors import InvalidArgument
 from ._wire import parse_descriptor
@@ -73,14 +74,26 @@ def build_command(
     transforms: Any = None,
     tensor: Any = None,
     fast_resize: Any = False,
+    *,
+    base_path: Any = None,
+    path_glob_filter: Any = None,
+    file_extensions: Any = None,
+    limit: Any = None,
+    partition_filters: Any = None,
+    pixels: Any = True,
+    failure_reasons: Any = False,
 ) -> Dict[str, Any]:
-    """Validates the read options and returns the JSON command for GetFlightInfo (a
-    relative ``path`` is made absolute: :func:`resolve_path`)."""
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str) or not path.strip():
-        raise InvalidArgument(f"path must be a non-empty string, got {path!r}")
-    path = resolve_path(path)
+    """Validates the read options and returns the JSON command for GetFlightInfo.
+
+    ``path`` is one path or a list of paths, each possibly a Hadoop glob (``*``, ``?``,
+    ``[abc]``, ``[^a]``, ``{a,b}``); relative local paths are made absolute here, against
+    the client's working directory. The keyword-only options are the selection keys of
+    docs/protocol.md: ``base_path`` (Spark's basePath), ``path_glob_filter`` (Spark's
+    pathGlobFilter), ``file_extensions`` (Ray's file_extensions: a list, or a comma-separated
+    string), ``limit`` (exact file count, by the sampling hash), ``partition_filters`` (a list
+    of ``{"column", "op", "value"/"values"}`` dicts), ``pixels`` (False: header-only rows) and
+    ``failure_reasons`` (add the ``failure`` column)."""
+    paths = _paths(path)
     recursive = _as_bool("recursive", recursive)
     drop = _as_bool("drop_image_failures", drop_image_failures)
     num_partitions = _as_int("num_partitions", num_partitions)
@@ -95,7 +108,7 @@ def build_command(
     if not -(2**63) <= seed < 2**63:
         raise InvalidArgument(f"seed must fit in a signed 64-bit integer, got {seed}")
     command = {
-        "path": path,
+        "path": paths[0] if len(paths) == 1 else paths,
         "recursive": recursive,
         "numPartitions": num_partitions,
         "sampleRatio": sample_ratio,
@@ -109,7 +122,76 @@ def build_command(
         command["tensor"] = params
     if _as_bool("fast_resize", fast_resize):
         command["fastResize"] = True
+    command.update(_selection(base_path, path_glob_filter, file_extensions, limit, partition_filters,
+                              pixels, failure_reasons))
     return parse_descriptor(command)
+
+
+def _resolve(path: Any, name: str = "path") -> str:
+    """A path as the server reads it: PathLike to str, relative local paths made absolute
+    against the client's working directory (URIs and absolute paths as given)."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path.strip():
+        raise InvalidArgument(f"{name} must be a non-empty string, got {path!r}")
+    return resolve_path(path)
+
+
+def _paths(path: Any) -> List[str]:
+    if isinstance(path, (list, tuple)):
+        if not path:
+            raise InvalidArgument("path must be a path or a non-empty list of paths, got []")
+        return [_resolve(p) for p in path]
+    return [_resolve(path)]
+
+
+def _str_list(name: str, value: Any) -> List[str]:
+    """A list of strings from a list, or from a comma-separated or JSON-list string (as
+    Spark options arrive)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise InvalidArgument(f"{name} must be a list of strings, got {value!r}") from None
+        else:
+            value = [v.strip() for v in text.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgument(f"{name} must be a list of strings, got {value!r}")
+    return list(value)
+
+
+def _selection(base_path: Any, path_glob_filter: Any, file_extensions: Any, limit: Any,
+               partition_filters: Any, pixels: Any, failure_reasons: Any) -> Dict[str, Any]:
+    """The selection keys that differ from their defaults."""
+    out: Dict[str, Any] = {}
+    if base_path is not None:
+        out["basePath"] = _resolve(base_path, "base_path")
+    if path_glob_filter is not None:
+        if not isinstance(path_glob_filter, str):
+            raise InvalidArgument(f"path_glob_filter must be a string, got {path_glob_filter!r}")
+        out["pathGlobFilter"] = path_glob_filter
+    if file_extensions is not None:
+        out["fileExtensions"] = _str_list("file_extensions", file_extensions)
+    if limit is not None:
+        out["limit"] = _as_int("limit", limit)
+        if out["limit"] < 0:
+            raise InvalidArgument(f"limit must be a file count >= 0, got {out['limit']}")
+    if partition_filters is not None:
+        if isinstance(partition_filters, str):
+            try:
+                partition_filters = json.loads(partition_filters)
+            except ValueError:
+                raise InvalidArgument(f"partition_filters must be a JSON list, got {partition_filters!r}") from None
+        if not isinstance(partition_filters, Sequence) or isinstance(partition_filters, str):
+            raise InvalidArgument(f"partition_filters must be a list of filter dicts, got {partition_filters!r}")
+        out["partitionFilters"] = [dict(f) if isinstance(f, dict) else f for f in partition_filters]
+    if not _as_bool("pixels", pixels):
+        out["pixels"] = False
+    if _as_bool("failure_reasons", failure_reasons):
+        out["failureReasons"] = True
+    return out
 
 
 def _check_stall_timeout(value: Any) -> Optional[float]:

@@ -54,7 +54,7 @@ class Plan:
 
     @property
     def partition_columns(self) -> List[str]:
-        return [f.name for f in self.schema if f.name not in ("image", "tensor")]
+        return [f.name for f in self.schema if f.name not in ("image", "tensor", "failure")]
 
 
 def get_plan(
@@ -70,6 +70,7 @@ def get_plan(
     transforms: Any = None,
     tensor: Any = None,
     fast_resize: bool = False,
+    **selection: Any,
 ) -> Plan:
     """Plans a read (GetFlightInfo on the coordinator) and returns the :class:`Plan`:
     schema and endpoints (tickets as bytes, locations), plain picklable values that can be
@@ -88,7 +89,8 @@ def get_plan(
 
         command = build_command(path_or_command, recursive, num_partitions,
                                 drop_image_failures, sample_ratio, seed,
-                                transforms=transforms, tensor=tensor, fast_resize=fast_resize)
+                                transforms=transforms, tensor=tensor, fast_resize=fast_resize,
+                                **selection)
     coordinator = _normalize_location(resolve_coordinator(coordinator))
     descriptor = flight.FlightDescriptor.for_command(json.dumps(command).encode("utf-8"))
     try:

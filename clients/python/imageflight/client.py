@@ -121,6 +121,7 @@ def read_images(
     transforms: Any = None,
     tensor: Any = None,
     fast_resize: bool = False,
+    **selection: Any,
 ) -> pa.Table:
     """Reads an image folder through an imageflight cluster into a pyarrow Table.
 
@@ -156,9 +157,12 @@ def read_images(
         ``True`` for the defaults. Needs transforms that fix every image's size.
       fast_resize: decode JPEGs at reduced scale when the first stage shrinks them 2× or
         more (faster; pixels differ slightly from decode + resize, docs/transforms.md).
+      **selection: the file-selection keys of :func:`~imageflight.build_command`
+        (``base_path``, ``path_glob_filter``, ``file_extensions``, ``limit``,
+        ``partition_filters``, ``pixels``, ``failure_reasons``).
     """
     command = build_command(path, recursive, num_partitions, drop_image_failures, sample_ratio, seed,
-                            transforms=transforms, tensor=tensor, fast_resize=fast_resize)
+                            transforms=transforms, tensor=tensor, fast_resize=fast_resize, **selection)
     if max_workers is not None:
         max_workers = _as_int("max_workers", max_workers)
         if max_workers < 1:
@@ -207,6 +211,7 @@ def iter_batches(
     transforms: Any = None,
     tensor: Any = None,
     fast_resize: bool = False,
+    **selection: Any,
 ) -> Iterator[pa.RecordBatch]:
     """Streams an image folder as pyarrow RecordBatches, as they arrive.
 
@@ -249,7 +254,7 @@ def iter_batches(
     if plan is None:
         command = build_command(path, recursive, num_partitions, drop_image_failures,
                                 sample_ratio, seed, transforms=transforms, tensor=tensor,
-                                fast_resize=fast_resize)
+                                fast_resize=fast_resize, **selection)
         _check(1, max_workers, max_in_flight, shuffle_buffer)  # before the network call
         plan = get_plan(command, coordinator, timeout=timeout)
     elif not isinstance(plan, Plan):

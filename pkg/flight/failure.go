@@ -1,0 +1,68 @@
+package flight
+
+import (
+	"context"
+	"path"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/imageflight/imageflight/pkg/imagerow"
+	"github.com/imageflight/imageflight/pkg/plan"
+	"github.com/imageflight/imageflight/pkg/wire"
+)
+
+// FailureColumn is the nullable string column the descriptor's
+// failureReasons adds: null for a good row, why the image failed for an
+// invalid row.
+const FailureColumn = "failure"
+
+var failureField = arrow.Field{Name: FailureColumn, Type: arrow.BinaryTypes.String, Nullable: true}
+
+// maxReasonBytes bounds one failure reason.
+const maxReasonBytes = 512
+
+// failureReason is err's message as a row's failure: the decoder's or the
+// transform's error without the file's path in front (rows carry their
+// origin), bounded.
+func failureReason(err error, origin, name string) string {
+	msg := err.Error()
+	for _, p := range []string{origin, name} {
+		msg = strings.TrimPrefix(msg, p+": ")
+		if p != "" {
+			msg = strings.ReplaceAll(msg, p, path.Base(p))
+		}
+	}
+	if len(msg) > maxReasonBytes {
+		msg = msg[:maxReasonBytes] + "…"
+	}
+	return msg
+}
+
+// checkFailureColumn refuses failureReasons when a partition column would
+// take the failure column's name.
+func checkFailureColumn(req wire.Descriptor, cols []plan.Column) error {
+	if !req.FailureReasons {
+		return nil
+	}
+	for _, c := range cols {
+		if strings.EqualFold(c.Name, FailureColumn) {
+			return &wire.DescriptorError{Key: "failureReasons", Msg: `a partition column is named "failure", the column failureReasons adds: rename the folders or leave failureReasons out`}
+		}
+	}
+	return nil
+}
+
+// headerOnly makes a file's row from its header (the descriptor's
+// "pixels": false): imagerow.DecodeHeader, no transforms.
+func (w *Worker) headerOnly(ctx context.Context, origin string, data []byte, drop bool) decoded {
+	row, err := imagerow.DecodeHeader(ctx, origin, data, w.cfg.Decode)
+	if ctx.Err() != nil {
+		return decoded{err: wire.Wrap(wire.AutoKind, ctx.Err(), "decode "+origin)}
+	}
+	if err != nil {
+		w.log.Warn("image failed", "path", origin, "err", err)
+		return w.failed(origin, drop, failureReason(err, origin, ""))
+	}
+	imagesTotal.WithLabelValues("ok").Inc()
+	return decoded{row: row, keep: true}
+}
