@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/imageflight/imageflight/pkg/wire"
 )
 
 // Merge combines the listings of several roots into one, sorted by path;
@@ -117,19 +119,6 @@ type Literal struct {
 	Number bool
 }
 
-// Filter operators (the descriptor's partitionFilters ops).
-const (
-	OpEq        = "="
-	OpNe        = "!="
-	OpLt        = "<"
-	OpLe        = "<="
-	OpGt        = ">"
-	OpGe        = ">="
-	OpIn        = "in"
-	OpIsNull    = "isNull"
-	OpIsNotNull = "isNotNull"
-)
-
 // Filter is one partition filter: a comparison takes one operand, "in"
 // any number, isNull and isNotNull none.
 type Filter struct {
@@ -203,15 +192,15 @@ func (f Filter) eval(d *PartitionDir, t ColumnType) bool {
 	v, ok := d.Value(f.Column)
 	null := !ok || IsNull(v)
 	switch f.Op {
-	case OpIsNull:
+	case wire.OpIsNull:
 		return null
-	case OpIsNotNull:
+	case wire.OpIsNotNull:
 		return !null
 	}
 	if null {
 		return false
 	}
-	if f.Op == OpIn {
+	if f.Op == wire.OpIn {
 		return slices.ContainsFunc(f.Values, func(lit Literal) bool { return compareValue(v, lit, t) == 0 })
 	}
 	if len(f.Values) != 1 {
@@ -219,17 +208,17 @@ func (f Filter) eval(d *PartitionDir, t ColumnType) bool {
 	}
 	c := compareValue(v, f.Values[0], t)
 	switch f.Op {
-	case OpEq:
+	case wire.OpEq:
 		return c == 0
-	case OpNe:
+	case wire.OpNe:
 		return c != 0
-	case OpLt:
+	case wire.OpLt:
 		return c < 0
-	case OpLe:
+	case wire.OpLe:
 		return c <= 0
-	case OpGt:
+	case wire.OpGt:
 		return c > 0
-	case OpGe:
+	case wire.OpGe:
 		return c >= 0
 	}
 	return false

@@ -10,6 +10,7 @@ import (
 
 	"github.com/imageflight/imageflight/pkg/glob"
 	"github.com/imageflight/imageflight/pkg/memfs"
+	"github.com/imageflight/imageflight/pkg/wire"
 )
 
 func selectTree() *memfs.FS {
@@ -170,18 +171,18 @@ func TestFilterFiles(t *testing.T) {
 		want    string // file base names
 	}{
 		{nil, "005.jpg 001.jpg 002.png 010.JPG README.txt 003.jpg 004.jpeg top.jpg"},
-		{[]Filter{{"cls", OpEq, []Literal{s("cat")}}}, "001.jpg 002.png 010.JPG"},
-		{[]Filter{{"CLS", OpNe, []Literal{s("cat")}}}, "README.txt 003.jpg 004.jpeg"},
-		{[]Filter{{"cls", OpIn, []Literal{s("dog"), s("cow")}}}, "README.txt 003.jpg 004.jpeg"},
-		{[]Filter{{"cls", OpIn, nil}}, ""},
-		{[]Filter{{"cls", OpIsNull, nil}}, "005.jpg top.jpg"},
-		{[]Filter{{"n", OpIsNotNull, nil}}, "005.jpg 001.jpg 002.png 010.JPG 003.jpg 004.jpeg"},
-		{[]Filter{{"n", OpGt, []Literal{n("1")}}}, "010.JPG 004.jpeg"},
-		{[]Filter{{"n", OpGe, []Literal{s("2")}}}, "010.JPG 004.jpeg"},
-		{[]Filter{{"n", OpLt, []Literal{n("1.5")}}}, "005.jpg 001.jpg 002.png 003.jpg"},
-		{[]Filter{{"n", OpLe, []Literal{n("10")}}, {"cls", OpEq, []Literal{s("dog")}}}, "003.jpg 004.jpeg"},
-		{[]Filter{{"n", OpIn, []Literal{n("3"), n("2.0")}}}, "010.JPG 004.jpeg"},
-		{[]Filter{{"cls", OpLt, []Literal{s("d")}}}, "001.jpg 002.png 010.JPG"},
+		{[]Filter{{"cls", wire.OpEq, []Literal{s("cat")}}}, "001.jpg 002.png 010.JPG"},
+		{[]Filter{{"CLS", wire.OpNe, []Literal{s("cat")}}}, "README.txt 003.jpg 004.jpeg"},
+		{[]Filter{{"cls", wire.OpIn, []Literal{s("dog"), s("cow")}}}, "README.txt 003.jpg 004.jpeg"},
+		{[]Filter{{"cls", wire.OpIn, nil}}, ""},
+		{[]Filter{{"cls", wire.OpIsNull, nil}}, "005.jpg top.jpg"},
+		{[]Filter{{"n", wire.OpIsNotNull, nil}}, "005.jpg 001.jpg 002.png 010.JPG 003.jpg 004.jpeg"},
+		{[]Filter{{"n", wire.OpGt, []Literal{n("1")}}}, "010.JPG 004.jpeg"},
+		{[]Filter{{"n", wire.OpGe, []Literal{s("2")}}}, "010.JPG 004.jpeg"},
+		{[]Filter{{"n", wire.OpLt, []Literal{n("1.5")}}}, "005.jpg 001.jpg 002.png 003.jpg"},
+		{[]Filter{{"n", wire.OpLe, []Literal{n("10")}}, {"cls", wire.OpEq, []Literal{s("dog")}}}, "003.jpg 004.jpeg"},
+		{[]Filter{{"n", wire.OpIn, []Literal{n("3"), n("2.0")}}}, "010.JPG 004.jpeg"},
+		{[]Filter{{"cls", wire.OpLt, []Literal{s("d")}}}, "001.jpg 002.png 010.JPG"},
 	}
 	for _, tc := range cases {
 		files, err := FilterFiles(l, cols, tc.filters)
@@ -196,7 +197,7 @@ func TestFilterFiles(t *testing.T) {
 			t.Errorf("%v: %q, want %q", tc.filters, strings.Join(got, " "), tc.want)
 		}
 	}
-	for _, bad := range []Filter{{"x", OpEq, []Literal{s("a")}}, {"n", OpEq, []Literal{s("one")}}} {
+	for _, bad := range []Filter{{"x", wire.OpEq, []Literal{s("a")}}, {"n", wire.OpEq, []Literal{s("one")}}} {
 		if _, err := FilterFiles(l, cols, []Filter{bad}); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
