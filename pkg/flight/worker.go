@@ -157,6 +157,7 @@ type Split struct {
 	dirs   [][]partitionValue
 	pipe   wire.Pipeline
 	schema *arrow.Schema
+	arena  *arena // where Run lays decoded pixels out; nil with transforms
 	once   sync.Once
 }
 

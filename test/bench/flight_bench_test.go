@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/corpus"
@@ -158,4 +159,23 @@ func BenchmarkStandaloneRead(b *testing.B) {
 	sec := b.Elapsed().Seconds()
 	b.ReportMetric(float64(rows)*float64(b.N)/sec, "images/s")
 	b.ReportMetric(float64(pixels)*float64(b.N)/sec/1e6, "MP/s")
+	logPlacement(b)
+}
+
+// logPlacement logs how rows reached their batches on the worker (decoded
+// in place, or copied once), from the process-wide metric.
+func logPlacement(b *testing.B) {
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		b.Logf("metrics: %v", err)
+		return
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "imageflight_batch_rows_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			b.Logf("rows %s: %.0f", m.GetLabel()[0].GetValue(), m.GetCounter().GetValue())
+		}
+	}
 }
