@@ -27,9 +27,14 @@ type arena struct {
 	passed  map[int]bool          // indexes above next whose turn passed
 	waiting map[int]chan struct{} // closed when next reaches the index
 	cur     *slab                 // slab being filled (one reference held)
-	used    int
+	used    int                   // bytes of cur placed
+	acct    int                   // bytes of cur as Run counts them (rowBytes)
 	closed  bool
 }
+
+// rowOverhead is what a row costs a batch beside its pixels and origin,
+// in Run's and the arena's accounting alike.
+const rowOverhead = 32
 
 // allocWait bounds how long a decode waits for its turn (see arena).
 const allocWait = 2 * time.Millisecond
@@ -40,8 +45,11 @@ func newArena(first, size int) *arena {
 
 // place returns room for n bytes of file i — the slab holding a new
 // reference for the row, and the offset — or nil when i's turn did not
-// come in time. Either way i's turn has passed when it returns.
-func (a *arena) place(ctx context.Context, i, n int) (*slab, int) {
+// come in time. Either way i's turn has passed when it returns. A slab
+// takes rows while their cost (n plus extra, the origin and rowOverhead)
+// stays within size, the rule by which Run cuts batches, so slabs end
+// where batches do and no batch is cut short by a full slab.
+func (a *arena) place(ctx context.Context, i, n, extra int) (*slab, int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if i > a.next && !a.closed {
@@ -62,14 +70,15 @@ func (a *arena) place(ctx context.Context, i, n int) (*slab, int) {
 		a.pass(i)
 		return nil, 0
 	}
-	if a.cur == nil || a.used+n > len(a.cur.buf) {
+	if a.cur == nil || (a.acct > 0 && a.acct+n+extra > a.size) || a.used+n > len(a.cur.buf) {
 		if a.cur != nil {
 			a.cur.unref()
 		}
-		a.cur, a.used = getSlab(max(a.size, n)), 0
+		a.cur, a.used, a.acct = getSlab(max(a.size, n)), 0, 0
 	}
 	s, off := a.cur, a.used
 	a.used += n
+	a.acct += n + extra
 	s.ref()
 	a.pass(i)
 	return s, off
@@ -140,14 +149,16 @@ type rowAlloc struct {
 	ctx   context.Context
 	arena *arena // nil: no place in a layout, a buffer of its own
 	i     int
+	extra int // the row's cost beside its pixels (see arena.place)
 	mem   rowMem
 }
 
 // prepare makes opts decode through r. A format whose decoder allocates
 // only after decoding gives up its turn at once rather than hold up the
 // files after it, and takes a buffer of its own.
-func (r *rowAlloc) prepare(data []byte, opts *imagerow.Options) {
+func (r *rowAlloc) prepare(origin string, data []byte, opts *imagerow.Options) {
 	opts.Alloc = r.alloc
+	r.extra = len(origin) + rowOverhead
 	if r.arena != nil && !imagerow.AllocsEarly(imagerow.Sniff(data)) {
 		r.arena.passTurn(r.i)
 		r.arena = nil
@@ -168,7 +179,7 @@ func (r *rowAlloc) alloc(n int) []byte {
 		return make([]byte, n)
 	}
 	if r.arena != nil {
-		if s, off := r.arena.place(r.ctx, r.i, n); s != nil {
+		if s, off := r.arena.place(r.ctx, r.i, n, r.extra); s != nil {
 			r.mem = rowMem{s: s, off: off, inArena: true}
 			return s.buf[off : off+n : off+n]
 		}
@@ -204,9 +215,11 @@ func within(sub, buf []byte) bool {
 
 // newArena returns the split's arena, or nil when transforms replace the
 // decoded pixels anyway (each decode then takes a pooled buffer of its
-// own, and its batch copies the transformed pixels once).
+// own, and its batch copies the transformed pixels once) or a tensor
+// column dwarfs them (its bytes count in Run's batch cuts, not in the
+// arena's, so slabs would end mid-batch).
 func (sp *Split) newArena() *arena {
-	if len(sp.pipe.Stages) > 0 {
+	if len(sp.pipe.Stages) > 0 || sp.pipe.Tensor != nil {
 		return nil
 	}
 	return newArena(sp.skip, int(min(sp.w.cfg.BatchBytes, 64<<20)))

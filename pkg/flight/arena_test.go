@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestArenaPlacesInFileOrder(t *testing.T) {
 	for i := 3; i < n; i++ {
 		wg.Go(func() {
 			time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
-			slabs[i], offs[i] = a.place(context.Background(), i, 100+i)
+			slabs[i], offs[i] = a.place(context.Background(), i, 100+i, 0)
 		})
 	}
 	wg.Wait()
@@ -46,12 +47,28 @@ func TestArenaPlacesInFileOrder(t *testing.T) {
 func TestArenaTurnTimesOut(t *testing.T) {
 	a := newArena(0, 1<<20)
 	defer a.close()
-	if s, _ := a.place(context.Background(), 1, 10); s != nil {
+	if s, _ := a.place(context.Background(), 1, 10, 0); s != nil {
 		t.Fatal("file 1 placed before file 0 passed")
 	}
 	a.passTurn(0)
-	if s, off := a.place(context.Background(), 2, 10); s == nil || off != 0 {
+	if s, off := a.place(context.Background(), 2, 10, 0); s == nil || off != 0 {
 		t.Fatalf("file 2 not placed first after 0 and 1 passed: %v %d", s, off)
+	}
+}
+
+// TestArenaSlabsEndWithBatches: a slab takes rows while their cost as Run
+// counts it fits the batch size, so slabs and batches end together.
+func TestArenaSlabsEndWithBatches(t *testing.T) {
+	a := newArena(0, 100)
+	defer a.close()
+	var got []int
+	for i := range 5 {
+		s, off := a.place(context.Background(), i, 30, 10)
+		got = append(got, off) // 0: a new slab (possibly a reused one)
+		s.unref()
+	}
+	if want := []int{0, 30, 0, 30, 0}; !slices.Equal(got, want) {
+		t.Fatalf("offsets %v, want %v", got, want)
 	}
 }
 

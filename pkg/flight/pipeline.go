@@ -56,7 +56,7 @@ func (sp *Split) Run(ctx context.Context, send SendFunc) error {
 		if !d.keep {
 			continue
 		}
-		size := int64(len(d.row.Data)+len(d.row.Origin)+32) + tensorBytes(d.tensor)
+		size := int64(len(d.row.Data)+len(d.row.Origin)+rowOverhead) + tensorBytes(d.tensor)
 		if b.rows > 0 && (b.bytes+size > sp.w.cfg.BatchBytes || !b.fits(&d)) {
 			if err := b.flush(send, pos-1); err != nil {
 				return err
@@ -128,7 +128,7 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 	}
 	bytesRead.Add(float64(len(data)))
 	opts, stages := w.cfg.Decode, pipe.Stages
-	ra.prepare(data, &opts)
+	ra.prepare(origin, data, &opts)
 	var fullH, fullW int
 	if pipe.FastResize && len(stages) > 0 {
 		opts.Shrink = func(h, w int) int {

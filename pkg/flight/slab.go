@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // slab is a pooled pixel buffer. Images are decoded straight into it and
@@ -40,9 +42,12 @@ const minSlabShift = 16
 // quiet gives its batch memory back.
 var slabPools [48]sync.Pool
 
-// slabsNew counts slabs allocated because the pool had none (tests and
-// the benchmark watch it to see buffers being reused).
-var slabsNew atomic.Int64
+// slabsNew counts slabs allocated because the pool had none: next to
+// the rows served it tells how well buffers are reused.
+var slabsNew = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "imageflight_slabs_allocated_total",
+	Help: "Pixel buffers (slabs) allocated because none was free to reuse.",
+})
 
 // slabClass is the class holding n bytes: the next power of two, so a
 // slab serves any request up to its size and classes stay few.
@@ -60,7 +65,7 @@ func getSlab(n int) *slab {
 	k := slabClass(n)
 	s, _ := slabPools[k].Get().(*slab)
 	if s == nil {
-		slabsNew.Add(1)
+		slabsNew.Inc()
 		s = &slab{buf: make([]byte, 1<<k)}
 	}
 	s.refs.Store(1)

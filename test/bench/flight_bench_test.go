@@ -163,7 +163,8 @@ func BenchmarkStandaloneRead(b *testing.B) {
 }
 
 // logPlacement logs how rows reached their batches on the worker (decoded
-// in place, or copied once), from the process-wide metric.
+// in place, or copied once) and how many pixel buffers were allocated
+// rather than reused, from the process-wide metrics.
 func logPlacement(b *testing.B) {
 	mfs, err := prometheus.DefaultGatherer.Gather()
 	if err != nil {
@@ -171,11 +172,13 @@ func logPlacement(b *testing.B) {
 		return
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "imageflight_batch_rows_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			b.Logf("rows %s: %.0f", m.GetLabel()[0].GetValue(), m.GetCounter().GetValue())
+		switch mf.GetName() {
+		case "imageflight_batch_rows_total":
+			for _, m := range mf.GetMetric() {
+				b.Logf("rows %s: %.0f", m.GetLabel()[0].GetValue(), m.GetCounter().GetValue())
+			}
+		case "imageflight_slabs_allocated_total":
+			b.Logf("slabs allocated: %.0f", mf.GetMetric()[0].GetCounter().GetValue())
 		}
 	}
 }
