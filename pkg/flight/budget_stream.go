@@ -50,7 +50,7 @@ func (w *Worker) decodeReserved(ctx context.Context, tn turn, decode func(contex
 
 // rowBytes is what a row's image costs in a batch, as the batcher counts
 // it (its tensor, if any, is counted by tensorBytes).
-func rowBytes(r *imagerow.Row) int64 { return int64(len(r.Data) + len(r.Origin) + 32) }
+func rowBytes(r *imagerow.Row) int64 { return int64(len(r.Data) + len(r.Origin) + rowOverhead) }
 
 // reserveRead reads the start of an open file, reserves the memory the
 // file's read and decode will take, and returns a reader of the whole

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/imagerow"
 	"github.com/imageflight/imageflight/pkg/transform"
@@ -23,6 +21,7 @@ type SendFunc func(rec arrow.RecordBatch, meta wire.BatchMeta) error
 // decoded is one file's outcome, delivered in split order.
 type decoded struct {
 	row    imagerow.Row
+	mem    rowMem            // the pooled memory row.Data lies in, if any
 	tensor *transform.Tensor // nil: no tensor column, or none for this image
 	keep   bool
 	err    error        // fatal: fails the stream
@@ -40,6 +39,8 @@ func (sp *Split) Run(ctx context.Context, send SendFunc) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sp.w.log.Debug("serving split", "plan", sp.t.Plan, "split", sp.t.Split, "files", len(sp.locs), "skip", sp.skip)
+	sp.arena = sp.newArena()
+	defer sp.arena.close()
 	queue := sp.decodeAhead(ctx)
 	var pending chan decoded // taken from the queue, not yet received
 	defer func() { cancel(); releaseQueue(pending, queue) }()
@@ -62,8 +63,8 @@ func (sp *Split) Run(ctx context.Context, send SendFunc) error {
 		if !d.keep {
 			continue
 		}
-		size := int64(len(d.row.Data)+len(d.row.Origin)+32) + tensorBytes(d.tensor)
-		if b.rows > 0 && b.bytes+size > sp.w.cfg.BatchBytes {
+		size := int64(len(d.row.Data)+len(d.row.Origin)+rowOverhead) + tensorBytes(d.tensor)
+		if b.rows > 0 && (b.bytes+size > sp.w.cfg.BatchBytes || !b.fits(&d)) {
 			if err := held.flush(b, send, pos-1); err != nil {
 				d.res.release()
 				return err
@@ -104,7 +105,7 @@ func (sp *Split) decodeAhead(ctx context.Context) <-chan chan decoded {
 			go func(i int, tn turn) {
 				defer func() { <-w.decodeSlots }()
 				fut <- w.decodeReserved(ctx, tn, func(ctx context.Context) decoded {
-					return w.decodeOne(ctx, sp.fsys, sp.locs[i], sp.t.Files[i].Size, sp.t.Drop, &sp.pipe)
+					return sp.decodeFile(ctx, i)
 				})
 			}(i, order.next())
 		}
@@ -119,75 +120,11 @@ func (sp *Split) dirRow(i int) []partitionValue {
 	return sp.dirs[sp.t.Files[i].Dir]
 }
 
-// batcher builds record batches of image rows and partition values.
-type batcher struct {
-	rb      *array.RecordBuilder
-	img     *array.StructBuilder
-	tensor  array.Builder        // nil without a tensor column
-	failure *array.StringBuilder // nil without a failure column
-	parts   int                  // index of the first partition column
-	pixels  *array.BinaryBuilder
-	reserve int
-	rows    int
-	bytes   int64
-}
-
-func newBatcher(schema *arrow.Schema, pipe *wire.Pipeline, batchBytes int64) *batcher {
-	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	img := rb.Field(0).(*array.StructBuilder)
-	b := &batcher{rb: rb, img: img, parts: 1, pixels: img.FieldBuilder(5).(*array.BinaryBuilder), reserve: int(min(batchBytes, 64<<20))}
-	if pipe.Tensor != nil {
-		b.tensor, b.parts = rb.Field(b.parts), b.parts+1
-	}
-	if pipe.FailureReasons {
-		b.failure, b.parts = rb.Field(b.parts).(*array.StringBuilder), b.parts+1
-	}
-	if pipe.HeaderOnly {
-		b.reserve = 0 // rows carry no pixels
-	}
-	// Size the pixel buffer for a full batch up front: growing it by
-	// doubling would copy every image several times.
-	b.pixels.ReserveData(b.reserve)
-	return b
-}
-
-func (b *batcher) add(d *decoded, parts []partitionValue, size int64) {
-	imagerow.Append(b.img, &d.row)
-	if b.tensor != nil {
-		appendTensor(b.tensor, d.tensor)
-	}
-	if b.failure != nil {
-		if d.row.Valid() {
-			b.failure.AppendNull()
-		} else {
-			b.failure.Append(d.failure)
-		}
-	}
-	for i, v := range parts {
-		v.append(b.rb.Field(b.parts + i))
-	}
-	b.bytes += size
-	b.rows++
-}
-
-func (b *batcher) flush(send SendFunc, next int) error {
-	rec := b.rb.NewRecordBatch()
-	defer rec.Release()
-	if err := send(rec, wire.BatchMeta{Next: next}); err != nil {
-		return wire.Wrap(wire.AutoKind, err, "send batch")
-	}
-	b.bytes, b.rows = 0, 0
-	b.pixels.ReserveData(b.reserve)
-	return nil
-}
-
-func (b *batcher) release() { b.rb.Release() }
-
 // decodeOne reads and decodes one file. Bad images — and files refused at
 // open (not regular, or resolving outside the roots since planning) —
 // never fail the stream: they become invalid rows, logged with the reason.
 // Storage errors that survive retries do fail it, naming the file.
-func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfsio.Location, size int64, drop bool, pipe *wire.Pipeline) decoded {
+func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfsio.Location, size int64, drop bool, pipe *wire.Pipeline, ra *rowAlloc) decoded {
 	origin := fsys.URI(loc.Path)
 	data, err := w.read(ctx, fsys, loc.Path, size)
 	switch k := wire.KindOf(err); {
@@ -206,6 +143,7 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 		return w.headerOnly(ctx, origin, data, drop)
 	}
 	opts, stages := w.cfg.Decode, pipe.Stages
+	ra.prepare(origin, data, &opts)
 	var fullH, fullW int
 	if pipe.FastResize && len(stages) > 0 {
 		opts.Shrink = func(h, w int) int {
@@ -230,6 +168,7 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 		return w.failed(origin, drop, failureReason(err, origin, loc.Path))
 	}
 	imagesTotal.WithLabelValues("ok").Inc()
+	d.mem = ra.keep(d.row.Data)
 	return d
 }
 

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	aflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/imageflight/imageflight/pkg/wire"
 )
 
@@ -16,9 +15,15 @@ import (
 // returns, which makes gRPC cancel the stream and unblocks the abandoned
 // Send.
 type guardedWriter struct {
-	wr      *aflight.Writer
+	wr      recordWriter
 	timeout time.Duration
 	stalled bool // a send was abandoned: the writer must not be touched again
+}
+
+// recordWriter writes a stream's record batches (flightcodec.Writer).
+type recordWriter interface {
+	WriteWithAppMetadata(rec arrow.RecordBatch, appMeta []byte) error
+	Close() error
 }
 
 // send writes one batch with its metadata.

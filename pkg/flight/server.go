@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/imageflight/imageflight/pkg/flightcodec"
 	"github.com/imageflight/imageflight/pkg/wire"
 	"google.golang.org/grpc"
 )
@@ -51,7 +51,7 @@ func (s *Service) DoGet(t *aflight.Ticket, stream aflight.FlightService_DoGetSer
 		return toStatus(err)
 	}
 	defer sp.Close()
-	wr := &guardedWriter{wr: aflight.NewRecordWriter(stream, ipc.WithSchema(sp.Schema())), timeout: s.Worker.cfg.SendTimeout}
+	wr := &guardedWriter{wr: flightcodec.NewWriter(stream, sp.Schema()), timeout: s.Worker.cfg.SendTimeout}
 	defer wr.Close()
 	return toStatus(sp.Run(ctx, wr.send))
 }
@@ -98,8 +98,11 @@ func (s *Service) action(ctx context.Context, a *aflight.Action) ([]byte, error)
 }
 
 // NewServer returns a Flight server for svc. Options carry TLS credentials
-// and auth interceptors from pkg/server.
+// and auth interceptors from pkg/server. The server encodes with
+// flightcodec.Codec, so DoGet's batches reach the transport without being
+// serialized into copies (the bytes on the wire are standard FlightData).
 func NewServer(svc *Service, middleware []aflight.ServerMiddleware, opts ...grpc.ServerOption) aflight.Server {
+	opts = append([]grpc.ServerOption{grpc.ForceServerCodecV2(flightcodec.Codec{})}, opts...)
 	srv := aflight.NewServerWithMiddleware(middleware, opts...)
 	srv.RegisterFlightService(svc)
 	return srv

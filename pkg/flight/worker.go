@@ -27,7 +27,9 @@ type WorkerConfig struct {
 	Parallelism int
 	// MaxStreams bounds the streams decoding at once; further DoGets wait
 	// their turn. With Parallelism it bounds the worker's memory: per
-	// stream one batch plus 2×Parallelism decoded images waiting.
+	// stream a few batches of pixels (the pooled slab being decoded into,
+	// the batch being sent, the one gRPC is still writing) plus
+	// 2×Parallelism decoded images waiting.
 	MaxStreams int
 	// MaxFileBytes bounds how much of one file is read; a larger file
 	// becomes an invalid row.
@@ -178,6 +180,7 @@ type Split struct {
 	dirs   [][]partitionValue
 	pipe   wire.Pipeline
 	schema *arrow.Schema
+	arena  *arena // where Run lays decoded pixels out; nil with transforms
 	once   sync.Once
 }
 

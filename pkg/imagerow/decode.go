@@ -76,6 +76,13 @@ func (o Options) alloc(n int) []byte {
 	return b
 }
 
+// AllocsEarly reports whether decoding format calls Options.Alloc as soon
+// as the header is parsed (before the pixels are decoded) rather than after
+// a full decode. A caller that hands out buffers in file order (a batch
+// laid out image after image) can afford to wait for an early Alloc, not
+// for a late one.
+func AllocsEarly(format string) bool { return earlyAlloc[format] }
+
 // DefaultOptions returns the options workers use unless configured otherwise.
 func DefaultOptions() Options { return Options{MaxPixels: DefaultMaxPixels} }
 

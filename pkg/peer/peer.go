@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/imageflight/imageflight/pkg/flightcodec"
 	"github.com/imageflight/imageflight/pkg/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -82,7 +83,9 @@ func (p *Pool) Client(location string) (aflight.Client, error) {
 		}
 		creds = credentials.NewTLS(cfg)
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	// flightcodec reads DoGet's FlightData with one copy of each body
+	// instead of two; every other message decodes as usual.
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.ForceCodecV2(flightcodec.Codec{}))}
 	if p.cfg.MaxMessageBytes > 0 {
 		opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(p.cfg.MaxMessageBytes)))
 	}

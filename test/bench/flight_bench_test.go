@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/corpus"
@@ -158,4 +159,26 @@ func BenchmarkStandaloneRead(b *testing.B) {
 	sec := b.Elapsed().Seconds()
 	b.ReportMetric(float64(rows)*float64(b.N)/sec, "images/s")
 	b.ReportMetric(float64(pixels)*float64(b.N)/sec/1e6, "MP/s")
+	logPlacement(b)
+}
+
+// logPlacement logs how rows reached their batches on the worker (decoded
+// in place, or copied once) and how many pixel buffers were allocated
+// rather than reused, from the process-wide metrics.
+func logPlacement(b *testing.B) {
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		b.Logf("metrics: %v", err)
+		return
+	}
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "imageflight_batch_rows_total":
+			for _, m := range mf.GetMetric() {
+				b.Logf("rows %s: %.0f", m.GetLabel()[0].GetValue(), m.GetCounter().GetValue())
+			}
+		case "imageflight_slabs_allocated_total":
+			b.Logf("slabs allocated: %.0f", mf.GetMetric()[0].GetCounter().GetValue())
+		}
+	}
 }
