@@ -43,9 +43,13 @@ CPU-seconds: user+sys of this process and every descendant over the timed epochs
 workers), from /proc and os.times() (peer_bench.tree_cpu); the idle coordinator is left
 out of the non-imageflight methods. On a shared machine read the CPU column.
 
-Gray photos: torchvision, HF and Ray convert them to RGB (PIL convert / mode="RGB").
-imageflight's tensor follows SynapseML: 3 means on a 1-channel image are an error for that
-image; the dataset drops it (drop_image_failures=True), which this script reports (rows).
+Gray photos (the corpus has one): torchvision, HF and Ray convert them to RGB (PIL
+convert / mode="RGB"); imageflight's server expands a gray image to 3 channels when the
+tensor column is 3xHxW (pkg/flight/apply.go), so every method delivers every image.
+
+Check (untimed): imageflight's tensors against torchvision's for the same files, as PSNR in
+0..255 units (de-normalized): the two resize filters differ (OpenCV INTER_LINEAR vs Pillow's
+antialiased bilinear), channel order or normalization mistakes would show as < 15 dB.
 """
 
 from __future__ import annotations
@@ -164,6 +168,52 @@ def ray_child(corpus: str, repeats: int) -> None:
     ray.shutdown()
 
 
+def compare_tensors(ifd: str, location: str, files: List[str]) -> List[str]:
+    """PSNR (0..255 units) of imageflight's tensor against torchvision's transform, per photo
+    (the first copy of each), for fastResize off and on."""
+    import math
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from imageflight import Tensor, Transforms
+    from imageflight.torch import ImageFlightDataset
+
+    T = Transforms().resize(SIZE, keep_aspect_ratio=True).centercrop(SIZE, SIZE)
+    TT = Tensor(channel_order="RGB", color_scale_factor=1 / 255.0, normalize_mean=MEAN, normalize_std=STD)
+    tf = tv_transform()
+    firsts = [f for f in files if not os.path.basename(f).startswith("r")
+              or not os.path.basename(f).split("_", 1)[0][1:].isdigit()]
+    ref = {}
+    for f in firsts:
+        with Image.open(f) as im:
+            ref[os.path.basename(f)] = tf(im.convert("RGB")).numpy()
+    mean = np.array(MEAN, np.float64).reshape(3, 1, 1)
+    std = np.array(STD, np.float64).reshape(3, 1, 1)
+
+    def psnr(a, b):
+        d = (a.astype(np.float64) - b.astype(np.float64)) * std * 255.0
+        mse = float(np.mean(d * d))
+        return float("inf") if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+
+    out = []
+    for fast in (False, True):
+        ds = ImageFlightDataset(ifd, coordinator=location, transforms=T, tensor=TT, fast_resize=fast,
+                                classes=["a", "b"])
+        got = {}
+        for sample in ds:
+            b = os.path.basename(sample["origin"])
+            if b in ref:
+                got[b] = sample["tensor"].numpy() if isinstance(sample["tensor"], torch.Tensor) else sample["tensor"]
+        ps = sorted(psnr(got[b], r) for b, r in ref.items() if b in got)
+        sw = sorted(psnr(got[b][::-1], r) for b, r in ref.items() if b in got)
+        out.append(f"check: imageflight tensor (fastResize {'on' if fast else 'off'}) vs torchvision's, "
+                   f"{len(ps)} of {len(ref)} photos: PSNR min {ps[0]:.1f} dB, median {statistics.median(ps):.1f} dB"
+                   f" (with R and B swapped: median {statistics.median(sw):.1f} dB)")
+    return out
+
+
 def timed(results: Dict[str, dict], failures: List[str], name: str, label: str, fn, repeats: int,
           exclude: int = 0) -> None:
     try:
@@ -210,6 +260,7 @@ def main() -> int:
     failures: List[str] = []
     results: Dict[str, dict] = {}
     extra: List[str] = []
+    checks: List[str] = []
     try:
         files, mp, desc = pb.photo_corpus(args.photos, flat, args.images)
         ifd, tvd, counts = make_layouts(files, corpus)
@@ -318,6 +369,13 @@ def main() -> int:
                 failures.append(f"Ray Data: {type(err).__name__}: {err}")
                 print(f"  Ray Data: FAILED {err}", flush=True)
 
+        # ---- check: imageflight's tensors vs torchvision's, same files (untimed)
+        if server is not None and "tv" not in skip:
+            try:
+                checks.extend(compare_tensors(ifd, server.location, files))
+            except Exception as err:
+                failures.append(f"tensor check: {type(err).__name__}: {err}")
+
         # ---- table
         n = len(files)
         print()
@@ -358,7 +416,7 @@ def main() -> int:
         for r in results.values():
             if r["rows"] != n:
                 print(f"note: {r['label']} delivered {r['rows']} of {n} images")
-        for e in extra:
+        for e in extra + checks:
             print(e)
         print(f"total script time {time.perf_counter() - t_start:.0f}s")
         if failures:
