@@ -6,7 +6,7 @@ normalized tensor) against what a PyTorch user writes without it:
     test/bench/photos.sh                                       # once
     python3 -m venv /tmp/epochvenv && /tmp/epochvenv/bin/pip install torch torchvision \\
         datasets pyarrow pillow numpy && /tmp/epochvenv/bin/pip install -e clients/python
-    /tmp/rayvenv/bin/pip install torch                         # Ray's iter_torch_batches
+    /tmp/rayvenv/bin/pip install torch pydantic                # Ray's iter_torch_batches
     /tmp/epochvenv/bin/python test/bench/epoch_bench.py --photos ~/.cache/imageflight-bench/photos \\
         --images 116 --ray-python /tmp/rayvenv/bin/python [--repeats R] [--skip a,b]
 
