@@ -38,6 +38,9 @@ type batcher struct {
 	copied     bool  // data is the batch's own slab
 	rows       int
 	bytes      int64
+	// onFree runs when the batch's pixels are freed: after the gRPC
+	// transport wrote them, not when send returned.
+	onFree func()
 }
 
 func newBatcher(schema *arrow.Schema, pipe *wire.Pipeline, batchBytes int64) *batcher {
@@ -157,8 +160,11 @@ func (b *batcher) flush(send SendFunc, next int) error {
 func (b *batcher) record() arrow.RecordBatch {
 	data := memory.NewBufferBytes(nil)
 	if b.data != nil {
-		data = newDataBuffer(b.data, b.start, b.end)
+		data = newDataBuffer(b.data, b.start, b.end, b.onFree)
+	} else if b.onFree != nil {
+		b.onFree() // no pixels to wait for
 	}
+	b.onFree = nil
 	img := b.img.NewArray(data)
 	data.Release()
 	defer img.Release()
@@ -182,5 +188,9 @@ func (b *batcher) release() {
 	if b.data != nil {
 		b.data.unref()
 		b.data = nil
+	}
+	if b.onFree != nil {
+		b.onFree()
+		b.onFree = nil
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"sync"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -133,11 +134,23 @@ func (h *heldRows) add(r *reservation) {
 	}
 }
 
-// flush sends the batch, then gives its rows' memory back.
+// flush sends the batch; its rows' memory goes back to the budget when the
+// batch's pixels are freed (pooled slabs live until gRPC's transport has
+// written them), so the budget counts them for as long as they exist.
 func (h *heldRows) flush(b *batcher, send SendFunc, next int) error {
-	err := b.flush(send, next)
-	h.release()
-	return err
+	rs := *h
+	*h = nil // the batch owns them now
+	if len(rs) > 0 {
+		var once sync.Once
+		b.onFree = func() {
+			once.Do(func() {
+				for _, r := range rs {
+					r.release()
+				}
+			})
+		}
+	}
+	return b.flush(send, next)
 }
 
 func (h *heldRows) release() {

@@ -236,3 +236,35 @@ func TestBudgetWaitersInOrderAndCancellable(t *testing.T) {
 	default:
 	}
 }
+
+// TestBudgetHoldsPixelsUntilTheTransportFreesThem: a batch's rows stay
+// counted after send returns for as long as something (gRPC's transport)
+// still holds the batch, and go back to the budget when it is released.
+func TestBudgetHoldsPixelsUntilTheTransportFreesThem(t *testing.T) {
+	files := map[string][]byte{"/data/a.png": rgbPNG(t, 64, 64), "/data/b.png": rgbPNG(t, 64, 48)}
+	r := newRig(t, files, DefaultCoordinatorConfig(), DefaultWorkerConfig(), "")
+	info := r.plan(t, `{"path": "`+testBase+`", "numPartitions": 1}`)
+	sp, err := r.work.Open(context.Background(), info.GetEndpoint()[0].GetTicket().GetTicket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []arrow.RecordBatch
+	err = sp.Run(context.Background(), func(rec arrow.RecordBatch, _ wire.BatchMeta) error {
+		rec.Retain() // as the transport does until it wrote the bytes
+		kept = append(kept, rec)
+		return nil
+	})
+	sp.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used, _ := r.work.mem.stats(); used < 64*64*3+64*48*3 {
+		t.Fatalf("%d bytes counted while the batch is still held, want at least its pixels", used)
+	}
+	for _, rec := range kept {
+		rec.Release()
+	}
+	if used, _ := r.work.mem.stats(); used != 0 {
+		t.Errorf("%d bytes still counted after the batch was freed", used)
+	}
+}

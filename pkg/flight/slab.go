@@ -77,17 +77,27 @@ func putSlab(s *slab) { slabPools[slabClass(len(s.buf))].Put(s) }
 // slabRelease is the arrow allocator behind a batch's data buffer: its
 // Free, called when the last reference to the buffer goes (the record
 // released by the batcher and by the gRPC transport once it wrote the
-// bytes), drops the batch's reference to the slab.
-type slabRelease struct{ s *slab }
+// bytes), drops the batch's reference to the slab and runs after (the
+// rows' memory reservations go back to the budget only then).
+type slabRelease struct {
+	s     *slab
+	after func()
+}
 
 func (r slabRelease) Allocate(int) []byte { panic("flight: slab buffers do not grow") }
 
 func (r slabRelease) Reallocate(int, []byte) []byte { panic("flight: slab buffers do not grow") }
 
-func (r slabRelease) Free([]byte) { r.s.unref() }
+func (r slabRelease) Free([]byte) {
+	r.s.unref()
+	if r.after != nil {
+		r.after()
+	}
+}
 
 // newDataBuffer wraps s.buf[start:end] as an arrow buffer that owns one
-// reference to s (the caller's, handed over).
-func newDataBuffer(s *slab, start, end int) *memory.Buffer {
-	return memory.NewBufferWithAllocator(s.buf[start:end:end], slabRelease{s})
+// reference to s (the caller's, handed over); after, if set, runs once the
+// buffer is freed.
+func newDataBuffer(s *slab, start, end int, after func()) *memory.Buffer {
+	return memory.NewBufferWithAllocator(s.buf[start:end:end], slabRelease{s, after})
 }
