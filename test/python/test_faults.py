@@ -35,6 +35,11 @@ WORKER_ARGS = ["--decoders", "1", "--batch-bytes", "200000"]
 WORKER_HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
 PARTITIONS = 6   # two splits per worker ...
 THREADS = 3      # ... read three at a time: later splits start after the fault
+# A costly stage (a 31-tap vertical Gaussian, ~10 ms per image) keeps every split's
+# worker busy for far longer than its first batch takes to arrive, so a fault on the
+# first batch always lands mid-stream: without it the workers finish a split before
+# the client has read its first batch, and gRPC's buffers hide the fault.
+SLOW = [{"action": "gaussiankernel", "apertureSize": 31, "sigma": 8.0}]
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +75,8 @@ def checksums(table) -> collections.Counter:
 
 
 def plan_of(cluster, corpus_dir):
-    plan = C.get_plan(C.build_command(corpus_dir, recursive=True, num_partitions=PARTITIONS),
-                      cluster.location)
+    plan = C.get_plan(C.build_command(corpus_dir, recursive=True, num_partitions=PARTITIONS,
+                                      transforms=SLOW), cluster.location)
     assert len(plan.endpoints) == PARTITIONS
     assert all(len(ep.locations) == 3 for ep in plan.endpoints), [ep.locations for ep in plan.endpoints]
     return plan
