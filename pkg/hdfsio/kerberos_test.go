@@ -341,8 +341,15 @@ func TestKerberos(t *testing.T) {
 				h.Close()
 				t.Fatal("simple auth accepted by a Kerberos NameNode")
 			}
-			if !strings.Contains(err.Error(), "refused simple authentication as hdfs") {
-				t.Errorf("got %v, want the NameNode's SIMPLE authentication refusal", err)
+			// The NameNode answers a simple connection with an error and
+			// closes it: depending on timing the client reads the answer
+			// (reported as the refusal) or finds the socket closed under
+			// its next write. Either way it must fail, and fast.
+			msg := err.Error()
+			refused := strings.Contains(msg, "refused simple authentication as hdfs")
+			closed := strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "EOF")
+			if !refused && !closed {
+				t.Errorf("got %v, want the NameNode's SIMPLE authentication refusal (or its closed connection)", err)
 			}
 			if took := time.Since(start); took > 15*time.Second {
 				t.Errorf("refusal took %s", took)
