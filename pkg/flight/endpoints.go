@@ -19,8 +19,9 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descri
 	if err != nil {
 		return nil, err
 	}
+	cols := wireColumns(p.columns)
 	info := &aflight.FlightInfo{
-		Schema:           aflight.SerializeSchema(Schema(wireColumns(p.columns), pipe), memory.DefaultAllocator),
+		Schema:           aflight.SerializeSchema(Schema(cols, pipe), memory.DefaultAllocator),
 		FlightDescriptor: desc,
 		TotalRecords:     int64(p.files),
 		TotalBytes:       -1,
@@ -29,7 +30,6 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descri
 	if req.DropImageFailures {
 		info.TotalRecords = -1 // unknown until decoded
 	}
-	cols := wireColumns(p.columns)
 	header := func(i int) *wire.Ticket {
 		return &wire.Ticket{Plan: p.id, Split: i, Base: p.base.String(), Columns: cols, Drop: req.DropImageFailures,
 			Expires: expires.Unix(), Count: len(p.splits[i].Files),

@@ -3,27 +3,11 @@ package flight
 import (
 	"errors"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/imageflight/imageflight/pkg/peer"
 	"github.com/imageflight/imageflight/pkg/wire"
 )
-
-// kindCodes is the one mapping from error kinds to gRPC codes; clients
-// decide from the code whether another location may succeed
-// (docs/protocol.md).
-var kindCodes = map[wire.Kind]codes.Code{
-	wire.KindInternal:          codes.Internal,
-	wire.KindInvalidArgument:   codes.InvalidArgument,
-	wire.KindNotFound:          codes.NotFound,
-	wire.KindPermission:        codes.PermissionDenied,
-	wire.KindUnavailable:       codes.Unavailable,
-	wire.KindExpired:           codes.FailedPrecondition,
-	wire.KindCanceled:          codes.Canceled,
-	wire.KindDeadline:          codes.DeadlineExceeded,
-	wire.KindUnimplemented:     codes.Unimplemented,
-	wire.KindResourceExhausted: codes.ResourceExhausted,
-}
 
 // toStatus is the Flight edge: it answers a logic error as the gRPC status
 // of its kind. Nil stays nil.
@@ -35,7 +19,7 @@ func toStatus(err error) error {
 	if _, ok := status.FromError(err); ok && !errors.As(err, &we) {
 		return err // a status from grpc itself
 	}
-	return status.Error(kindCodes[wire.KindOf(err)], err.Error())
+	return status.Error(peer.Code(wire.KindOf(err)), err.Error())
 }
 
 // codeLabel is the metrics label of a call's outcome.

@@ -130,20 +130,35 @@ func (p *Pool) Close() error {
 	return errors.Join(errs...)
 }
 
-// codeKinds is the inverse of the Flight edge's kind → code mapping.
-var codeKinds = map[codes.Code]wire.Kind{
-	codes.InvalidArgument:    wire.KindInvalidArgument,
-	codes.NotFound:           wire.KindNotFound,
-	codes.PermissionDenied:   wire.KindPermission,
-	codes.Unauthenticated:    wire.KindPermission,
-	codes.Unavailable:        wire.KindUnavailable,
-	codes.FailedPrecondition: wire.KindExpired,
-	codes.Canceled:           wire.KindCanceled,
-	codes.DeadlineExceeded:   wire.KindDeadline,
-	codes.Unimplemented:      wire.KindUnimplemented,
-	codes.ResourceExhausted:  wire.KindResourceExhausted,
-	codes.Internal:           wire.KindInternal,
+// kindCodes is the one mapping between error kinds and gRPC codes: the
+// Flight edge answers a kind with Code (pkg/flight), and FromStatus reads a
+// peer's answer back through its inverse; clients decide from the code
+// whether another location may succeed (docs/protocol.md).
+var kindCodes = map[wire.Kind]codes.Code{
+	wire.KindInternal:          codes.Internal,
+	wire.KindInvalidArgument:   codes.InvalidArgument,
+	wire.KindNotFound:          codes.NotFound,
+	wire.KindPermission:        codes.PermissionDenied,
+	wire.KindUnavailable:       codes.Unavailable,
+	wire.KindExpired:           codes.FailedPrecondition,
+	wire.KindCanceled:          codes.Canceled,
+	wire.KindDeadline:          codes.DeadlineExceeded,
+	wire.KindUnimplemented:     codes.Unimplemented,
+	wire.KindResourceExhausted: codes.ResourceExhausted,
 }
+
+// codeKinds is kindCodes inverted; Unauthenticated (the auth middleware's,
+// not ours) reads as a permission problem.
+var codeKinds = func() map[codes.Code]wire.Kind {
+	m := map[codes.Code]wire.Kind{codes.Unauthenticated: wire.KindPermission}
+	for k, c := range kindCodes {
+		m[c] = k
+	}
+	return m
+}()
+
+// Code is the gRPC code a kind is answered with.
+func Code(k wire.Kind) codes.Code { return kindCodes[k] }
 
 // FromStatus turns an error a peer answered into a wire error of the same
 // kind, its message prefixed with what was being done. A transport failure

@@ -57,7 +57,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -418,20 +417,9 @@ def main() -> int:
                 print(f"note: {r['label']} delivered {r['rows']} of {n} images")
         for e in extra + checks:
             print(e)
-        print(f"total script time {time.perf_counter() - t_start:.0f}s")
-        if failures:
-            print("\nFAILURES:")
-            for f in failures:
-                print("  " + f)
-            return 1
-        return 0
+        return pb.finish(failures, t_start)
     finally:
-        if server is not None:
-            server.close()
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        pb.cleanup(tmp, args.keep, server=server)
 
 
 if __name__ == "__main__":

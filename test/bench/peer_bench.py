@@ -772,22 +772,32 @@ def main() -> int:
         print("       process per pass, RSS = its ru_maxrss.")
         if "ray" not in results and "ray" not in skip:
             print("       Ray Data not measured: install ray[data] in a separate venv and pass --ray-python.")
-        print(f"total script time {time.perf_counter() - t_start:.0f}s")
-        if failures:
-            print("\nFAILURES:")
-            for f in failures:
-                print("  " + f)
-            return 1
-        return 0
+        return finish(failures, t_start)
     finally:
-        if spark is not None:
-            spark.stop()
-        if server is not None:
-            server.close()
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(tmp, args.keep, spark=spark, server=server)
+
+
+def finish(failures: List[str], t_start: float) -> int:
+    """Prints the script's time and failures; the exit code of a benchmark script."""
+    print(f"total script time {time.perf_counter() - t_start:.0f}s")
+    if not failures:
+        return 0
+    print("\nFAILURES:")
+    for f in failures:
+        print("  " + f)
+    return 1
+
+
+def cleanup(tmp: str, keep: bool, spark=None, server: Optional["Standalone"] = None) -> None:
+    """Stops what a benchmark started and removes its temp folder (unless kept)."""
+    if spark is not None:
+        spark.stop()
+    if server is not None:
+        server.close()
+    if keep:
+        print(f"kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def spot_check(spark, server: Optional[Standalone], corpus: str, files: List[str]) -> List[str]:

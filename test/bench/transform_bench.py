@@ -35,7 +35,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -359,22 +358,9 @@ def main() -> int:
             print(f"  {wire['plain'] / wire['if-fast']:.0f}x fewer bytes with the transforms")
         for c in checks:
             print(c)
-        print(f"total script time {time.perf_counter() - t_start:.0f}s")
-        if failures:
-            print("\nFAILURES:")
-            for f in failures:
-                print("  " + f)
-            return 1
-        return 0
+        return pb.finish(failures, t_start)
     finally:
-        if spark is not None:
-            spark.stop()
-        if server is not None:
-            server.close()
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        pb.cleanup(tmp, args.keep, spark=spark, server=server)
 
 
 if __name__ == "__main__":
