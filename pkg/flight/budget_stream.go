@@ -126,38 +126,51 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 }
 
 // heldRows are the reservations of the rows in the batch being built.
-type heldRows []*reservation
+type heldRows struct {
+	rows []*reservation
+	// conn ends with the client's connection (nil for in-process streams):
+	// then nothing will free the batches the transport still holds.
+	conn context.Context
+}
 
 func (h *heldRows) add(r *reservation) {
 	if r != nil {
-		*h = append(*h, r)
+		h.rows = append(h.rows, r)
 	}
 }
 
 // flush sends the batch; its rows' memory goes back to the budget when the
 // batch's pixels are freed (pooled slabs live until gRPC's transport has
-// written them), so the budget counts them for as long as they exist.
+// written them), so the budget counts them for as long as they exist — or
+// when the connection ends, since gRPC then drops what it had queued
+// without freeing it (the pixels become garbage; the budget must not wait
+// for them).
 func (h *heldRows) flush(b *batcher, send SendFunc, next int) error {
-	rs := *h
-	*h = nil // the batch owns them now
+	rs := h.rows
+	h.rows = nil // the batch owns them now
 	if len(rs) > 0 {
 		var once sync.Once
-		b.onFree = func() {
+		release := func() {
 			once.Do(func() {
 				for _, r := range rs {
 					r.release()
 				}
 			})
 		}
+		stop := func() bool { return false }
+		if h.conn != nil {
+			stop = context.AfterFunc(h.conn, release)
+		}
+		b.onFree = func() { stop(); release() }
 	}
 	return b.flush(send, next)
 }
 
 func (h *heldRows) release() {
-	for _, r := range *h {
+	for _, r := range h.rows {
 		r.release()
 	}
-	*h = (*h)[:0]
+	h.rows = h.rows[:0]
 }
 
 // await waits for the next row's decode. While it waits and others wait

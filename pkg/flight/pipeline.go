@@ -46,7 +46,7 @@ func (sp *Split) Run(ctx context.Context, send SendFunc) error {
 	defer func() { cancel(); releaseQueue(pending, queue) }()
 	b := newBatcher(sp.schema, &sp.pipe, sp.w.cfg.BatchBytes)
 	defer b.release()
-	var held heldRows // memory of the rows in b
+	held := heldRows{conn: connDone(ctx)} // memory of the rows in b
 	defer held.release()
 	pos := sp.skip
 	for fut := range queue {

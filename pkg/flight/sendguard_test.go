@@ -3,12 +3,16 @@ package flight
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/imageflight/imageflight/pkg/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -85,4 +89,113 @@ func drain(t *testing.T, s aflight.FlightService_DoGetClient) int {
 			n++
 		}
 	}
+}
+
+// TestSendTimeoutFiresWhileWaitingForMemory: a client that read one batch
+// and stopped leaves the next batch queued in the transport, where it holds
+// the memory the stream's next image waits for. The stream is then blocked
+// on memory, not in a send, and must still fail after the send timeout,
+// freeing the only stream slot for a fresh client; the stalled client's
+// queued batch stays counted until its connection closes.
+func TestSendTimeoutFiresWhileWaitingForMemory(t *testing.T) {
+	files := map[string][]byte{}
+	for i := range 6 {
+		files[fmt.Sprintf("/data/big/%d.png", i)] = rgbPNG(t, 512, 512) // 768 KiB rows, ~2 MiB to decode
+		files[fmt.Sprintf("/data/small/%d.png", i)] = rgbPNG(t, 16, 16)
+	}
+	wc := DefaultWorkerConfig()
+	wc.SendTimeout, wc.MaxStreams, wc.BatchBytes, wc.Parallelism = 300*time.Millisecond, 1, 1, 1
+	wc.MemoryBudget = 5 << 19 // 2.5 MiB: one queued row and the next decode do not fit together
+	r := newRig(t, files, DefaultCoordinatorConfig(), wc, "")
+	dial := serveRig(t, r)
+	big := r.plan(t, `{"path": "`+testBase+`/big", "numPartitions": 1}`).GetEndpoint()[0].GetTicket()
+	small := r.plan(t, `{"path": "`+testBase+`/small", "numPartitions": 1}`).GetEndpoint()[0].GetTicket()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	slow := dial()
+	s, err := aflight.NewFlightServiceClient(slow).DoGet(ctx, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < 2; n++ { // the schema, then one batch; then the client stops reading
+		if _, err := s.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the stalled stream to free its slot", func() bool { return r.work.Active() == 0 && len(r.work.streamSlots) == 0 })
+	if used, _ := r.work.mem.stats(); used == 0 {
+		t.Error("the batch queued for the stalled client is no longer counted")
+	}
+
+	fresh := dial()
+	defer fresh.Close()
+	s2, err := aflight.NewFlightServiceClient(fresh).DoGet(ctx, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := drain(t, s2); n != 6 {
+		t.Errorf("fresh client read %d batches, want 6", n)
+	}
+	slow.Close()
+	waitFor(t, "budget back to zero", func() bool { u, _ := r.work.mem.stats(); return u == 0 })
+}
+
+// fakeWriter accepts every write at once and keeps the records, as a
+// transport with queued messages does; free hands one back.
+type fakeWriter struct{ kept chan arrow.RecordBatch }
+
+func (f *fakeWriter) WriteWithAppMetadata(rec arrow.RecordBatch, _ []byte) error {
+	rec.Retain()
+	f.kept <- rec
+	return nil
+}
+
+func (f *fakeWriter) Close() error { return nil }
+
+// TestSendGuardClock: the clock runs only while a batch is unwritten, and
+// each written batch restarts it.
+func TestSendGuardClock(t *testing.T) {
+	rec := array.NewRecordBatch(arrow.NewSchema(nil, nil), nil, 0)
+	defer rec.Release()
+
+	fw := &fakeWriter{kept: make(chan arrow.RecordBatch, 16)}
+	long, _ := newSendGuard(context.Background(), fw, time.Hour)
+	defer long.Close()
+	for range 3 {
+		if err := long.send(rec, wire.BatchMeta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := long.deadline
+	(<-fw.kept).Release()
+	long.written()
+	if long.pending != 2 || !long.deadline.After(first) {
+		t.Errorf("after one batch written: %d pending, deadline %v (was %v); want 2 and a later deadline", long.pending, long.deadline, first)
+	}
+	(<-fw.kept).Release()
+	long.written()
+	(<-fw.kept).Release()
+	long.written()
+	if long.pending != 0 {
+		t.Errorf("%d pending after every batch was written", long.pending)
+	}
+
+	short, ctx := newSendGuard(context.Background(), fw, 20*time.Millisecond)
+	defer short.Close()
+	time.Sleep(100 * time.Millisecond) // nothing pending: no clock
+	if short.tripped() != nil {
+		t.Fatal("tripped with nothing pending")
+	}
+	if err := short.send(rec, wire.BatchMeta{}); err != nil { // queued, never written
+		t.Fatal(err)
+	}
+	<-ctx.Done()
+	if err := short.tripped(); wire.KindOf(err) != wire.KindDeadline {
+		t.Errorf("tripped with %v, want a deadline error", err)
+	}
+	if err := context.Cause(ctx); wire.KindOf(err) != wire.KindDeadline {
+		t.Errorf("stream context ended with %v, want the guard's error", err)
+	}
+	(<-fw.kept).Release()
 }

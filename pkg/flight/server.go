@@ -51,9 +51,13 @@ func (s *Service) DoGet(t *aflight.Ticket, stream aflight.FlightService_DoGetSer
 		return toStatus(err)
 	}
 	defer sp.Close()
-	wr := &guardedWriter{wr: flightcodec.NewWriter(stream, sp.Schema()), timeout: s.Worker.cfg.SendTimeout}
-	defer wr.Close()
-	return toStatus(sp.Run(ctx, wr.send))
+	guard, ctx := newGuardedWriter(ctx, flightcodec.NewWriter(stream, sp.Schema()), s.Worker.cfg.SendTimeout)
+	defer guard.Close()
+	err = sp.Run(ctx, guard.send)
+	if tripped := guard.tripped(); tripped != nil {
+		err = tripped // whichever wait the stalled stream was in
+	}
+	return toStatus(err)
 }
 
 // ListActions implements the action listing.
@@ -100,9 +104,10 @@ func (s *Service) action(ctx context.Context, a *aflight.Action) ([]byte, error)
 // NewServer returns a Flight server for svc. Options carry TLS credentials
 // and auth interceptors from pkg/server. The server encodes with
 // flightcodec.Codec, so DoGet's batches reach the transport without being
-// serialized into copies (the bytes on the wire are standard FlightData).
+// serialized into copies (the bytes on the wire are standard FlightData),
+// and tells streams when their connection ends (connLife).
 func NewServer(svc *Service, middleware []aflight.ServerMiddleware, opts ...grpc.ServerOption) aflight.Server {
-	opts = append([]grpc.ServerOption{grpc.ForceServerCodecV2(flightcodec.Codec{})}, opts...)
+	opts = append([]grpc.ServerOption{grpc.ForceServerCodecV2(flightcodec.Codec{}), grpc.StatsHandler(connLife{})}, opts...)
 	srv := aflight.NewServerWithMiddleware(middleware, opts...)
 	srv.RegisterFlightService(svc)
 	return srv

@@ -24,6 +24,10 @@ type Stream interface {
 type Writer struct {
 	ipc *ipc.Writer
 	pw  payloadWriter
+	// OnWritten, if set, runs once per written record when gRPC is done
+	// with all of its messages (written to the connection, or dropped by a
+	// failed send): the client's progress, as the server can see it.
+	OnWritten func()
 }
 
 // NewWriter returns a writer of schema's batches to s. The server must
@@ -42,7 +46,7 @@ func NewWriter(s Stream, schema *arrow.Schema) *Writer {
 // WriteWithAppMetadata sends rec with appMeta (copied) on its messages.
 func (w *Writer) WriteWithAppMetadata(rec arrow.RecordBatch, appMeta []byte) error {
 	rec.Retain()
-	h := &hold{release: rec.Release}
+	h := &hold{release: rec.Release, written: w.OnWritten}
 	h.refs.Store(1)
 	w.pw.hold, w.pw.appMeta = h, bytes.Clone(appMeta)
 	err := w.ipc.Write(rec)
@@ -59,11 +63,15 @@ func (w *Writer) Close() error { return w.ipc.Close() }
 type hold struct {
 	refs    atomic.Int32
 	release func()
+	written func() // may be nil
 }
 
 func (h *hold) unref() {
 	if h.refs.Add(-1) == 0 {
 		h.release()
+		if h.written != nil {
+			h.written()
+		}
 	}
 }
 
