@@ -57,3 +57,52 @@ func tensorBytes(t *transform.Tensor) int64 {
 	}
 	return int64(4*len(t.F32) + 8*len(t.F64))
 }
+
+// pipelineCost is what the stages and the tensor allocate for an h×w×c
+// image — every stage's output (each one's input is garbage only at the
+// next collection) and the tensor with its gray-to-colour copy — known
+// before any pixel is made. An output over the worker's pixel limit is
+// refused, naming its stage: a 1×1 PNG resized to 18000×18000 must become
+// an invalid row, not a 972 MB allocation.
+func pipelineCost(pipe *wire.Pipeline, stages []transform.Stage, h, w, c int, maxPixels int64) (int64, error) {
+	shapes, err := transform.Shapes(stages, h, w, c)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for i, s := range shapes {
+		px := int64(s.Height) * int64(s.Width)
+		if px > maxPixels {
+			return 0, fmt.Errorf("transforms[%d] (%s): output %dx%d is %d pixels, over the worker's limit of %d (--max-pixels): %w",
+				i, stages[i].Action(), s.Width, s.Height, px, maxPixels, transform.ErrStage)
+		}
+		n += px * int64(s.Channels)
+	}
+	if pipe.Tensor != nil {
+		ch, th, tw := int64(pipe.TensorShape[0]), int64(pipe.TensorShape[1]), int64(pipe.TensorShape[2])
+		if th*tw > maxPixels {
+			return 0, fmt.Errorf("tensor of %dx%d is %d pixels, over the worker's limit of %d (--max-pixels): %w", tw, th, th*tw, maxPixels, transform.ErrStage)
+		}
+		elem := int64(4)
+		if pipe.Tensor.Double {
+			elem = 8
+		}
+		n += ch*th*tw*elem + 3*th*tw
+	}
+	return n, nil
+}
+
+// pipelineEstimate is pipelineCost from a header's dimensions, before the
+// channels are known: the largest over the channel counts the stages
+// accept, 0 when none fits (decodeOne then refuses the image).
+func (sp *Split) pipelineEstimate(h, w int) int64 {
+	if len(sp.pipe.Stages) == 0 && sp.pipe.Tensor == nil {
+		return 0
+	}
+	for _, c := range []int{4, 3, 1} {
+		if n, err := pipelineCost(&sp.pipe, sp.pipe.Stages, h, w, c, sp.w.cfg.Decode.MaxPixels); err == nil {
+			return n
+		}
+	}
+	return 0
+}

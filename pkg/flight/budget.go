@@ -136,6 +136,9 @@ type reservation struct {
 	b    *memBudget
 	n    int64
 	turn turn // reservations of one split are made in split order
+	// pipeline is what the image's transforms and tensor add to its
+	// decode, by the image's size (nil: nothing).
+	pipeline func(h, w int) int64
 }
 
 // reserve waits for its turn in the split, then for n bytes, unless the
@@ -216,6 +219,14 @@ func (r *reservation) settle(n int64) {
 }
 
 func (r *reservation) release() { r.settle(0) }
+
+// cover grows the reservation to at least n bytes without waiting: the
+// header gave no size to reserve by, and the memory is about to be used.
+func (r *reservation) cover(n int64) {
+	if r != nil && n > r.n {
+		r.settle(n)
+	}
+}
 
 type reservationKey struct{}
 

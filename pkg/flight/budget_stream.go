@@ -35,9 +35,10 @@ const headerPeek = 256 << 10
 const decodeBytesPerPixel = 8
 
 // decodeReserved runs one decode holding a reservation, made in its turn
-// and settled to the row's size when the decode is done.
-func (w *Worker) decodeReserved(ctx context.Context, tn turn, decode func(context.Context) decoded) decoded {
-	res := &reservation{b: w.mem, turn: tn}
+// and settled to the row's size when the decode is done; pipeline (may be
+// nil) is what the image's transforms and tensor will add, by its size.
+func (w *Worker) decodeReserved(ctx context.Context, tn turn, pipeline func(h, w int) int64, decode func(context.Context) decoded) decoded {
+	res := &reservation{b: w.mem, turn: tn, pipeline: pipeline}
 	defer tn.pass() // a decode that failed before reserving
 	d := decode(withReservation(ctx, res))
 	if d.err != nil || !d.keep {
@@ -68,7 +69,11 @@ func (w *Worker) reserveRead(ctx context.Context, f io.Reader, size int64) (io.R
 		return nil, err
 	}
 	peek = peek[:n]
-	if err := res.reserve(ctx, size+decodedEstimate(peek, w.cfg.Decode.MaxPixels)); err != nil {
+	need := size + decodedEstimate(peek, w.cfg.Decode.MaxPixels)
+	if h, wd, ok := headerDims(peek); ok && res.pipeline != nil && int64(h)*int64(wd) <= w.cfg.Decode.MaxPixels {
+		need += res.pipeline(h, wd)
+	}
+	if err := res.reserve(ctx, need); err != nil {
 		return nil, err
 	}
 	return &ctxReader{ctx: ctx, r: io.MultiReader(bytes.NewReader(peek), f)}, nil
@@ -78,19 +83,28 @@ func (w *Worker) reserveRead(ctx context.Context, f io.Reader, size int64) (io.R
 // 0 when the header does not parse or the image is over the pixel limit
 // (the decoder refuses it before allocating).
 func decodedEstimate(head []byte, maxPixels int64) int64 {
-	cfg := headerConfigs[imagerow.Sniff(head)]
-	if cfg == nil {
+	h, w, ok := headerDims(head)
+	if !ok {
 		return 0
 	}
-	c, err := safeConfig(cfg, head)
-	if err != nil || c.Width <= 0 || c.Height <= 0 {
-		return 0
-	}
-	px := int64(c.Width) * int64(c.Height)
+	px := int64(w) * int64(h)
 	if px > maxPixels {
 		return 0
 	}
 	return px * decodeBytesPerPixel
+}
+
+// headerDims are an image's height and width from its header.
+func headerDims(head []byte) (h, w int, ok bool) {
+	cfg := headerConfigs[imagerow.Sniff(head)]
+	if cfg == nil {
+		return 0, 0, false
+	}
+	c, err := safeConfig(cfg, head)
+	if err != nil || c.Width <= 0 || c.Height <= 0 {
+		return 0, 0, false
+	}
+	return c.Height, c.Width, true
 }
 
 // headerConfigs parse each format's header without decoding pixels.

@@ -104,7 +104,7 @@ func (sp *Split) decodeAhead(ctx context.Context) <-chan chan decoded {
 			}
 			go func(i int, tn turn) {
 				defer func() { <-w.decodeSlots }()
-				fut <- w.decodeReserved(ctx, tn, func(ctx context.Context) decoded {
+				fut <- w.decodeReserved(ctx, tn, sp.pipelineEstimate, func(ctx context.Context) decoded {
 					return sp.decodeFile(ctx, i)
 				})
 			}(i, order.next())
@@ -161,6 +161,14 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 	}
 	if fullH > 0 && (int(row.Height) != fullH || int(row.Width) != fullW) {
 		stages = transform.FastStages(stages, fullH, fullW)
+	}
+	if len(stages) > 0 || pipe.Tensor != nil {
+		cost, err := pipelineCost(pipe, stages, int(row.Height), int(row.Width), max(int(row.NChannels), 1), w.cfg.Decode.MaxPixels)
+		if err != nil {
+			w.log.Warn("image failed", "path", origin, "err", err)
+			return w.failed(origin, drop, failureReason(err, origin, loc.Path))
+		}
+		reservationFrom(ctx).cover(rowBytes(&row) + cost)
 	}
 	d, err := applyPipeline(row, stages, pipe)
 	if err != nil {

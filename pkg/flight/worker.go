@@ -42,9 +42,9 @@ type WorkerConfig struct {
 	// all streams. A decode waits for its share; one image larger than the
 	// whole budget goes alone.
 	MemoryBudget int64
-	// SendTimeout bounds how long one batch may wait for the client to
-	// read it; a stream that cannot send fails and frees its slot and
-	// memory.
+	// SendTimeout bounds how long a batch queued for the client may stay
+	// unwritten, whatever the stream waits for meanwhile (sendGuard); a
+	// stream whose client stalls fails and frees its slot and memory.
 	SendTimeout time.Duration
 }
 

@@ -113,16 +113,37 @@ func Apply(stages []Stage, img Image) (Image, error) {
 // OutputShape is the shape Apply would produce for an input of h x w x c,
 // or the error Apply would return for such an input.
 func OutputShape(stages []Stage, h, w, c int) (int, int, int, error) {
-	if err := checkShape(h, w, c); err != nil {
+	shapes, err := Shapes(stages, h, w, c)
+	if err != nil {
 		return 0, 0, 0, err
 	}
+	last := Shape{h, w, c}
+	if len(shapes) > 0 {
+		last = shapes[len(shapes)-1]
+	}
+	return last.Height, last.Width, last.Channels, nil
+}
+
+// Shape is an image's height, width and channels.
+type Shape struct{ Height, Width, Channels int }
+
+// Shapes are the shapes of each stage's output, in order, for an input of
+// h x w x c — known before any pixel is computed, so a caller can check
+// and reserve what a pipeline will allocate — or the error Apply would
+// return for such an input.
+func Shapes(stages []Stage, h, w, c int) ([]Shape, error) {
+	if err := checkShape(h, w, c); err != nil {
+		return nil, err
+	}
+	out := make([]Shape, len(stages))
 	for i, st := range stages {
 		var err error
 		if h, w, c, err = checkedShape(st, h, w, c); err != nil {
-			return 0, 0, 0, &ApplyError{Index: i, Action: st.Action(), Err: err}
+			return nil, &ApplyError{Index: i, Action: st.Action(), Err: err}
 		}
+		out[i] = Shape{h, w, c}
 	}
-	return h, w, c, nil
+	return out, nil
 }
 
 func checkedShape(st Stage, h, w, c int) (int, int, int, error) {
