@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/imageflight/imageflight/pkg/imagerow"
+	"github.com/imageflight/imageflight/pkg/stage"
 	"github.com/imageflight/imageflight/pkg/transform"
 	"github.com/imageflight/imageflight/pkg/wire"
 )
@@ -15,7 +16,7 @@ import (
 // three (a model takes one shape), and an image whose transformed size
 // differs from the column's (smaller than a centercrop) keeps its row with
 // a null tensor.
-func applyPipeline(row imagerow.Row, stages []transform.Stage, pipe *wire.Pipeline) (decoded, error) {
+func applyPipeline(row imagerow.Row, stages []stage.Stage, pipe *wire.Pipeline) (decoded, error) {
 	if len(stages) > 0 {
 		var err error
 		if row, err = transform.ApplyRow(stages, row); err != nil {
@@ -35,7 +36,7 @@ func applyPipeline(row imagerow.Row, stages []transform.Stage, pipe *wire.Pipeli
 		return d, nil
 	}
 	if img.Channels == 1 && c == 3 {
-		if img, err = transform.Apply([]transform.Stage{transform.ColorFormat{Code: 8}}, img); err != nil { // GRAY2BGR
+		if img, err = transform.Apply([]stage.Stage{stage.ColorFormat{Code: 8}}, img); err != nil { // GRAY2BGR
 			return decoded{}, err
 		}
 	}
@@ -64,8 +65,8 @@ func tensorBytes(t *transform.Tensor) int64 {
 // before any pixel is made. An output over the worker's pixel limit is
 // refused, naming its stage: a 1×1 PNG resized to 18000×18000 must become
 // an invalid row, not a 972 MB allocation.
-func pipelineCost(pipe *wire.Pipeline, stages []transform.Stage, h, w, c int, maxPixels int64) (int64, error) {
-	shapes, err := transform.Shapes(stages, h, w, c)
+func pipelineCost(pipe *wire.Pipeline, stages []stage.Stage, h, w, c int, maxPixels int64) (int64, error) {
+	shapes, err := stage.Shapes(stages, h, w, c)
 	if err != nil {
 		return 0, err
 	}
@@ -74,14 +75,14 @@ func pipelineCost(pipe *wire.Pipeline, stages []transform.Stage, h, w, c int, ma
 		px := int64(s.Height) * int64(s.Width)
 		if px > maxPixels {
 			return 0, fmt.Errorf("transforms[%d] (%s): output %dx%d is %d pixels, over the worker's limit of %d (--max-pixels): %w",
-				i, stages[i].Action(), s.Width, s.Height, px, maxPixels, transform.ErrStage)
+				i, stages[i].Action(), s.Width, s.Height, px, maxPixels, stage.ErrStage)
 		}
 		n += px * int64(s.Channels)
 	}
 	if pipe.Tensor != nil {
 		ch, th, tw := int64(pipe.TensorShape[0]), int64(pipe.TensorShape[1]), int64(pipe.TensorShape[2])
 		if th*tw > maxPixels {
-			return 0, fmt.Errorf("tensor of %dx%d is %d pixels, over the worker's limit of %d (--max-pixels): %w", tw, th, th*tw, maxPixels, transform.ErrStage)
+			return 0, fmt.Errorf("tensor of %dx%d is %d pixels, over the worker's limit of %d (--max-pixels): %w", tw, th, th*tw, maxPixels, stage.ErrStage)
 		}
 		elem := int64(4)
 		if pipe.Tensor.Double {

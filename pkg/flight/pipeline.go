@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/imagerow"
+	"github.com/imageflight/imageflight/pkg/stage"
 	"github.com/imageflight/imageflight/pkg/transform"
 	"github.com/imageflight/imageflight/pkg/wire"
 )
@@ -148,7 +150,7 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 	if pipe.FastResize && len(stages) > 0 {
 		opts.Shrink = func(h, w int) int {
 			fullH, fullW = h, w
-			return transform.ShrinkFactor(stages, h, w)
+			return stage.ShrinkFactor(stages, h, w)
 		}
 	}
 	row, err := imagerow.DecodeContext(ctx, origin, data, opts)
@@ -160,7 +162,7 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 		return w.failed(origin, drop, failureReason(err, origin, loc.Path))
 	}
 	if fullH > 0 && (int(row.Height) != fullH || int(row.Width) != fullW) {
-		stages = transform.FastStages(stages, fullH, fullW)
+		stages = stage.FastStages(stages, fullH, fullW)
 	}
 	if len(stages) > 0 || pipe.Tensor != nil {
 		cost, err := pipelineCost(pipe, stages, int(row.Height), int(row.Width), max(int(row.NChannels), 1), w.cfg.Decode.MaxPixels)

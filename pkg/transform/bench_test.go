@@ -3,6 +3,8 @@ package transform
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/imageflight/imageflight/pkg/stage"
 )
 
 func photoLike(h, w, c int) Image {
@@ -61,7 +63,7 @@ func BenchmarkPipeline224(b *testing.B) {
 
 func BenchmarkToTensor224(b *testing.B) {
 	img := photoLike(224, 224, 3)
-	p := TensorParams{ChannelOrder: "RGB", Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}, ScaleFactor: 1.0 / 255}
+	p := stage.TensorParams{ChannelOrder: "RGB", Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}, ScaleFactor: 1.0 / 255}
 	b.SetBytes(int64(len(img.Data)))
 	for b.Loop() {
 		if _, err := ToTensor(img, p); err != nil {

@@ -1,6 +1,10 @@
 package transform
 
-import "math"
+import (
+	"math"
+
+	"github.com/imageflight/imageflight/pkg/stage"
+)
 
 // reflect101 is OpenCV's borderInterpolate for BORDER_REFLECT_101 (the
 // default border, "gfedcb|abcdefgh|gfedcba"), looping for kernels wider
@@ -19,22 +23,11 @@ func reflect101(p, n int) int {
 	return p
 }
 
-// Blur is SynapseML's blur: Imgproc.blur(image, dst, new Size(height,
-// width)). OpenCV's Size is (width, height), so SynapseML's "height" is the
-// box's horizontal extent and "width" its vertical one; we keep that quirk.
-// Normalised box filter, anchor at the centre, BORDER_REFLECT_101.
-type Blur struct{ Height, Width int }
-
-// Action implements Stage.
-func (Blur) Action() string { return "blur" }
-
-func (b Blur) shape(h, w, c int) (int, int, int, error) { return h, w, c, nil }
-
 // blurDivShift is the fixed-point shift OpenCV's 8-bit box filter divides
 // with when the box has at most 256 pixels (ColumnSum<ushort, uchar>).
 const blurDivShift = 23
 
-func (b Blur) apply(m Image) Image {
+func applyBlur(b stage.Blur, m Image) Image {
 	kw, kh := b.Height, b.Width // SynapseML's swap, see Blur
 	h, w, cn := m.Height, m.Width, m.Channels
 	rowLen := w * cn
@@ -145,23 +138,6 @@ func satU8(v float64) uint8 {
 	return uint8(math.Max(0, math.Min(255, v)))
 }
 
-// GaussianKernel is SynapseML's gaussiankernel. SynapseML builds
-// Imgproc.getGaussianKernel(apertureSize, sigma), an apertureSize x 1
-// column, and applies it with Imgproc.filter2D as it is, so the image is
-// blurred vertically only (never horizontally): we keep that quirk. sigma <=
-// 0 means OpenCV's default for the size. With an even apertureSize OpenCV
-// gives both middle taps the centre weight, and the anchor is the lower of
-// the two.
-type GaussianKernel struct {
-	ApertureSize int
-	Sigma        float64
-}
-
-// Action implements Stage.
-func (GaussianKernel) Action() string { return "gaussiankernel" }
-
-func (g GaussianKernel) shape(h, w, c int) (int, int, int, error) { return h, w, c, nil }
-
 // gaussianKernel is OpenCV's getGaussianKernel (its bit-exact softdouble
 // version, whose arithmetic is IEEE double; only exp may differ in the last
 // bit, which the conversion to float below hides).
@@ -211,7 +187,7 @@ func gaussianKernel(n int, sigma float64) []float64 {
 // first, then rounds half to even and saturates. Its SIMD loop (AVX2 and
 // up) uses fused multiply-adds, its scalar tail separate ones; a sum that
 // lands on .5 rounds differently in the two, so both are reproduced.
-func (g GaussianKernel) apply(m Image) Image {
+func applyGaussianKernel(g stage.GaussianKernel, m Image) Image {
 	n := g.ApertureSize
 	k64 := gaussianKernel(n, g.Sigma)
 	k := make([]float64, n)

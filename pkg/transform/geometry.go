@@ -1,51 +1,13 @@
 package transform
 
 import (
-	"fmt"
+	"github.com/imageflight/imageflight/pkg/stage"
+
 	"math"
 )
 
-// Resize is SynapseML's resize: to Height x Width, or, when Size is set, to
-// Size x Size (KeepAspectRatio false) or with the shorter side at Size and
-// the other at round(ratio*side) (KeepAspectRatio true). The pixels are
-// OpenCV's cv::resize with its default INTER_LINEAR, reproduced bit for bit.
-type Resize struct {
-	Height, Width   int
-	Size            int
-	KeepAspectRatio bool
-}
-
-// Action implements Stage.
-func (Resize) Action() string { return "resize" }
-
-// target is the output height and width for an h x w input.
-func (r Resize) target(h, w int) (int, int) {
-	if r.Size == 0 {
-		return r.Height, r.Width
-	}
-	if !r.KeepAspectRatio {
-		return r.Size, r.Size
-	}
-	ratio := 1.0 * float64(r.Size) / float64(min(w, h))
-	return javaRound(ratio * float64(h)), javaRound(ratio * float64(w))
-}
-
-// javaRound is Scala's math.round on a Double: nearest, ties up.
-func javaRound(x float64) int {
-	f := math.Floor(x)
-	if x-f >= 0.5 {
-		f++
-	}
-	return int(f)
-}
-
-func (r Resize) shape(h, w, c int) (int, int, int, error) {
-	th, tw := r.target(h, w)
-	return th, tw, c, nil
-}
-
-func (r Resize) apply(m Image) Image {
-	th, tw := r.target(m.Height, m.Width)
+func applyResize(r stage.Resize, m Image) Image {
+	th, tw := r.Target(m.Height, m.Width)
 	return resizeLinear(m, th, tw)
 }
 
@@ -169,22 +131,7 @@ func halve(src, dst Image) {
 
 func clampInt(v, lo, hi int) int { return max(lo, min(v, hi)) }
 
-// Crop is SynapseML's crop: OpenCV's Rect(x, y, width, height), which must
-// lie inside the image.
-type Crop struct{ X, Y, Height, Width int }
-
-// Action implements Stage.
-func (Crop) Action() string { return "crop" }
-
-func (c Crop) shape(h, w, ch int) (int, int, int, error) {
-	if c.X+c.Width > w || c.Y+c.Height > h {
-		return 0, 0, 0, fmt.Errorf("rectangle x=%d y=%d width=%d height=%d does not fit a %dx%d image: %w",
-			c.X, c.Y, c.Width, c.Height, w, h, ErrStage)
-	}
-	return c.Height, c.Width, ch, nil
-}
-
-func (c Crop) apply(m Image) Image { return crop(m, c.X, c.Y, c.Width, c.Height) }
+func applyCrop(c stage.Crop, m Image) Image { return crop(m, c.X, c.Y, c.Width, c.Height) }
 
 func crop(m Image, x, y, w, h int) Image {
 	cn := m.Channels
@@ -195,32 +142,12 @@ func crop(m Image, x, y, w, h int) Image {
 	return out
 }
 
-// CenterCrop is SynapseML's centercrop: the crop is min(requested, image)
-// on each side, placed at x = W/2 - cw/2, y = H/2 - ch/2 (integer
-// division), so it never fails.
-type CenterCrop struct{ Height, Width int }
-
-// Action implements Stage.
-func (CenterCrop) Action() string { return "centercrop" }
-
-func (c CenterCrop) shape(h, w, ch int) (int, int, int, error) {
-	return min(c.Height, h), min(c.Width, w), ch, nil
-}
-
-func (c CenterCrop) apply(m Image) Image {
+func applyCenterCrop(c stage.CenterCrop, m Image) Image {
 	cw, ch := min(c.Width, m.Width), min(c.Height, m.Height)
 	return crop(m, m.Width/2-cw/2, m.Height/2-ch/2, cw, ch)
 }
 
-// Flip is SynapseML's flip (cv::flip): 0 up-down, 1 left-right, -1 both.
-type Flip struct{ Code int }
-
-// Action implements Stage.
-func (Flip) Action() string { return "flip" }
-
-func (f Flip) shape(h, w, c int) (int, int, int, error) { return h, w, c, nil }
-
-func (f Flip) apply(m Image) Image {
+func applyFlip(f stage.Flip, m Image) Image {
 	cn, w, h := m.Channels, m.Width, m.Height
 	out := Image{Height: h, Width: w, Channels: cn, Data: make([]byte, len(m.Data))}
 	rowLen := w * cn

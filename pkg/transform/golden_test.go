@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/imageflight/imageflight/pkg/stage"
 )
 
 // golden mirrors testdata/golden.json, written by
@@ -76,7 +78,7 @@ func TestGoldenOpenCV(t *testing.T) {
 			outs[c.Input] = b
 		}
 		name := fmt.Sprintf("case %d %s %s", i, c.Input, c.Stages)
-		stages, err := Parse(c.Stages)
+		stages, err := stage.Parse(c.Stages)
 		if err != nil {
 			t.Errorf("%s: parse: %v", name, err)
 			continue
@@ -142,7 +144,7 @@ func TestGoldenTensor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := ParseTensor(c.Params)
+		p, err := stage.ParseTensor(c.Params)
 		if err != nil {
 			t.Fatalf("tensor %d: %v", i, err)
 		}

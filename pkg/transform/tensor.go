@@ -1,125 +1,10 @@
 package transform
 
 import (
-	"bytes"
-	"encoding/json"
+	"github.com/imageflight/imageflight/pkg/stage"
+
 	"fmt"
-	"math"
-	"strings"
 )
-
-// TensorParams are SynapseML ImageTransformer's toTensor parameters.
-type TensorParams struct {
-	// ChannelOrder is "RGB" (SynapseML's default) or "BGR".
-	ChannelOrder string
-	// Mean and Std hold one value per channel (after alpha is dropped); nil
-	// means SynapseML's defaults, 0 and 1.
-	Mean, Std []float64
-	// ScaleFactor multiplies each 0-255 value first; SynapseML's default is 1.
-	ScaleFactor float64
-	// Double selects float64 elements ("double"); the default is float32
-	// ("float"), SynapseML's FloatType.
-	Double bool
-}
-
-// DefaultTensorParams are SynapseML's defaults.
-var DefaultTensorParams = TensorParams{ChannelOrder: "RGB", ScaleFactor: 1}
-
-var tensorKeys = []string{"tensorChannelOrder", "normalizeMean", "normalizeStd", "colorScaleFactor", "tensorElementType"}
-
-// ParseTensor reads a JSON object with SynapseML's toTensor keys:
-// tensorChannelOrder ("RGB"/"rgb"/"BGR"/"bgr"), normalizeMean and
-// normalizeStd (lists of 1 or 3 finite numbers, std non-zero),
-// colorScaleFactor (> 0) and tensorElementType ("float" or "double"). Every
-// key is optional. Errors are ParamErrors with the "tensor" prefix.
-func ParseTensor(raw json.RawMessage) (TensorParams, error) {
-	p := DefaultTensorParams
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return p, nil
-	}
-	o, err := readObject(raw, "tensor", -1)
-	if err != nil {
-		return p, err
-	}
-	if err := o.onlyKeys(append([]string{""}, tensorKeys...)); err != nil {
-		return p, err
-	}
-	if o.has("tensorChannelOrder") {
-		s, err := o.str("tensorChannelOrder")
-		if err != nil {
-			return p, err
-		}
-		if s != "RGB" && s != "rgb" && s != "BGR" && s != "bgr" {
-			return p, o.errf("tensorChannelOrder", "must be RGB or BGR, got %q", s)
-		}
-		p.ChannelOrder = strings.ToUpper(s)
-	}
-	if o.has("tensorElementType") {
-		s, err := o.str("tensorElementType")
-		if err != nil {
-			return p, err
-		}
-		if s != "float" && s != "double" {
-			return p, o.errf("tensorElementType", "must be \"float\" or \"double\", got %q", s)
-		}
-		p.Double = s == "double"
-	}
-	if o.has("colorScaleFactor") {
-		if p.ScaleFactor, err = o.num("colorScaleFactor"); err != nil {
-			return p, err
-		}
-		if p.ScaleFactor <= 0 {
-			return p, o.errf("colorScaleFactor", "must be greater than 0, got %v", p.ScaleFactor)
-		}
-	}
-	if p.Mean, err = o.numList("normalizeMean", false); err != nil {
-		return p, err
-	}
-	if p.Std, err = o.numList("normalizeStd", true); err != nil {
-		return p, err
-	}
-	if p.Mean != nil && p.Std != nil && len(p.Mean) != len(p.Std) {
-		return p, o.errf("normalizeStd", "must have as many values as normalizeMean (%d), got %d", len(p.Mean), len(p.Std))
-	}
-	return p, nil
-}
-
-func (o *object) numList(key string, nonZero bool) ([]float64, error) {
-	if !o.has(key) {
-		return nil, nil
-	}
-	v, err := o.get(key)
-	if err != nil {
-		return nil, err
-	}
-	var elems []json.RawMessage
-	if json.Unmarshal(v, &elems) != nil || v[0] != '[' {
-		return nil, o.errf(key, "must be a list of numbers, got %s", describe(v))
-	}
-	nums := make([]json.Number, len(elems))
-	for i, e := range elems {
-		var ok bool
-		if nums[i], ok = number(e); !ok {
-			return nil, o.errf(key, "value %d must be a number, got %s", i, describe(e))
-		}
-	}
-	if len(nums) != 1 && len(nums) != 3 {
-		return nil, o.errf(key, "must have 1 value (gray) or 3 (colour), got %d", len(nums))
-	}
-	out := make([]float64, len(nums))
-	for i, n := range nums {
-		f, err := n.Float64()
-		if err != nil || math.IsInf(f, 0) {
-			return nil, o.errf(key, "value %d must be a finite number, got %s", i, n)
-		}
-		if nonZero && f == 0 {
-			return nil, o.errf(key, "value %d must not be 0", i)
-		}
-		out[i] = f
-	}
-	return out, nil
-}
 
 // Tensor is a C x H x W tensor; exactly one of F32 and F64 is set.
 type Tensor struct {
@@ -134,14 +19,14 @@ type Tensor struct {
 // laid out C x H x W, then narrowed to float32 unless p.Double. Mean and std
 // must have as many values as the image has colour channels (1 or 3), as
 // SynapseML requires; otherwise the error wraps ErrStage.
-func ToTensor(img Image, p TensorParams) (Tensor, error) {
+func ToTensor(img Image, p stage.TensorParams) (Tensor, error) {
 	if err := img.check(); err != nil {
 		return Tensor{}, err
 	}
 	cn := min(img.Channels, 3)
 	for _, l := range [][]float64{p.Mean, p.Std} {
 		if l != nil && len(l) != cn {
-			return Tensor{}, fmt.Errorf("tensor normalisation has %d values, image has %d colour channels: %w", len(l), cn, ErrStage)
+			return Tensor{}, fmt.Errorf("tensor normalisation has %d values, image has %d colour channels: %w", len(l), cn, stage.ErrStage)
 		}
 	}
 	n := img.Height * img.Width

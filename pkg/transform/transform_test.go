@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/imageflight/imageflight/pkg/imagerow"
+	"github.com/imageflight/imageflight/pkg/stage"
 )
 
-func mustParse(t testing.TB, s string) []Stage {
+func mustParse(t testing.TB, s string) []stage.Stage {
 	t.Helper()
-	st, err := Parse(json.RawMessage(s))
+	st, err := stage.Parse(json.RawMessage(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,64 +83,17 @@ func TestApplyErrors(t *testing.T) {
 	for _, tc := range tests {
 		st := mustParse(t, tc.stages)
 		_, err := Apply(st, tc.img)
-		var ae *ApplyError
-		if err == nil || err.Error() != tc.msg || !errors.As(err, &ae) || !errors.Is(err, ErrStage) {
+		var ae *stage.ApplyError
+		if err == nil || err.Error() != tc.msg || !errors.As(err, &ae) || !errors.Is(err, stage.ErrStage) {
 			t.Errorf("Apply(%s):\n got %v\nwant %q", tc.stages, err, tc.msg)
 		}
-		if _, _, _, serr := OutputShape(st, tc.img.Height, tc.img.Width, tc.img.Channels); serr == nil || serr.Error() != tc.msg {
-			t.Errorf("OutputShape(%s) = %v, want %q", tc.stages, serr, tc.msg)
+		if _, _, _, serr := stage.OutputShape(st, tc.img.Height, tc.img.Width, tc.img.Channels); serr == nil || serr.Error() != tc.msg {
+			t.Errorf("stage.OutputShape(%s) = %v, want %q", tc.stages, serr, tc.msg)
 		}
 	}
 	for _, bad := range []Image{{2, 2, 2, make([]byte, 8)}, {2, 2, 3, make([]byte, 11)}, {0, 2, 3, nil}} {
-		if _, err := Apply(nil, bad); !errors.Is(err, ErrUnsupportedImage) {
-			t.Errorf("Apply(%dx%dx%d, %d bytes) = %v, want ErrUnsupportedImage", bad.Height, bad.Width, bad.Channels, len(bad.Data), err)
-		}
-	}
-}
-
-func TestOutputShape(t *testing.T) {
-	tests := []struct {
-		stages     string
-		h, w, c    int
-		oh, ow, oc int
-	}{
-		// shorter side to 224, the other round(224/1080*1920) = 398
-		{`[{"action":"resize","size":224,"keepAspectRatio":true}]`, 1080, 1920, 3, 224, 398, 3},
-		{`[{"action":"resize","size":224,"keepAspectRatio":true}]`, 1920, 1080, 4, 398, 224, 4},
-		// ratio*side = 2.5 exactly rounds up, as Scala's math.round does
-		{`[{"action":"resize","size":5,"keepAspectRatio":true}]`, 2, 1, 3, 10, 5, 3},
-		{`[{"action":"resize","size":1,"keepAspectRatio":true}]`, 4, 10, 3, 1, 3, 3},
-		{`[{"action":"resize","size":7,"keepAspectRatio":false}]`, 4, 10, 3, 7, 7, 3},
-		{`[{"action":"colorformat","format":6},{"action":"centercrop","height":300,"width":100}]`, 200, 150, 3, 200, 100, 1},
-		{`[{"action":"colorformat","format":9}]`, 2, 2, 1, 2, 2, 4},
-		{`[{"action":"colorformat","format":4}]`, 2, 2, 4, 2, 2, 3},
-	}
-	for _, tc := range tests {
-		h, w, c, err := OutputShape(mustParse(t, tc.stages), tc.h, tc.w, tc.c)
-		if err != nil || h != tc.oh || w != tc.ow || c != tc.oc {
-			t.Errorf("OutputShape(%s, %d, %d, %d) = %d, %d, %d, %v; want %d, %d, %d",
-				tc.stages, tc.h, tc.w, tc.c, h, w, c, err, tc.oh, tc.ow, tc.oc)
-		}
-	}
-}
-
-func TestShrinkFactor(t *testing.T) {
-	tests := []struct {
-		stages string
-		h, w   int
-		want   int
-	}{
-		{`[{"action":"resize","size":224,"keepAspectRatio":true}]`, 1080, 1920, 4},
-		{`[{"action":"resize","size":100,"keepAspectRatio":true}]`, 1080, 1920, 8},
-		{`[{"action":"resize","height":540,"width":960}]`, 1080, 1920, 2},
-		{`[{"action":"resize","height":541,"width":960}]`, 1080, 1920, 1},
-		{`[{"action":"resize","height":10,"width":10}]`, 1080, 1920, 8},
-		{`[{"action":"flip","flipCode":1},{"action":"resize","height":10,"width":10}]`, 1080, 1920, 1},
-		{`[]`, 1080, 1920, 1},
-	}
-	for _, tc := range tests {
-		if got := ShrinkFactor(mustParse(t, tc.stages), tc.h, tc.w); got != tc.want {
-			t.Errorf("ShrinkFactor(%s, %d, %d) = %d, want %d", tc.stages, tc.h, tc.w, got, tc.want)
+		if _, err := Apply(nil, bad); !errors.Is(err, stage.ErrUnsupportedImage) {
+			t.Errorf("Apply(%dx%dx%d, %d bytes) = %v, want stage.ErrUnsupportedImage", bad.Height, bad.Width, bad.Channels, len(bad.Data), err)
 		}
 	}
 }
@@ -157,25 +111,25 @@ func TestApplyRow(t *testing.T) {
 	if err != nil || out.Mode != imagerow.ModeCV8UC4 || out.NChannels != 4 || out.Height != 2 || out.Width != 3 {
 		t.Fatalf("ApplyRow to BGRA: %+v, %v", out, err)
 	}
-	if _, err := ApplyRow(nil, imagerow.Invalid("file:/bad")); !errors.Is(err, ErrUnsupportedImage) {
+	if _, err := ApplyRow(nil, imagerow.Invalid("file:/bad")); !errors.Is(err, stage.ErrUnsupportedImage) {
 		t.Errorf("ApplyRow(invalid row) = %v", err)
 	}
 	bad := row
 	bad.NChannels = 4
-	if _, err := ApplyRow(nil, bad); !errors.Is(err, ErrUnsupportedImage) {
+	if _, err := ApplyRow(nil, bad); !errors.Is(err, stage.ErrUnsupportedImage) {
 		t.Errorf("ApplyRow(mode/nChannels mismatch) = %v", err)
 	}
 }
 
 func TestToTensorErrors(t *testing.T) {
-	p := DefaultTensorParams
+	p := stage.DefaultTensorParams
 	p.Mean = []float64{1, 2, 3}
 	_, err := ToTensor(seq(2, 2, 1), p)
-	if err == nil || !errors.Is(err, ErrStage) || !strings.Contains(err.Error(), "3 values, image has 1") {
+	if err == nil || !errors.Is(err, stage.ErrStage) || !strings.Contains(err.Error(), "3 values, image has 1") {
 		t.Errorf("ToTensor(gray, 3 means) = %v", err)
 	}
 	// BGRA drops alpha; RGB order puts R first
-	tt, err := ToTensor(Image{1, 1, 4, []byte{10, 20, 30, 40}}, DefaultTensorParams)
+	tt, err := ToTensor(Image{1, 1, 4, []byte{10, 20, 30, 40}}, stage.DefaultTensorParams)
 	if err != nil || tt.Channels != 3 || tt.F32[0] != 30 || tt.F32[1] != 20 || tt.F32[2] != 10 || tt.F64 != nil {
 		t.Errorf("ToTensor(BGRA) = %+v, %v", tt, err)
 	}

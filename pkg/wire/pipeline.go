@@ -6,16 +6,16 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/imageflight/imageflight/pkg/transform"
+	"github.com/imageflight/imageflight/pkg/stage"
 )
 
 // Pipeline is what workers do to each decoded image: the descriptor's
 // transforms, and the tensor they compute when one is asked for. The stage
 // vocabulary is part of the contract: it is SynapseML's ImageTransformer's.
 type Pipeline struct {
-	Stages []transform.Stage
+	Stages []stage.Stage
 	// Tensor is nil when no tensor column is asked for.
-	Tensor *transform.TensorParams
+	Tensor *stage.TensorParams
 	// TensorShape is C, H, W of every row's tensor (when Tensor is set).
 	TensorShape [3]int
 	FastResize  bool
@@ -32,17 +32,17 @@ type Pipeline struct {
 func ParsePipeline(transforms, tensor json.RawMessage, fastResize bool) (Pipeline, error) {
 	p := Pipeline{FastResize: fastResize}
 	var err error
-	if p.Stages, err = transform.Parse(transforms); err != nil {
+	if p.Stages, err = stage.Parse(transforms); err != nil {
 		return p, &DescriptorError{Key: "transforms", Msg: paramMsg(err)}
 	}
 	if len(bytes.TrimSpace(tensor)) == 0 || string(bytes.TrimSpace(tensor)) == "null" {
 		return p, nil
 	}
-	tp, err := transform.ParseTensor(tensor)
+	tp, err := stage.ParseTensor(tensor)
 	if err != nil {
 		return p, &DescriptorError{Key: "tensor", Msg: paramMsg(err)}
 	}
-	h, w, c, ok := transform.FixedShape(p.Stages)
+	h, w, c, ok := stage.FixedShape(p.Stages)
 	if !ok {
 		return p, &DescriptorError{Key: "tensor", Msg: "needs transforms that give every image the same size, e.g. resize to a height and width, or resize with keepAspectRatio then a centercrop no larger than its size"}
 	}
@@ -57,7 +57,7 @@ func ParsePipeline(transforms, tensor json.RawMessage, fastResize bool) (Pipelin
 
 // paramMsg strips the sentinel pkg/transform appends, keeping the path.
 func paramMsg(err error) string {
-	var pe *transform.ParamError
+	var pe *stage.ParamError
 	if errors.As(err, &pe) {
 		return pe.Error()
 	}

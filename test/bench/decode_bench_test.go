@@ -27,6 +27,7 @@ import (
 	"testing"
 
 	"github.com/imageflight/imageflight/pkg/imagerow"
+	"github.com/imageflight/imageflight/pkg/stage"
 	"github.com/imageflight/imageflight/pkg/transform"
 )
 
@@ -57,9 +58,9 @@ func BenchmarkDecodeDir(b *testing.B) {
 		b.Fatal(err)
 	}
 	sort.Strings(files)
-	var stages []transform.Stage
+	var stages []stage.Stage
 	if raw := os.Getenv("BENCH_TRANSFORMS"); raw != "" {
-		if stages, err = transform.Parse([]byte(raw)); err != nil {
+		if stages, err = stage.Parse([]byte(raw)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -84,7 +85,7 @@ func BenchmarkDecodeDir(b *testing.B) {
 					if fast && len(stages) > 0 {
 						opts.Shrink = func(h, w int) int {
 							fullH, fullW = h, w
-							return transform.ShrinkFactor(stages, h, w)
+							return stage.ShrinkFactor(stages, h, w)
 						}
 					}
 					row, err := imagerow.DecodeContext(context.Background(), p, data, opts)
@@ -96,7 +97,7 @@ func BenchmarkDecodeDir(b *testing.B) {
 					st := stages
 					if fullH > 0 && (int(row.Height) != fullH || int(row.Width) != fullW) {
 						px.Add(int64(fullH)*int64(fullW) - int64(row.Height)*int64(row.Width))
-						st = transform.FastStages(stages, fullH, fullW)
+						st = stage.FastStages(stages, fullH, fullW)
 					}
 					if len(st) > 0 {
 						if row, err = transform.ApplyRow(st, row); err != nil {

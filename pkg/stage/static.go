@@ -1,4 +1,4 @@
-package transform
+package stage
 
 // FixedShape is the shape every image has after stages, known before any
 // image is seen: the height and width fixed by the last size-setting
@@ -33,7 +33,7 @@ func FixedShape(stages []Stage) (h, w, c int, ok bool) {
 				minSide = 0
 			}
 		case ColorFormat:
-			if colorCodes[s.Code].toCn == 1 {
+			if s.Conv().ToCn == 1 {
 				c = 1
 			} else {
 				c = 3
@@ -52,6 +52,6 @@ func FastStages(stages []Stage, h, w int) []Stage {
 	if !ok {
 		return stages
 	}
-	th, tw := r.target(h, w)
+	th, tw := r.Target(h, w)
 	return append([]Stage{Resize{Height: th, Width: tw}}, stages[1:]...)
 }
