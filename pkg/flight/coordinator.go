@@ -52,8 +52,10 @@ type CoordinatorConfig struct {
 	// PlanStoreBytes bounds the packed file lists of by-reference plans the
 	// coordinator keeps; the oldest plans are evicted first.
 	PlanStoreBytes int64
-	// MaxConcurrentPlans bounds the listings (GetFlightInfo, GetSchema)
-	// running at once; more wait up to 30 s, then answer ResourceExhausted.
+	// MaxConcurrentPlans bounds the plans (GetFlightInfo, GetSchema)
+	// running at once, each from the start of its listing until its
+	// FlightInfo is built and stored; more wait up to 30 s, then answer
+	// ResourceExhausted.
 	MaxConcurrentPlans int
 }
 
@@ -79,8 +81,8 @@ func DefaultCoordinatorConfig() CoordinatorConfig {
 		// Packed lists cost ~15 bytes per file: 256 MiB holds dozens of
 		// million-file plans.
 		PlanStoreBytes: 256 << 20,
-		// Eight listings keep 8×ListParallelism NameNode calls in flight and
-		// bound listing memory to eight large trees at once.
+		// Eight plans keep 8×ListParallelism NameNode calls in flight and
+		// bound planning memory to eight large trees at once.
 		MaxConcurrentPlans: 8,
 	}
 }
@@ -132,7 +134,7 @@ type Coordinator struct {
 	// confine tells whether a resolved local path lies under a root.
 	confine func(realPath string) bool
 
-	planSlots chan struct{} // MaxConcurrentPlans listings at once
+	planSlots chan struct{} // MaxConcurrentPlans plans at once
 	planWait  time.Duration // how long a plan waits for a slot
 }
 
@@ -162,6 +164,14 @@ func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDes
 		return nil, err
 	}
 	start := time.Now()
+	// The slot covers the whole plan, not just its listing: cutting,
+	// signing, packing and storing hold the listing's memory (and add
+	// their own) until the FlightInfo is built.
+	release, err := c.planSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	p, err := c.Plan(ctx, req)
 	if err != nil {
 		return nil, err
@@ -190,7 +200,8 @@ type readPlan struct {
 	byRef     bool
 }
 
-// Plan lists and cuts a request.
+// Plan lists and cuts a request. The caller holds a plan slot (planSlot)
+// until it is done with the plan.
 func (c *Coordinator) Plan(ctx context.Context, req wire.Descriptor) (*readPlan, error) {
 	workers := c.deps.Workers.LiveWorkers()
 	if len(workers) == 0 {
@@ -227,13 +238,8 @@ func parseDescriptor(desc *aflight.FlightDescriptor) (wire.Descriptor, error) {
 }
 
 // list confines and lists a request's paths with its selection keys
-// (selection.go).
+// (selection.go). The caller holds a plan slot.
 func (c *Coordinator) list(ctx context.Context, req wire.Descriptor) (hdfsio.Location, plan.Listing, error) {
-	release, err := c.planSlot(ctx)
-	if err != nil {
-		return hdfsio.Location{}, plan.Listing{}, err
-	}
-	defer release()
 	return c.selectFiles(ctx, req)
 }
 
@@ -264,6 +270,11 @@ func (c *Coordinator) GetSchema(ctx context.Context, desc *aflight.FlightDescrip
 	if err != nil {
 		return nil, err
 	}
+	release, err := c.planSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	_, listing, err := c.list(ctx, req)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,8 @@ const maxReasonBytes = 512
 
 // failureReason is err's message as a row's failure: the decoder's or the
 // transform's error without the file's path in front (rows carry their
-// origin), bounded.
+// origin) and with the file named by its base name elsewhere, so that no
+// server path (a root, where a link leads) reaches the client; bounded.
 func failureReason(err error, origin, name string) string {
 	msg := err.Error()
 	for _, p := range []string{origin, name} {

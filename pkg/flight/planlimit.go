@@ -13,10 +13,13 @@ import (
 // saturated instead of hanging.
 const defaultPlanWait = 30 * time.Second
 
-// planSlot waits for one of the MaxConcurrentPlans listing slots, as long
-// as ctx allows and at most c.planWait. Listings are what costs a
-// coordinator memory and NameNode load; fifty parallel recursive plans of
-// a large tree would otherwise take gigabytes at once.
+// planSlot waits for one of the MaxConcurrentPlans plan slots, as long
+// as ctx allows and at most c.planWait. A plan holds its slot from the
+// start of its listing until its FlightInfo is built and stored: the
+// listing and the splits, packed lists and tickets made from it are what
+// costs a coordinator memory (and the listing NameNode load); fifty
+// parallel recursive plans of a large tree would otherwise take gigabytes
+// at once.
 func (c *Coordinator) planSlot(ctx context.Context) (release func(), err error) {
 	select {
 	case c.planSlots <- struct{}{}:
@@ -32,6 +35,6 @@ func (c *Coordinator) planSlot(ctx context.Context) (release func(), err error) 
 		return nil, wire.Wrap(wire.AutoKind, ctx.Err(), "waiting for a planning slot")
 	case <-t.C:
 		plansRefused.Inc()
-		return nil, wire.Errorf(wire.KindResourceExhausted, "the coordinator is already listing %d plans (--max-concurrent-plans) and none finished within %s; try again later", cap(c.planSlots), c.planWait)
+		return nil, wire.Errorf(wire.KindResourceExhausted, "the coordinator is already making %d plans (--max-concurrent-plans) and none finished within %s; try again later", cap(c.planSlots), c.planWait)
 	}
 }

@@ -72,3 +72,52 @@ func TestConcurrentPlansAreBounded(t *testing.T) {
 	r.coord.planWait = defaultPlanWait
 	r.plan(t, `{"path": "`+testBase+`"}`) // the slot is free again
 }
+
+// TestPlanSlotCoversTheWholePlan holds a plan after its listing (in its
+// block-location lookups, which run between listing and cutting, signing
+// and packing) and checks that a second plan cannot start listing: the slot
+// is the whole plan's, not the listing's alone.
+func TestPlanSlotCoversTheWholePlan(t *testing.T) {
+	cc := DefaultCoordinatorConfig()
+	cc.MaxConcurrentPlans = 1
+	r := newRig(t, testTree(t), cc, DefaultWorkerConfig(), "")
+	var listed atomic.Int64
+	open := make(chan struct{})
+	close(open)
+	r.coord.deps.Mounts = &hdfsio.Mounts{DialHDFS: func(context.Context, string) (hdfsio.FileSystem, error) {
+		return gatedFS{FileSystem: r.fs, gate: open, started: &listed}, nil
+	}}
+	inLocate, gate := make(chan struct{}), make(chan struct{})
+	var lookups atomic.Int64
+	r.coord.deps.Locate = func(ctx context.Context, _ hdfsio.Location) ([]string, error) {
+		if lookups.Add(1) == 1 { // only the first plan's first lookup waits
+			close(inLocate)
+			<-gate
+		}
+		return nil, nil
+	}
+	desc := descriptor(`{"path": "` + testBase + `", "recursive": true}`)
+	first := make(chan error, 1)
+	go func() { _, err := r.coord.GetFlightInfo(context.Background(), desc); first <- err }()
+	<-inLocate // the first plan has listed and now holds the slot past its listing
+	before := listed.Load()
+
+	r.coord.planWait = time.Millisecond
+	for _, call := range []func() error{
+		func() error { _, err := r.coord.GetFlightInfo(context.Background(), desc); return err },
+		func() error { _, err := r.coord.GetSchema(context.Background(), desc); return err },
+	} {
+		if err := call(); wire.KindOf(err) != wire.KindResourceExhausted {
+			t.Errorf("second plan while the first cuts: %v, want ResourceExhausted", err)
+		}
+	}
+	if n := listed.Load(); n != before {
+		t.Errorf("%d directories listed by plans started while the slot was busy, want 0", n-before)
+	}
+	close(gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	r.coord.planWait = defaultPlanWait
+	r.plan(t, `{"path": "`+testBase+`"}`) // the slot is free again
+}

@@ -175,8 +175,8 @@ func staticPrefix(r readRoot) hdfsio.Location {
 }
 
 // expandRoots turns the roots into the paths to list: globs expanded
-// (NotFound when one matches nothing), duplicates dropped, in the order
-// given.
+// (NotFound when one matches nothing), duplicates dropped (by path, and
+// by device and inode where the filesystem has them), in the order given.
 func expandRoots(ctx context.Context, fsys plan.Lister, roots []readRoot, confine func(string) bool) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
@@ -184,7 +184,7 @@ func expandRoots(ctx context.Context, fsys plan.Lister, roots []readRoot, confin
 		paths := []string{r.loc.Path}
 		if r.glob {
 			var err error
-			if paths, err = plan.ExpandGlob(ctx, fsys, r.loc.Path, confine); err != nil {
+			if paths, err = plan.ExpandGlob(ctx, fsys, r.loc.Path, plan.ListOptions{Confine: confine}); err != nil {
 				if errors.Is(err, glob.ErrSyntax) {
 					return nil, &wire.DescriptorError{Key: "path", Msg: err.Error()}
 				}
@@ -200,6 +200,11 @@ func expandRoots(ctx context.Context, fsys plan.Lister, roots []readRoot, confin
 				out = append(out, p)
 			}
 		}
+	}
+	if len(roots) > 1 {
+		// Two names of one folder (links) would list its files twice; a
+		// single glob's matches are distinct already.
+		out = plan.Distinct(ctx, fsys, out)
 	}
 	return out, nil
 }

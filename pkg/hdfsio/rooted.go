@@ -61,8 +61,10 @@ func (l *RootedLocal) Open(ctx context.Context, name string) (io.ReadCloser, err
 				return nil, fmt.Errorf("open %s: %w", name, err)
 			}
 			// Escaping the root (a link leading outside) and every other
-			// refusal: fail closed, never retried.
-			return nil, fmt.Errorf("open %s beneath root %s: %w", name, r.path, &refusedError{err})
+			// refusal: fail closed, never retried. The root is not named:
+			// name holds it already, and a row's failure reason (the name
+			// cut to its base) must not reveal it.
+			return nil, fmt.Errorf("open %s: refused beneath its served root: %w", name, &refusedError{err})
 		}
 		return regularOnly(f, name)
 	}

@@ -44,13 +44,13 @@ func TestExpandGlob(t *testing.T) {
 		"/d/cls=cat/n=1/001.jp?":   "/d/cls=cat/n=1/001.jpg",
 	}
 	for pattern, want := range cases {
-		got, err := ExpandGlob(context.Background(), fsys, pattern, nil)
+		got, err := ExpandGlob(context.Background(), fsys, pattern, ListOptions{})
 		if err != nil || strings.Join(got, " ") != want {
 			t.Errorf("ExpandGlob(%q) = %q, %v; want %q", pattern, got, err, want)
 		}
 	}
 	for _, bad := range []string{"/d/[x", "/d/{a,../etc}/*", "/d/*/../x"} {
-		if _, err := ExpandGlob(context.Background(), fsys, bad, nil); !errors.Is(err, glob.ErrSyntax) {
+		if _, err := ExpandGlob(context.Background(), fsys, bad, ListOptions{}); !errors.Is(err, glob.ErrSyntax) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}

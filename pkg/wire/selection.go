@@ -165,6 +165,10 @@ func checkPath(p string, globs bool) string {
 		return fmt.Sprintf("longer than %d bytes (%d)", MaxPathBytes, len(p))
 	case strings.IndexByte(p, 0) >= 0:
 		return "contains a NUL byte"
+	case !strings.HasPrefix(p, "/") && !hasScheme(p):
+		// The coordinator's working folder means nothing to a client (the
+		// Python client makes its own relative paths absolute).
+		return fmt.Sprintf("%q is relative: pass an absolute path or a URI (file:/…, hdfs://…)", truncate([]byte(p), 64))
 	case !globs && glob.IsGlob(p):
 		return fmt.Sprintf("cannot be a glob (holds one of %s)", glob.Meta)
 	}
@@ -174,6 +178,23 @@ func checkPath(p string, globs bool) string {
 		}
 	}
 	return ""
+}
+
+// hasScheme reports whether p starts with a URI scheme ("hdfs:", "file:"),
+// as RFC 3986 spells one; the coordinator refuses the schemes it does not
+// serve.
+func hasScheme(p string) bool {
+	i := strings.IndexByte(p, ':')
+	if i < 1 {
+		return false
+	}
+	for j, c := range p[:i] {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (j == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
 }
 
 // validateSelection checks the selection keys, in sorted key order.

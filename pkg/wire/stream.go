@@ -54,7 +54,8 @@ func ResumeTicket(ticket []byte, skip int) []byte {
 
 // ParseResume splits a DoGet ticket into the ticket as signed and the
 // resume position (0 without a suffix). The position must be a decimal
-// count in [0, 2^31) with no sign or spaces.
+// count in [0, 2^31) written as ResumeTicket writes it: no sign, spaces
+// or leading zeros, so one position has one spelling.
 func ParseResume(wire []byte) (ticket []byte, skip int, err error) {
 	i := bytes.LastIndex(wire, []byte(resumeSep))
 	if i < 0 {
@@ -62,7 +63,7 @@ func ParseResume(wire []byte) (ticket []byte, skip int, err error) {
 	}
 	digits := wire[i+len(resumeSep):]
 	n, perr := strconv.ParseInt(string(digits), 10, 32)
-	if perr != nil || n < 0 || len(digits) == 0 || digits[0] == '+' || digits[0] == '-' {
+	if perr != nil || n < 0 || len(digits) == 0 || digits[0] < '0' || digits[0] > '9' || (digits[0] == '0' && len(digits) > 1) {
 		return nil, 0, badTicket("bad resume suffix %q", truncate(digits, 32))
 	}
 	return wire[:i], int(n), nil

@@ -170,6 +170,7 @@ func TestDescriptorErrors(t *testing.T) {
 		{"ratio", `{"path": "` + dir + `", "sampleRatio": 1.5}`, codes.InvalidArgument, "sampleRatio"},
 		{"partitions", `{"path": "` + dir + `", "numPartitions": -2}`, codes.InvalidArgument, "numPartitions"},
 		{"no path", `{"recursive": true}`, codes.InvalidArgument, "path"},
+		{"relative path", `{"path": "images"}`, codes.InvalidArgument, `key "path": "images" is relative`},
 		{"not json", `images please`, codes.InvalidArgument, "JSON"},
 		{"outside roots", `{"path": "/etc"}`, codes.PermissionDenied, "/etc"},
 		{"escape", `{"path": "` + dir + `/../.."}`, codes.PermissionDenied, "outside"},

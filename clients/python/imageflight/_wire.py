@@ -24,6 +24,7 @@ MAX_PARTITION_FILTERS = 256
 MAX_FILTER_VALUES = 10_000
 #: Characters that make a path a glob (Hadoop's syntax, as Spark's ``isGlobPath``).
 GLOB_META = "{}[]*?\\"
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # a URI scheme (RFC 3986); relative paths have none
 #: Most patterns one path's braces may expand to.
 MAX_GLOB_EXPANSIONS = 1024
 _FILTER_OPS = ("=", "!=", "<", "<=", ">", ">=", "in", "isNull", "isNotNull")
@@ -166,6 +167,9 @@ def _path_problem(p: str, globs: bool) -> str:
         return f"longer than {MAX_PATH_BYTES} bytes"
     if "\x00" in p:
         return "contains a NUL byte"
+    if not p.startswith("/") and not _SCHEME.match(p):
+        shown = p if len(p.encode("utf-8")) <= 64 else p.encode("utf-8")[:64].decode("utf-8", "ignore") + "…"
+        return f"{json.dumps(shown, ensure_ascii=False)} is relative: pass an absolute path or a URI (file:/…, hdfs://…)"
     if any(c in GLOB_META for c in p):
         if not globs:
             return f"cannot be a glob (holds one of {GLOB_META})"
@@ -355,7 +359,7 @@ def _check_pipeline(transforms: Any, tensor: Any) -> None:
 
 
 _RESUME_SEP = b";skip="
-_SKIP_DIGITS = re.compile(rb"[0-9]+")
+_SKIP_DIGITS = re.compile(rb"0|[1-9][0-9]*")  # as resume_ticket writes it: no sign or leading zeros
 
 
 def resume_ticket(ticket: bytes, skip: int) -> bytes:
