@@ -2,8 +2,6 @@ package wire
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -14,7 +12,7 @@ import (
 func TestContractHoldsNoPixelCode(t *testing.T) {
 	pixels := []string{"/pkg/imagerow", "/pkg/transform", "/pkg/flight", "/pkg/corpus"}
 	for _, pkg := range []string{"./pkg/wire", "./pkg/stage", "./pkg/plan", "./pkg/client", "./pkg/peer"} {
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "list", "-deps", "-f", "{{.ImportPath}} {{len .CgoFiles}}", pkg)
+		cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{len .CgoFiles}}", pkg)
 		cmd.Dir = "../.."
 		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=1") // what links C when it is on
 		out, err := cmd.CombinedOutput()
