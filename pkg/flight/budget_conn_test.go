@@ -84,15 +84,22 @@ func TestBudgetReturnedWhenTheClientVanishes(t *testing.T) {
 			waitFor(t, "budget back to zero with no stream in flight", func() bool { u, _ := r.work.mem.stats(); return u == 0 })
 
 			// The worker still serves everything, alone-in-the-budget images too.
-			cc := dial()
-			defer cc.Close()
-			s, err := aflight.NewFlightServiceClient(cc).DoGet(ctx, ticket)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := drain(t, s); n != 12 {
+			if n := readTicket(ctx, t, dial, ticket); n != 12 {
 				t.Errorf("a later client read %d batches, want 12", n)
 			}
 		})
 	}
+}
+
+// readTicket reads a ticket to its end on a new connection and counts its
+// data messages.
+func readTicket(ctx context.Context, t *testing.T, dial func() *grpc.ClientConn, ticket *aflight.Ticket) int {
+	t.Helper()
+	cc := dial()
+	defer cc.Close()
+	s, err := aflight.NewFlightServiceClient(cc).DoGet(ctx, ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return drain(t, s)
 }

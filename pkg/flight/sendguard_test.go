@@ -128,13 +128,7 @@ func TestSendTimeoutFiresWhileWaitingForMemory(t *testing.T) {
 		t.Error("the batch queued for the stalled client is no longer counted")
 	}
 
-	fresh := dial()
-	defer fresh.Close()
-	s2, err := aflight.NewFlightServiceClient(fresh).DoGet(ctx, small)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := drain(t, s2); n != 6 {
+	if n := readTicket(ctx, t, dial, small); n != 6 {
 		t.Errorf("fresh client read %d batches, want 6", n)
 	}
 	slow.Close()
