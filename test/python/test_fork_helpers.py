@@ -153,7 +153,8 @@ while any(alive(h) for h in helpers) and time.monotonic() - t0 < 30:
 left = [h for h in helpers if alive(h)]
 for h in left:
     os.kill(h, signal.SIGKILL)
-print(json.dumps({"helpers": helpers, "left": left, "secs": time.monotonic() - t0}))
+print(json.dumps({"helpers": helpers, "left": left, "secs": time.monotonic() - t0}), flush=True)
+os._exit(0)  # no wait for the fake server's teardown
 """
 
 
@@ -164,6 +165,61 @@ def test_helper_dies_with_its_owner():
     assert len(out["helpers"]) >= 1, out
     assert out["left"] == [], f"helpers alive 30 s after their owner was killed: {out}\n{err}"
     REPORT.append(f"fork helper gone {out['secs']:.2f} s after its owner was SIGKILLed mid-DoGet")
+
+
+HELPER_KILLED = r"""
+import json, logging, os, signal, sys, time
+import pyarrow.flight as flight
+import fakeflight as F
+import imageflight
+logged = []
+class Keep(logging.Handler):
+    def emit(self, rec):
+        logged.append(rec.getMessage())
+logging.getLogger("imageflight").addHandler(Keep())
+srv = F.FakeServer()
+# Two locations: a server failure would fail over / resume on the second.
+srv.endpoints = [flight.FlightEndpoint(F.ticket(0, 10), [srv.location, srv.location])]
+imageflight.get_plan("/x", coordinator=srv.location)
+srv.stall_after = 1
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    it = imageflight.iter_batches("/x", coordinator=srv.location, stall_timeout=None)
+    next(it)
+    helpers = children(os.getpid())
+    for h in helpers:
+        os.kill(h, signal.SIGKILL)
+    try:
+        next(it)
+        out = {"error": None}
+    except BaseException as err:
+        out = {"error": type(err).__name__, "message": str(err),
+               "imageflight": isinstance(err, imageflight.ImageFlightError)}
+    out["helpers"], out["logged"] = helpers, logged
+    os.write(w, json.dumps(out).encode())
+    os._exit(0)
+os.close(w)
+data = b""
+while True:
+    chunk = os.read(r, 1 << 16)
+    if not chunk:
+        break
+    data += chunk
+os.waitpid(pid, 0)
+print(data.decode(), flush=True)
+os._exit(0)  # no wait for the fake server's teardown
+"""
+
+
+def test_helper_death_is_not_a_server_failure():
+    """A helper killed by a signal mid-stream ends the read with an ImageFlightError naming
+    the helper: no failover or resume on the endpoint's other location, nothing logged."""
+    out, err = _run(HELPER_KILLED)
+    assert len(out["helpers"]) == 1, out
+    assert out["error"] == "ForkHelperLost" and out["imageflight"], out
+    assert "signal 9" in out["message"], out
+    assert out["logged"] == [], out
 
 
 # ------------------------------------------------------------------ issue 17.5: DataLoader
