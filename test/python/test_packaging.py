@@ -106,3 +106,44 @@ def test_core_import_needs_no_extra_and_submodules_load_lazily():
             "assert callable(imageflight.get_plan) and imageflight.Plan\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def _package_imports():
+    """module -> the package's modules it imports (relative imports anywhere in the file,
+    the lazy ones in functions included)."""
+    import ast
+
+    src = os.path.join(PKG, "imageflight")
+    mods = {f[:-3] for f in os.listdir(src) if f.endswith(".py")}
+    graph = {}
+    for m in mods:
+        with open(os.path.join(src, m + ".py")) as f:
+            tree = ast.parse(f.read())
+        deps = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:
+                    deps.add(node.module.split(".")[0])
+                else:
+                    deps.update(a.name for a in node.names if a.name in mods)
+        graph[m] = deps & mods - {m}
+    return graph
+
+
+def test_no_import_cycle_between_modules():
+    """No module of the package imports (even lazily) one that imports it back, directly
+    or through others (issue 19.3: _connections <-> _forkproxy); ``__init__`` aside, which
+    re-exports and loads submodules on attribute access."""
+    graph = {m: d - {"__init__"} for m, d in _package_imports().items() if m != "__init__"}
+    cycles = []
+
+    def walk(m, path):
+        for d in sorted(graph.get(m, ())):
+            if d == path[0]:
+                cycles.append(" -> ".join(path + [d]))
+            elif d not in path and len(path) < len(graph):
+                walk(d, path + [d])
+
+    for m in sorted(graph):
+        walk(m, [m])
+    assert cycles == [], cycles

@@ -9,11 +9,12 @@ in the child). PyTorch's ``DataLoader(num_workers=N)`` forks exactly so. Hence:
   drops the inherited ones **without closing them** (closing would talk to the parent's
   gRPC state); they are kept referenced so their destructors never run in the child;
 - a child forked while gRPC was live in the parent (:func:`grpc_tainted`) does not call
-  gRPC at all: :func:`connect` returns a proxy that runs each Flight call in a helper
-  process started by ``exec`` (``imageflight._forkproxy``; fresh gRPC state), which
-  streams the batches back over a pipe as Arrow IPC. Failover, resume and the stall
-  watchdog work unchanged on top of it. A child forked from a process with no live gRPC
-  state uses gRPC directly.
+  gRPC at all: :func:`connect` returns a proxy that runs its Flight calls in one helper
+  process per child, started by ``exec`` (``imageflight._forkproxy``: fresh gRPC state,
+  isolated from the working folder, dies with the child), which streams the batches back
+  over a socket per call as Arrow IPC. Failover, resume and the stall watchdog work
+  unchanged on top of it. A child forked from a process with no live gRPC state uses
+  gRPC directly.
 
 ``IMAGEFLIGHT_FORK_PROXY=always|never|auto`` (default ``auto``) overrides the decision.
 """
@@ -26,6 +27,8 @@ import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 import pyarrow.flight as flight
+
+from . import _forkproxy
 
 # No gRPC message size limit: one 1080p BGR image alone is 6.2 MB, above gRPC's 4 MiB default.
 _GRPC_OPTIONS = [
@@ -91,9 +94,6 @@ def _after_fork_child() -> None:
     _clients = {}
     _clients_lock = threading.Lock()  # the parent's may have been held by another thread
     _tainted = _taint_at_fork
-    from . import _forkproxy
-
-    _forkproxy._after_fork_child()
 
 
 if hasattr(os, "register_at_fork"):
@@ -123,9 +123,7 @@ def connect(location: str) -> Any:
         c = _clients.get(key)
         if c is None:
             if grpc_tainted():
-                from ._forkproxy import ProxyClient
-
-                c = ProxyClient(location)
+                c = _forkproxy.ProxyClient(location, _GRPC_OPTIONS)
             else:
                 c = flight.FlightClient(location, generic_options=_GRPC_OPTIONS)
             _clients[key] = c
@@ -133,7 +131,8 @@ def connect(location: str) -> Any:
 
 
 def close_connections() -> None:
-    """Closes this process's cached Flight clients (open streams on them fail).
+    """Closes this process's cached Flight clients (open streams on them fail) and stops
+    its fork helper, if it has one.
 
     Not needed for fork safety (see the module docs); useful to release sockets, or to let
     gRPC shut down before forking so that children use gRPC directly.
@@ -146,6 +145,7 @@ def close_connections() -> None:
             c.close()
         except Exception:  # pragma: no cover - best effort
             pass
+    _forkproxy.shutdown_helpers()
 
 
 def _drop_client(location: str) -> None:

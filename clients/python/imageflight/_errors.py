@@ -70,6 +70,12 @@ PLAN_AGAIN_HINT = ("the plan is no longer valid; plan again: call imageflight.re
                    "spark.read.format('imageflight')...load() again")
 
 
+class ForkHelperLost(ImageFlightError):
+    """The helper process that runs the Flight calls of a forked process (see
+    ``imageflight._forkproxy``) died or dropped a call: it was killed, or its owner is
+    shutting down. Not a server failure: the endpoint is neither failed over nor resumed."""
+
+
 class StallTimeout(Unavailable):
     """A location sent nothing (no schema, no batch) for ``stall_timeout`` seconds: it is
     treated as hung, its stream is cancelled and the endpoint fails over / resumes."""

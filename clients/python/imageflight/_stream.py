@@ -20,6 +20,7 @@ import pyarrow.flight as flight
 
 from ._connections import _call_options, _drop_client, connect
 from ._errors import (
+    ForkHelperLost,
     StallTimeout,
     StreamInterrupted,
     Unavailable,
@@ -169,6 +170,10 @@ class EndpointReader:
             except GeneratorExit:
                 raise
             except Exception as err:  # noqa: BLE001
+                if isinstance(err, ForkHelperLost):
+                    # This process's fork helper died (its owner is shutting down, or it
+                    # was killed): not the location's fault, another would fare no better.
+                    raise
                 self.errors.append((location, err))
                 if _is_plan_expired(err):
                     # Expired ticket / plan no longer held: every location answers the same,
@@ -279,7 +284,7 @@ class EndpointReader:
 def _retryable(err: BaseException) -> bool:
     """Errors for which another location may succeed (not a bad ticket or a bad path)."""
     if isinstance(err, (pa.ArrowInvalid, pa.ArrowKeyError, flight.FlightUnauthorizedError,
-                        flight.FlightUnauthenticatedError)):
+                        flight.FlightUnauthenticatedError, ForkHelperLost)):
         return False
     if _is_plan_expired(err):  # whatever class a pyarrow version maps FAILED_PRECONDITION to
         return False

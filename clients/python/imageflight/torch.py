@@ -30,9 +30,9 @@ and world size come from the ``rank``/``world_size`` arguments, else from
 is handed to the workers), else 0 and 1. Shards hold whole endpoints: ask for at least
 ``world_size * num_workers`` partitions (``num_partitions``), ideally a multiple.
 
-**Fork safety**: workers started by fork after the parent used gRPC read through helper
-processes (see ``imageflight._connections``); spawn and forkserver workers use gRPC
-directly.
+**Fork safety**: workers started by fork after the parent used gRPC read through one
+helper process each (see ``imageflight._connections``), which dies with its worker;
+spawn and forkserver workers use gRPC directly.
 """
 
 from __future__ import annotations
