@@ -104,7 +104,8 @@ func TestSendTimeoutFiresWhileWaitingForMemory(t *testing.T) {
 		files[fmt.Sprintf("/data/small/%d.png", i)] = rgbPNG(t, 16, 16)
 	}
 	wc := DefaultWorkerConfig()
-	wc.SendTimeout, wc.MaxStreams, wc.BatchBytes, wc.Parallelism = 300*time.Millisecond, 1, 1, 1
+	// Long enough that the fresh client, reading, never trips it on a loaded machine.
+	wc.SendTimeout, wc.MaxStreams, wc.BatchBytes, wc.Parallelism = 10*time.Second, 1, 1, 1
 	wc.MemoryBudget = 5 << 19 // 2.5 MiB: one queued row and the next decode do not fit together
 	r := newRig(t, files, DefaultCoordinatorConfig(), wc, "")
 	dial := serveRig(t, r)
