@@ -8,7 +8,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/imageflight/imageflight/pkg/glob"
@@ -294,31 +293,21 @@ func nameFilter(pattern string, exts []string) (func(string) bool, error) {
 	}, nil
 }
 
-// listAll lists every path, ListParallelism at a time, and merges them.
+// listAll lists every path as one walk (plan.ListRoots), so a folder
+// reached through several paths or links is listed once, and reports a
+// failure against the path it came from.
 func (c *Coordinator) listAll(ctx context.Context, fsys plan.Lister, fs hdfsio.Location, paths []string, opts plan.ListOptions) (plan.Listing, error) {
-	ls := make([]plan.Listing, len(paths))
-	errs := make([]error, len(paths))
-	sem := make(chan struct{}, c.cfg.ListParallelism)
-	var wg sync.WaitGroup
-	for i, p := range paths {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			loc := fs
-			loc.Path = p
-			l, err := plan.ListDirs(ctx, fsys, p, opts)
-			ls[i], errs[i] = l, listError(ctx, loc, err)
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		for _, e := range errs {
-			if e != nil {
-				return plan.Listing{}, e // the first, with its kind
-			}
+	l, err := plan.ListRoots(ctx, fsys, paths, opts)
+	if err != nil {
+		loc := fs
+		loc.Path = paths[0]
+		var re *plan.RootError
+		if errors.As(err, &re) {
+			loc.Path, err = re.Root, re.Err
 		}
+		return plan.Listing{}, listError(ctx, loc, err)
 	}
-	return plan.Merge(ls), nil
+	return l, nil
 }
 
 // planFilters converts the descriptor's filters (validated) for pkg/plan.

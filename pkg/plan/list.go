@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -99,6 +100,7 @@ type ListOptions struct {
 // ListStats counts entries a listing skipped for safety.
 type ListStats struct {
 	Cycles    int64 // directories not entered because they lead back to one of their ancestors
+	Aliases   int64 // directories not entered because another name of them is walked
 	Irregular int64 // entries that are neither regular files nor directories (FIFOs, devices, sockets)
 	Outside   int64 // symlinks resolving outside the roots, or not resolving at all
 }
@@ -139,56 +141,111 @@ func List(ctx context.Context, fsys Lister, root string, opts ListOptions) ([]Fi
 
 // ListDirs lists like List and also returns, for every directory holding a
 // listed file, its partition values, parsed once per directory during the
-// walk; each File's Dir indexes that table.
-//
-// The walk never loops: a directory that is (by device and inode) one of
-// its own ancestors — a symlink or bind-mount loop — is skipped and counted;
-// MaxDepth and MaxEntries bound whatever the cycle check cannot see.
+// walk; each File's Dir indexes that table. It is ListRoots of one root.
 func ListDirs(ctx context.Context, fsys Lister, root string, opts ListOptions) (Listing, error) {
-	fi, err := fsys.Stat(ctx, root)
-	if err != nil {
-		return Listing{}, err
+	l, err := ListRoots(ctx, fsys, []string{root}, opts)
+	var re *RootError
+	if errors.As(err, &re) {
+		err = re.Err // one root: the error names it already
 	}
+	return l, err
+}
+
+// ListRoots lists several roots as one walk and merges them (see Merge).
+// A failure is a *RootError naming the root it came from.
+//
+// The walk never loops and lists every directory once: a directory that
+// is (by device and inode) one of its own ancestors — a symlink or
+// bind-mount loop — is skipped and counted as a cycle, and a directory
+// reached by several names (links to a sibling, a root and a link to one
+// of its folders, two roots naming one folder) is walked under one name
+// only, the others counted as aliases. The name kept is the shallowest
+// below its root, ties going to the smallest path in byte order, so every
+// run keeps the same names (and the partition values they spell) whatever
+// the timing of the parallel reads. Where the filesystem reports no
+// identity (HDFS, memfs) a directory's path is its identity. Files are
+// told apart by path only: a file symlink or hard link beside its target
+// is listed under both names. MaxDepth and MaxEntries bound whatever the
+// checks cannot see.
+func ListRoots(ctx context.Context, fsys Lister, roots []string, opts ListOptions) (Listing, error) {
 	w := newWalker(fsys, opts)
-	if r, ok := fsys.(rootResolver); ok {
+	var ls []Listing
+	var tops []*dirNode
+	for _, root := range roots {
+		l, top, err := w.prepare(ctx, root)
+		if err != nil {
+			return Listing{}, &RootError{Root: root, Err: err}
+		}
+		if top != nil {
+			tops = append(tops, top)
+		} else {
+			ls = append(ls, l)
+		}
+	}
+	if len(tops) > 0 {
+		if err := w.run(ctx, tops); err != nil {
+			return Listing{}, err
+		}
+	}
+	for _, top := range tops {
+		if !top.alias {
+			ls = append(ls, flatten(top))
+		}
+	}
+	l := Merge(ls)
+	l.Skipped = w.stats()
+	if len(tops) > 0 {
+		w.logSkipped(tops[0].path)
+	} else if len(roots) > 0 {
+		w.logSkipped(roots[0])
+	}
+	return l, nil
+}
+
+// prepare stats and confines one root: a folder becomes a node to walk, a
+// file its one-file listing.
+func (w *walker) prepare(ctx context.Context, root string) (Listing, *dirNode, error) {
+	fi, err := w.fsys.Stat(ctx, root)
+	if err != nil {
+		return Listing{}, nil, err
+	}
+	if r, ok := w.fsys.(rootResolver); ok {
 		real, err := r.RealPath(ctx, root)
 		if err != nil {
-			return Listing{}, fmt.Errorf("list %s: %w", root, err)
+			return Listing{}, nil, fmt.Errorf("list %s: %w", root, err)
 		}
-		if w.confine == nil {
-			w.confine = func(p string) bool { return within(p, real) }
+		if w.opts.Confine == nil {
+			// Links stay inside the roots' own resolved folders.
+			w.reals = append(w.reals, real)
+			w.confine = func(p string) bool {
+				return slices.ContainsFunc(w.reals, func(r string) bool { return within(p, r) })
+			}
 		} else if !w.confine(real) {
-			return Listing{}, fmt.Errorf("list %s: %w", root, ErrOutsideRoots)
+			return Listing{}, nil, fmt.Errorf("list %s: %w", root, ErrOutsideRoots)
 		}
 	}
+	opts := w.opts
 	if !fi.IsDir() {
 		if !fi.Mode().IsRegular() {
 			w.irregular.Add(1)
 			w.note(&w.firstIrregular, root)
-			w.logSkipped(root)
-			return Listing{Skipped: w.stats()}, nil
+			return Listing{}, nil, nil
 		}
 		if !w.keep(root) {
-			return Listing{}, nil
+			return Listing{}, nil, nil
 		}
 		dir := PartitionDir{Path: path.Dir(root)}
 		if opts.PartitionBase != "" {
 			dir.Keys, dir.Values = PartitionValues(opts.PartitionBase, root)
 		}
-		return Listing{Files: []File{{Path: root, Size: fi.Size()}}, Dirs: []PartitionDir{dir}}, nil
+		return Listing{Files: []File{{Path: root, Size: fi.Size()}}, Dirs: []PartitionDir{dir}}, nil, nil
 	}
 	top := &dirNode{path: path.Clean(root)}
 	if opts.PartitionBase != "" {
 		top.keys, top.values = PartitionValues(opts.PartitionBase, top.path+"/_")
 	}
 	top.id, top.hasID = fileIDOf(fi)
-	if err := w.run(ctx, top); err != nil {
-		return Listing{}, err
-	}
-	w.logSkipped(top.path)
-	l := flatten(top)
-	l.Skipped = w.stats()
-	return l, nil
+	return Listing{}, top, nil
 }
 
 // within reports whether p is dir or below it (both clean, slash-separated).
@@ -206,7 +263,9 @@ func flatten(top *dirNode) Listing {
 	count = func(d *dirNode) {
 		total += len(d.files)
 		for _, s := range d.subs {
-			count(s)
+			if !s.alias {
+				count(s)
+			}
 		}
 	}
 	count(top)
@@ -231,7 +290,9 @@ func flatten(top *dirNode) Listing {
 		for j, s := range d.subs {
 			add(d.files[prev:d.subAt[j]])
 			prev = d.subAt[j]
-			emit(s)
+			if !s.alias {
+				emit(s)
+			}
 		}
 		add(d.files[prev:])
 		d.files, d.subs, d.subAt = nil, nil, nil // let the GC take them while we copy the rest

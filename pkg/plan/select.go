@@ -31,6 +31,7 @@ func Merge(ls []Listing) Listing {
 			all = append(all, ref{f, i})
 		}
 		out.Skipped.Cycles += l.Skipped.Cycles
+		out.Skipped.Aliases += l.Skipped.Aliases
 		out.Skipped.Irregular += l.Skipped.Irregular
 		out.Skipped.Outside += l.Skipped.Outside
 	}

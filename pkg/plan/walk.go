@@ -23,6 +23,7 @@ type dirNode struct {
 	parent *dirNode
 	id     fileID
 	hasID  bool
+	alias  bool // another name of this directory is walked instead
 	keys   []string
 	values []string
 
@@ -31,34 +32,42 @@ type dirNode struct {
 	subAt []int // subs[j] sorts after files[:subAt[j]] and before the rest
 }
 
-// walker lists directories with a fixed pool of goroutines pulling from a
-// stack of pending directories, so a tree of a million folders costs a
-// million small nodes, not a million parked goroutines.
+// walker lists directories level by level with a fixed pool of goroutines:
+// a level's directories are read in parallel, then their subdirectories
+// are claimed in path order, each identity once, for the next level. The
+// timing of the reads therefore never decides which name of a directory
+// is kept: the shallowest name wins, ties going to the smallest path.
 type walker struct {
 	fsys       Lister
 	opts       ListOptions
 	keep       func(string) bool
 	confine    func(string) bool // nil: links are not checked
+	reals      []string          // the roots' resolved paths, when confine defaults to them
 	maxDepth   int
 	maxEntries int64
 	log        *slog.Logger
 
 	entries                    atomic.Int64
 	cycles, irregular, outside atomic.Int64
+	aliases                    atomic.Int64
 	firstCycle, firstIrregular atomic.Pointer[string]
-	firstOutside               atomic.Pointer[string]
+	firstOutside, firstAlias   atomic.Pointer[string]
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	pending []*dirNode
-	active  int
-	err     error
-	cancel  context.CancelFunc
+	// Claimed directories, by device and inode, or by path where the
+	// filesystem reports no identity (HDFS, memfs). Only the claiming
+	// goroutine (run's) touches them.
+	seenID   map[fileID]bool
+	seenPath map[string]bool
+
+	mu     sync.Mutex
+	err    error
+	cancel context.CancelFunc
 }
 
 func newWalker(fsys Lister, opts ListOptions) *walker {
 	w := &walker{fsys: fsys, opts: opts, keep: opts.Keep, confine: opts.Confine,
-		maxDepth: opts.MaxDepth, maxEntries: opts.MaxEntries, log: opts.Logger}
+		maxDepth: opts.MaxDepth, maxEntries: opts.MaxEntries, log: opts.Logger,
+		seenID: map[fileID]bool{}, seenPath: map[string]bool{}}
 	if w.keep == nil {
 		w.keep = func(string) bool { return true }
 	}
@@ -71,67 +80,116 @@ func newWalker(fsys Lister, opts ListOptions) *walker {
 	if w.log == nil {
 		w.log = slog.Default()
 	}
-	w.cond = sync.NewCond(&w.mu)
 	return w
 }
 
-// run walks the tree below top and returns the first error.
-func (w *walker) run(ctx context.Context, top *dirNode) error {
+// run walks the trees below tops (all at depth 0) and returns the first
+// error. Each directory identity is listed at most once across all of
+// them; the other names of it are marked alias and left out of flatten.
+func (w *walker) run(ctx context.Context, tops []*dirNode) error {
 	ctx, w.cancel = context.WithCancel(ctx)
 	defer w.cancel()
-	// Waiting workers sleep on the condition variable; wake them when the
-	// caller gives up.
-	stop := context.AfterFunc(ctx, func() { w.fail(ctx.Err()) })
-	defer stop()
-	w.pending = []*dirNode{top}
 	par := w.opts.Parallelism
 	if par <= 0 {
 		par = 16
 	}
-	var wg sync.WaitGroup
+	jobs := make(chan *dirNode)
+	var level sync.WaitGroup
+	var workers sync.WaitGroup
 	for range par {
-		wg.Go(func() { w.work(ctx) })
+		workers.Go(func() {
+			for d := range jobs {
+				if w.failed() == nil {
+					w.list(ctx, d)
+				}
+				level.Done()
+			}
+		})
 	}
-	wg.Wait()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
+	defer func() {
+		close(jobs)
+		workers.Wait()
+	}()
+	cur := w.claim(append([]*dirNode(nil), tops...))
+	for len(cur) > 0 && w.failed() == nil {
+		level.Add(len(cur))
+		for _, d := range cur {
+			jobs <- d
+		}
+		level.Wait()
+		if err := ctx.Err(); err != nil {
+			w.fail(nil, err)
+		}
+		if w.failed() != nil {
+			break
+		}
+		var next []*dirNode
+		for _, d := range cur {
+			next = append(next, d.subs...)
+		}
+		cur = w.claim(next)
+	}
+	return w.failed()
 }
 
-func (w *walker) work(ctx context.Context) {
-	for {
-		w.mu.Lock()
-		for len(w.pending) == 0 && w.active > 0 && w.err == nil {
-			w.cond.Wait()
+// claim sorts the candidate directories of one level by path and keeps
+// each identity's first name, marking the rest alias. A kept directory
+// deeper than the limit fails the walk.
+func (w *walker) claim(cands []*dirNode) []*dirNode {
+	slices.SortFunc(cands, func(a, b *dirNode) int { return strings.Compare(a.path, b.path) })
+	kept := cands[:0]
+	for _, d := range cands {
+		seen := false
+		if d.hasID {
+			seen, w.seenID[d.id] = w.seenID[d.id], true
+		} else {
+			seen, w.seenPath[d.path] = w.seenPath[d.path], true
 		}
-		if w.err != nil || len(w.pending) == 0 {
-			w.mu.Unlock()
-			return
+		if seen {
+			d.alias = true
+			w.aliases.Add(1)
+			w.note(&w.firstAlias, d.path)
+			continue
 		}
-		d := w.pending[len(w.pending)-1]
-		w.pending[len(w.pending)-1] = nil
-		w.pending = w.pending[:len(w.pending)-1]
-		w.active++
-		w.mu.Unlock()
-
-		w.list(ctx, d)
-
-		w.mu.Lock()
-		w.pending = append(w.pending, d.subs...)
-		w.active--
-		w.mu.Unlock()
-		w.cond.Broadcast()
+		if d.depth > w.maxDepth {
+			w.fail(d, fmt.Errorf("list %s: more than %d directories deep: %w", d.path, w.maxDepth, ErrTooDeep))
+			return nil
+		}
+		kept = append(kept, d)
 	}
+	return kept
 }
 
-func (w *walker) fail(err error) {
+// RootError is a listing failure with the input path whose tree it came
+// from, so a caller listing several paths can report the right one.
+type RootError struct {
+	Root string
+	Err  error
+}
+
+func (e *RootError) Error() string { return e.Err.Error() }
+func (e *RootError) Unwrap() error { return e.Err }
+
+// fail records the first error, attributed to the root of d (when known).
+func (w *walker) fail(d *dirNode, err error) {
+	if d != nil {
+		for d.parent != nil {
+			d = d.parent
+		}
+		err = &RootError{Root: d.path, Err: err}
+	}
 	w.mu.Lock()
 	if w.err == nil {
 		w.err = err
 		w.cancel()
 	}
 	w.mu.Unlock()
-	w.cond.Broadcast()
+}
+
+func (w *walker) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
 }
 
 // entry is a kept directory entry while a directory is being sorted.
@@ -151,11 +209,11 @@ func (w *walker) list(ctx context.Context, d *dirNode) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return // removed while we listed
 		}
-		w.fail(fmt.Errorf("list %s: %w", d.path, err))
+		w.fail(d, fmt.Errorf("list %s: %w", d.path, err))
 		return
 	}
 	if n := w.entries.Add(int64(len(infos))); n > w.maxEntries {
-		w.fail(fmt.Errorf("list %s: more than %d entries: %w", d.path, w.maxEntries, ErrTooManyEntries))
+		w.fail(d, fmt.Errorf("list %s: more than %d entries: %w", d.path, w.maxEntries, ErrTooManyEntries))
 		return
 	}
 	if w.opts.Seen != nil {
@@ -194,12 +252,7 @@ func (w *walker) list(ctx context.Context, d *dirNode) {
 			pathBytes += len(prefix) + len(name)
 			continue
 		}
-		sub, err := w.child(d, prefix+name, name, fi)
-		if err != nil {
-			w.fail(err)
-			return
-		}
-		if sub != nil {
+		if sub := w.child(d, prefix+name, name, fi); sub != nil {
 			kept = append(kept, entry{name: name, sub: sub})
 		}
 	}
@@ -256,8 +309,8 @@ func compact(files []File) {
 }
 
 // child makes the node for subdirectory p of d, or nil when entering it
-// would loop. Exceeding the depth limit is an error.
-func (w *walker) child(d *dirNode, p, name string, fi fs.FileInfo) (*dirNode, error) {
+// would loop (claim checks the depth limit, for the names it keeps).
+func (w *walker) child(d *dirNode, p, name string, fi fs.FileInfo) *dirNode {
 	sub := &dirNode{path: p, depth: d.depth + 1, parent: d, keys: d.keys, values: d.values}
 	sub.id, sub.hasID = fileIDOf(fi)
 	if sub.hasID {
@@ -265,12 +318,9 @@ func (w *walker) child(d *dirNode, p, name string, fi fs.FileInfo) (*dirNode, er
 			if a.hasID && a.id == sub.id {
 				w.cycles.Add(1)
 				w.note(&w.firstCycle, p)
-				return nil, nil
+				return nil
 			}
 		}
-	}
-	if sub.depth > w.maxDepth {
-		return nil, fmt.Errorf("list %s: more than %d directories deep: %w", p, w.maxDepth, ErrTooDeep)
 	}
 	if i := strings.IndexByte(name, '='); i > 0 {
 		k, v := unescape(name[:i]), unescape(name[i+1:])
@@ -279,7 +329,7 @@ func (w *walker) child(d *dirNode, p, name string, fi fs.FileInfo) (*dirNode, er
 		sub.keys = append(d.keys[:len(d.keys):len(d.keys)], k)
 		sub.values = append(d.values[:len(d.values):len(d.values)], v)
 	}
-	return sub, nil
+	return sub
 }
 
 // unescape undoes Spark's partition path escaping, keeping s as it is when
@@ -321,7 +371,7 @@ func (w *walker) note(first *atomic.Pointer[string], p string) {
 }
 
 func (w *walker) stats() ListStats {
-	return ListStats{Cycles: w.cycles.Load(), Irregular: w.irregular.Load(), Outside: w.outside.Load()}
+	return ListStats{Cycles: w.cycles.Load(), Aliases: w.aliases.Load(), Irregular: w.irregular.Load(), Outside: w.outside.Load()}
 }
 
 // logSkipped logs one summary per listing, not one line per entry: a
@@ -331,11 +381,11 @@ func (w *walker) logSkipped(root string) {
 	if s == (ListStats{}) {
 		return
 	}
-	attrs := []any{"root", root, "cycles", s.Cycles, "irregular", s.Irregular, "outside_roots", s.Outside}
+	attrs := []any{"root", root, "cycles", s.Cycles, "aliases", s.Aliases, "irregular", s.Irregular, "outside_roots", s.Outside}
 	for _, f := range []struct {
 		key   string
 		first *atomic.Pointer[string]
-	}{{"first_cycle", &w.firstCycle}, {"first_irregular", &w.firstIrregular}, {"first_outside_link", &w.firstOutside}} {
+	}{{"first_cycle", &w.firstCycle}, {"first_alias", &w.firstAlias}, {"first_irregular", &w.firstIrregular}, {"first_outside_link", &w.firstOutside}} {
 		if p := f.first.Load(); p != nil {
 			attrs = append(attrs, f.key, *p)
 		}
