@@ -144,3 +144,45 @@ def test_tensor_column_and_invalid_rows():
     assert s["image"].tolist() == [[[3, 2, 1], [6, 5, 4]]]
     assert s["tensor"].shape == (2, 3) and s["tensor"].tolist() == [[0, 1, 2], [3, 4, 5]]
     assert list(ImageFlightDataset(plan=plan, classes=["a"])) == []
+
+
+@pytest.fixture(scope="module")
+def mixed_modes(corpus):
+    """mixed/cls=x/: one 4x5 PNG each of RGBA, gray, gray+alpha (decoded as 3 channels,
+    as Spark does) and RGB (an ImageFolder
+    of mixed PNGs as found in the wild)."""
+    from PIL import Image
+
+    d = os.path.join(corpus.root, "mixed")
+    if not os.path.isdir(d):
+        sub = os.path.join(d, "cls=x")
+        os.makedirs(sub)
+        rgba = np.zeros((4, 5, 4), np.uint8)
+        rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3] = 10, 20, 30, 128
+        Image.fromarray(rgba, "RGBA").save(os.path.join(sub, "rgba.png"))
+        Image.fromarray(np.full((4, 5), 77, np.uint8), "L").save(os.path.join(sub, "gray.png"))
+        Image.fromarray(np.full((4, 5, 2), 99, np.uint8), "LA").save(os.path.join(sub, "la.png"))
+        Image.fromarray(rgba[..., :3].copy(), "RGB").save(os.path.join(sub, "rgb.png"))
+    return d
+
+
+def test_default_is_three_channel_rgb_like_imagefolder(coordinator, mixed_modes):
+    """Issue 17: RGBA PNGs came out H x W x 4 and the default collate failed on a folder
+    mixing them with RGB ones; ImageFolder's convert("RGB") gives 3 channels for all."""
+    from PIL import Image
+
+    ds = ImageFlightDataset(mixed_modes, coordinator=coordinator, classes=["x"])
+    batches = list(DataLoader(ds, batch_size=4, num_workers=0))
+    assert len(batches) == 1
+    imgs, origins = batches[0]["image"], batches[0]["origin"]
+    assert imgs.shape == (4, 4, 5, 3) and imgs.dtype == torch.uint8
+    for img, origin in zip(imgs, origins):
+        path = origin[len("file:"):] if origin.startswith("file:") else origin
+        want = np.asarray(Image.open(path).convert("RGB"))  # torchvision's default loader
+        assert img.numpy().tolist() == want.tolist(), origin
+    keep = ImageFlightDataset(mixed_modes, coordinator=coordinator, classes=["x"], channels=None)
+    shapes = {os.path.basename(s["origin"]): tuple(s["image"].shape) for s in keep}
+    assert shapes == {"rgba.png": (4, 5, 4), "gray.png": (4, 5, 3), "la.png": (4, 5, 3), "rgb.png": (4, 5, 3)}
+    rgba = ImageFlightDataset(mixed_modes, coordinator=coordinator, classes=["x"], channels=4)
+    got = {os.path.basename(s["origin"]): s["image"][0, 0].tolist() for s in rgba}
+    assert got["rgba.png"] == [10, 20, 30, 128] and got["rgb.png"] == [10, 20, 30, 255]

@@ -12,7 +12,7 @@ never imports torch).
     loader = DataLoader(ds, batch_size=None, num_workers=2)
     for epoch in range(3):
         ds.set_epoch(epoch)
-        for sample in loader:   # {"image": uint8 HxWxC tensor, "label": int, "origin": str}
+        for sample in loader:   # {"image": uint8 HxWx3 tensor, "label": int, "origin": str}
             ...
 
 **Planning** happens once, in the process that creates the dataset (GetFlightInfo), or
@@ -82,9 +82,14 @@ class ImageFlightDataset(IterableDataset):
     """An imageflight read as a PyTorch ``IterableDataset`` of samples (dicts):
 
     - ``"image"``: the pixels, uint8 (uint16 for 16-bit images) height x width x channels,
-      a ``torch.Tensor`` (``as_tensor=True``, default) or a numpy array; R, G, B(, A) order
-      by default (``rgb=False``: Spark's B, G, R), gray as 3 channels unless
-      ``channels=1``; ``transform(image)`` applied when given;
+      a ``torch.Tensor`` (``as_tensor=True``, default) or a numpy array; R, G, B order by
+      default (``rgb=False``: Spark's B, G, R); ``transform(image)`` applied when given.
+      ``channels=3`` (default) gives every image 3 channels, as torchvision's
+      ``ImageFolder`` does with ``convert("RGB")``: gray repeated, alpha dropped (not
+      composited), so the default collate can stack any folder. To keep alpha pass
+      ``channels=4`` (RGBA for all, opaque alpha added where there is none) or
+      ``channels=None`` (as decoded: RGBA stays 4 channels, gray becomes 3);
+      ``channels=1``: BT.601 luma;
     - ``"label"``: the class index of the label column's value (``classes``), -1 for a
       null value; ``target_transform(label)`` applied when given. Only when there is a
       label column;
@@ -134,7 +139,7 @@ class ImageFlightDataset(IterableDataset):
         shuffle_seed: int = 0,
         shuffle_buffer: int = 0,
         rgb: bool = True,
-        channels: Optional[int] = None,
+        channels: Optional[int] = 3,
         as_tensor: bool = True,
         transform: Optional[Callable[[Any], Any]] = None,
         target_transform: Optional[Callable[[int], Any]] = None,
