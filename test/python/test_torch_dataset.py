@@ -186,3 +186,28 @@ def test_default_is_three_channel_rgb_like_imagefolder(coordinator, mixed_modes)
     rgba = ImageFlightDataset(mixed_modes, coordinator=coordinator, classes=["x"], channels=4)
     got = {os.path.basename(s["origin"]): s["image"][0, 0].tolist() for s in rgba}
     assert got["rgba.png"] == [10, 20, 30, 128] and got["rgb.png"] == [10, 20, 30, 255]
+
+
+def test_len_is_the_planned_file_count(coordinator, labelled):
+    """Issue 17: len(ds) and len(loader) raised TypeError although the plan knows the count."""
+    n = sum(PER_CLASS.values())
+    ds = ImageFlightDataset(labelled, coordinator=coordinator, classes=CLASSES, num_partitions=4)
+    assert len(ds) == n
+    assert len(DataLoader(ds, batch_size=5, num_workers=0)) == -(-n // 5)
+    assert len(list(ds)) == n
+    with pytest.raises(TypeError, match="drop_image_failures=False"):
+        len(ImageFlightDataset(labelled, coordinator=coordinator, classes=CLASSES, drop_image_failures=True))
+    with pytest.raises(TypeError, match="each rank"):
+        len(ImageFlightDataset(labelled, coordinator=coordinator, classes=CLASSES, rank=0, world_size=2))
+
+
+@pytest.mark.parametrize("classes, match", [
+    (["ant", "bee"], r"8 of the 24 files .* 'cls' value not in classes"),
+    (["ants", "bees", "cats"], r"24 of the 24 files"),
+    (["ant", "bee", "cat", "bee"], "duplicates: \\['bee'\\]"),
+    ([0, 1, 2], r"values of the label column 'cls' \(string: str\)"),
+])
+def test_wrong_classes_fail_at_construction(coordinator, labelled, classes, match):
+    """Issue 17: a wrong classes= list failed only mid-iteration, at the first unknown label."""
+    with pytest.raises(imageflight.InvalidArgument, match=match):
+        ImageFlightDataset(labelled, coordinator=coordinator, classes=classes)

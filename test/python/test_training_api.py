@@ -97,3 +97,22 @@ def test_resize_shorter_side_on_the_server(coordinator, corpus):
     short = min(w, h)
     want = (16, round(16 * w / short)) if h == short else (round(16 * h / short), 16)
     assert got == want, (w, h)
+
+
+# --- misspelled keywords name the public function and the closest keyword ---------------
+
+@pytest.mark.parametrize("func", [C.read_images, C.iter_batches, C.get_plan, imageflight.read_images],
+                         ids=["read_images", "iter_batches", "get_plan", "package-read_images"])
+@pytest.mark.parametrize("bad, good", [("recursve", "recursive"), ("path_glob", "path_glob_filter"),
+                                       ("fileExtensions", "file_extensions")])
+def test_misspelled_keyword_names_the_public_function(func, bad, good):
+    with pytest.raises(TypeError) as err:
+        func("/data", **{bad: True})
+    msg = str(err.value)
+    assert msg.startswith(f"{func.__name__}() got an unexpected keyword argument {bad!r}"), msg
+    assert f"did you mean {good!r}?" in msg and "build_command" not in msg, msg
+
+
+def test_unrelated_keyword_gets_no_suggestion():
+    with pytest.raises(TypeError, match=r"^read_images\(\) got an unexpected keyword argument 'zzz'$"):
+        C.read_images("/data", zzz=1)
