@@ -211,3 +211,27 @@ def test_wrong_classes_fail_at_construction(coordinator, labelled, classes, matc
     """Issue 17: a wrong classes= list failed only mid-iteration, at the first unknown label."""
     with pytest.raises(imageflight.InvalidArgument, match=match):
         ImageFlightDataset(labelled, coordinator=coordinator, classes=classes)
+
+
+def test_null_tensor_of_an_invalid_row_is_skipped():
+    """With drop_image_failures=False (the default) an invalid image's tensor is null;
+    to_numpy_ndarray() refused the whole batch ("Array contains nulls")."""
+    from imageflight._image import IMAGE_STRUCT
+
+    img = pa.array([
+        {"origin": "file:/d/cls=a/bad.png", "height": -1, "width": -1, "nChannels": -1,
+         "mode": -1, "data": b""},
+        {"origin": "file:/d/cls=a/x.png", "height": 1, "width": 2, "nChannels": 3, "mode": 16,
+         "data": bytes([1, 2, 3, 4, 5, 6])},
+    ], type=IMAGE_STRUCT)
+    ttype = pa.fixed_shape_tensor(pa.float32(), (2, 3))
+    storage = pa.array([None, list(range(6))], pa.list_(pa.float32(), 6))
+    schema = pa.schema([pa.field("image", IMAGE_STRUCT), pa.field("cls", pa.utf8()),
+                        pa.field("tensor", ttype)])
+    batch = pa.RecordBatch.from_arrays(
+        [img, pa.array(["a", "a"]), pa.ExtensionArray.from_storage(ttype, storage)], schema=schema)
+    plan = imageflight.Plan(coordinator="grpc://x:1", schema=schema, endpoints=())
+    out = list(ImageFlightDataset(plan=plan, classes=["a"])._samples(batch.slice(0)))
+    assert len(out) == 1 and out[0]["tensor"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    out = list(ImageFlightDataset(plan=plan, classes=["a"])._samples(batch.slice(1)))
+    assert len(out) == 1 and out[0]["tensor"].tolist() == [[0, 1, 2], [3, 4, 5]]

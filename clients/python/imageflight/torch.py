@@ -378,6 +378,13 @@ def _tensor_rows(col: Any):
 
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
+    if col.null_count and isinstance(col.type, pa.FixedShapeTensorType):
+        # Invalid images have a null tensor (skipped by the caller); to_numpy_ndarray()
+        # refuses nulls, so read the fixed-size storage, null slots included.
+        st = col.storage
+        size = st.type.list_size
+        flat = st.values.slice(st.offset * size, len(st) * size).to_numpy(zero_copy_only=False)
+        return flat.reshape((len(col), *col.type.shape))
     if hasattr(col, "to_numpy_ndarray"):
         return col.to_numpy_ndarray()
     if isinstance(col.type, pa.ExtensionType) and hasattr(col, "storage"):
