@@ -3,11 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/imageflight/imageflight/cmd/internal/cliconfig"
 	"github.com/imageflight/imageflight/pkg/client"
+	"github.com/imageflight/imageflight/pkg/membership"
 	"github.com/imageflight/imageflight/pkg/wire"
 	"github.com/urfave/cli/v2"
 )
@@ -41,12 +44,26 @@ func statusCommand() *cli.Command {
 			if err := json.Unmarshal(body, &st); err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tLOCATION\tHOST\tCAPACITY\tACTIVE\tVERSION")
-			for _, m := range st.Members {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", m.Name, m.Role, m.State, m.Location, m.Host, m.Capacity, m.Active, m.Version)
-			}
-			return tw.Flush()
+			return writeStatus(os.Stdout, st)
 		},
 	}
+}
+
+// writeStatus prints the members as a table. ACTIVE is "-" for members
+// that serve no streams (the coordinator) and "?" for a worker that did not
+// answer, rather than the wire's -1 for both.
+func writeStatus(w io.Writer, st wire.ClusterStatus) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tLOCATION\tHOST\tCAPACITY\tACTIVE\tVERSION")
+	for _, m := range st.Members {
+		active := strconv.FormatInt(m.Active, 10)
+		switch {
+		case m.Role == membership.RoleCoordinator:
+			active = "-"
+		case m.Active < 0:
+			active = "?"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.Name, m.Role, m.State, m.Location, m.Host, m.Capacity, active, m.Version)
+	}
+	return tw.Flush()
 }

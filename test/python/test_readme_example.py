@@ -45,7 +45,7 @@ SH_BLOCKS = blocks("sh")
 
 
 def test_the_readmes_have_the_blocks():
-    assert len([p for p in PY_BLOCKS if p.values[0] == "README.md"]) == 2
+    assert len([p for p in PY_BLOCKS if p.values[0] == "README.md"]) == 3
     assert len([p for p in PY_BLOCKS if p.values[0] != "README.md"]) == 5
     for p in PY_BLOCKS:  # the convention: no placeholder hosts or paths to substitute
         code = p.values[2]
@@ -128,9 +128,20 @@ def test_python_block_runs_as_written(name, line, code, in_docs_folder, request,
     if "torch" in code:
         pytest.importorskip("torch", reason="torch not installed (IMAGEFLIGHT_TEST_TORCH=1 test/python/setup.sh)")
         # The DataLoader forks: run in a fresh interpreter, with a guard against hangs.
-        res = subprocess.run([sys.executable, "-c", code + textwrap.dedent("""
-            print("SAMPLE-OK", epoch, image.shape, int(label), len(ds.classes))
-            """)], capture_output=True, text=True, timeout=300, cwd=in_docs_folder)
+        if "optimizer" in code:  # the training step: server-side resize, crop, normalisation
+            check = """
+                assert x.shape == (8, 3, 56, 56) and x.dtype == torch.float32, x.shape
+                assert -2.2 < float(x.min()) < float(x.max()) < 2.7, (x.min(), x.max())
+                assert y.dtype == torch.int64 and 0 <= int(y.min()) <= int(y.max()) < 3
+                assert len(loader) == -(-len(ds) // 8) and torch.isfinite(loss)
+                print("SAMPLE-OK 1")
+                """
+        else:
+            check = """
+                print("SAMPLE-OK", epoch, image.shape, int(label), len(ds.classes))
+                """
+        res = subprocess.run([sys.executable, "-c", code + textwrap.dedent(check)],
+                             capture_output=True, text=True, timeout=300, cwd=in_docs_folder)
         assert res.returncode == 0 and "SAMPLE-OK 1" in res.stdout, res.stdout + res.stderr
         return
     spark = request.getfixturevalue("spark") if "spark" in code else None

@@ -134,20 +134,17 @@ def pushdown(spark):
     spark.conf.unset("spark.sql.python.filterPushdown.enabled")
 
 
-def test_spark_pushes_partition_filters(pushdown, metered, corpus):
+def test_spark_keeps_filters_and_option_prunes_folders(pushdown, metered, corpus):
+    """With pushdown enabled no filter is pushed (pruned partitions would outlive the query,
+    see test_spark_filtered_query_does_not_leak_into_later_queries): Spark evaluates every
+    where, with Spark's results; the partitionFilters option is what reads fewer folders."""
     spark = pushdown
     df = spark.read.format("imageflight").option("coordinator", metered.location).load(corpus.images)
     q = df.where("cls = 'png' and image.height > 0")
-    # explain("formatted") lists the pushed filters; no Filter node is left above the scan.
     formatted = spark._jvm.PythonSQLUtils.explainString(q._jdf.queryExecution(), "formatted")
-    assert "PushedFilters: [IsNotNull(cls), EqualTo(cls,png)]" in formatted, formatted
-    simple = spark._jvm.PythonSQLUtils.explainString(q._jdf.queryExecution(), "simple")
-    assert "cls = png" not in simple and "BatchScan imageflight" in simple, simple
-    before = images_read(metered)
-    got = sorted((rel_of(corpus, r.image.origin), r.cls) for r in q.select("image.origin", "cls", "image").collect())
-    n_png = len(listed(corpus, "images/cls=png/"))
-    assert images_read(metered) - before == n_png  # only the png folder was read
+    assert "PushedFilters" not in formatted and "(cls#" in formatted.split("Filter", 2)[2], formatted
     ref = spark.read.format("image").load(corpus.images).where("cls = 'png' and image.height > 0")
+    got = sorted((rel_of(corpus, r.image.origin), r.cls) for r in q.select("image.origin", "cls", "image").collect())
     assert got == sorted((rel_of(corpus, r.image.origin), r.cls) for r in ref.collect())
     zero = "images/cls=broken/zero.png"  # Spark's file scan skips zero-length files (test_spark_oracle)
     for where in ("cls in ('png', 'other')", "cls <> 'jpeg'", "cls is null", "not (cls = 'png')", "cls >= 'p'"):
@@ -156,6 +153,13 @@ def test_spark_pushes_partition_filters(pushdown, metered, corpus):
         theirs = sorted(rel_of(corpus, r.origin) for r in
                         spark.read.format("image").load(corpus.images).where(where).select("image.origin").collect())
         assert mine == theirs, where
+    pruned = (spark.read.format("imageflight").option("coordinator", metered.location)
+              .option("partitionFilters", '[{"column": "cls", "op": "=", "value": "png"}]').load(corpus.images))
+    before = images_read(metered)
+    n_png = len(listed(corpus, "images/cls=png/"))
+    assert {r.cls for r in pruned.select("cls").collect()} == {"png"}
+    assert images_read(metered) - before == n_png  # only the png folder was read
+    assert pruned.count() == n_png
 
 
 def test_spark_without_pushdown_still_filters(spark, coordinator, corpus):
@@ -175,3 +179,39 @@ def test_spark_options_and_paths(spark, coordinator, corpus):
     assert df.columns == ["image", "failure", "cls"] or df.columns == ["image", "failure"]
     rows = df.collect()
     assert all(len(x.image.data) == 0 and x.failure for x in rows)
+
+
+def _by_cls(rows):
+    return {r["cls"]: r["count"] for r in rows}
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
+def test_spark_filtered_query_does_not_leak_into_later_queries(pushdown, coordinator, corpus, cached):
+    """Issue 17: PySpark 4.3 keeps the partitions a filter-pushdown planner returned on the
+    DataFrame's source (PythonScanBuilder.pushFilters -> PythonDataSourceV2.setReadInfo) and
+    reuses them for every later query that pushes nothing. A source that pruned folders for
+    one query therefore served the pruned rows to the next unfiltered count(), groupBy and
+    cache materialisation on the same DataFrame."""
+    spark = pushdown
+    want = {}
+    for rel in listed(corpus, "images/"):
+        cls = rel.split("/")[1].split("=", 1)[1]
+        want[cls] = want.get(cls, 0) + 1
+    total = sum(want.values())
+    df = spark.read.format("imageflight").option("coordinator", coordinator).load(corpus.images)
+    if cached:
+        assert df.where("cls = 'png'").count() == want["png"]  # a pushed query before cache()
+        df.cache()
+    try:
+        assert df.count() == total
+        for cls in ("png", "jpeg", "png"):
+            assert df.where(f"cls = '{cls}'").count() == want[cls], cls
+            assert df.count() == total, f"after where(cls = {cls!r})"
+            assert _by_cls(df.groupBy("cls").count().collect()) == want, f"after where(cls = {cls!r})"
+        assert df.where("cls in ('png', 'other')").count() == want["png"] + want["other"]
+        assert df.where("cls <> 'jpeg'").count() == total - want["jpeg"]
+        assert df.where("image.height > 0").count() < total  # a filter Spark keeps
+        assert df.count() == total
+        assert len(df.select("image.origin").collect()) == total
+    finally:
+        df.unpersist()

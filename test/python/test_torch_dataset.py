@@ -144,3 +144,94 @@ def test_tensor_column_and_invalid_rows():
     assert s["image"].tolist() == [[[3, 2, 1], [6, 5, 4]]]
     assert s["tensor"].shape == (2, 3) and s["tensor"].tolist() == [[0, 1, 2], [3, 4, 5]]
     assert list(ImageFlightDataset(plan=plan, classes=["a"])) == []
+
+
+@pytest.fixture(scope="module")
+def mixed_modes(corpus):
+    """mixed/cls=x/: one 4x5 PNG each of RGBA, gray, gray+alpha (decoded as 3 channels,
+    as Spark does) and RGB (an ImageFolder
+    of mixed PNGs as found in the wild)."""
+    from PIL import Image
+
+    d = os.path.join(corpus.root, "mixed")
+    if not os.path.isdir(d):
+        sub = os.path.join(d, "cls=x")
+        os.makedirs(sub)
+        rgba = np.zeros((4, 5, 4), np.uint8)
+        rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3] = 10, 20, 30, 128
+        Image.fromarray(rgba, "RGBA").save(os.path.join(sub, "rgba.png"))
+        Image.fromarray(np.full((4, 5), 77, np.uint8), "L").save(os.path.join(sub, "gray.png"))
+        Image.fromarray(np.full((4, 5, 2), 99, np.uint8), "LA").save(os.path.join(sub, "la.png"))
+        Image.fromarray(rgba[..., :3].copy(), "RGB").save(os.path.join(sub, "rgb.png"))
+    return d
+
+
+def test_default_is_three_channel_rgb_like_imagefolder(coordinator, mixed_modes):
+    """Issue 17: RGBA PNGs came out H x W x 4 and the default collate failed on a folder
+    mixing them with RGB ones; ImageFolder's convert("RGB") gives 3 channels for all."""
+    from PIL import Image
+
+    ds = ImageFlightDataset(mixed_modes, coordinator=coordinator, classes=["x"])
+    batches = list(DataLoader(ds, batch_size=4, num_workers=0))
+    assert len(batches) == 1
+    imgs, origins = batches[0]["image"], batches[0]["origin"]
+    assert imgs.shape == (4, 4, 5, 3) and imgs.dtype == torch.uint8
+    for img, origin in zip(imgs, origins):
+        path = origin[len("file:"):] if origin.startswith("file:") else origin
+        want = np.asarray(Image.open(path).convert("RGB"))  # torchvision's default loader
+        assert img.numpy().tolist() == want.tolist(), origin
+    keep = ImageFlightDataset(mixed_modes, coordinator=coordinator, classes=["x"], channels=None)
+    shapes = {os.path.basename(s["origin"]): tuple(s["image"].shape) for s in keep}
+    assert shapes == {"rgba.png": (4, 5, 4), "gray.png": (4, 5, 3), "la.png": (4, 5, 3), "rgb.png": (4, 5, 3)}
+    rgba = ImageFlightDataset(mixed_modes, coordinator=coordinator, classes=["x"], channels=4)
+    got = {os.path.basename(s["origin"]): s["image"][0, 0].tolist() for s in rgba}
+    assert got["rgba.png"] == [10, 20, 30, 128] and got["rgb.png"] == [10, 20, 30, 255]
+
+
+def test_len_is_the_planned_file_count(coordinator, labelled):
+    """Issue 17: len(ds) and len(loader) raised TypeError although the plan knows the count."""
+    n = sum(PER_CLASS.values())
+    ds = ImageFlightDataset(labelled, coordinator=coordinator, classes=CLASSES, num_partitions=4)
+    assert len(ds) == n
+    assert len(DataLoader(ds, batch_size=5, num_workers=0)) == -(-n // 5)
+    assert len(list(ds)) == n
+    with pytest.raises(TypeError, match="drop_image_failures=False"):
+        len(ImageFlightDataset(labelled, coordinator=coordinator, classes=CLASSES, drop_image_failures=True))
+    with pytest.raises(TypeError, match="each rank"):
+        len(ImageFlightDataset(labelled, coordinator=coordinator, classes=CLASSES, rank=0, world_size=2))
+
+
+@pytest.mark.parametrize("classes, match", [
+    (["ant", "bee"], r"8 of the 24 files .* 'cls' value not in classes"),
+    (["ants", "bees", "cats"], r"24 of the 24 files"),
+    (["ant", "bee", "cat", "bee"], "duplicates: \\['bee'\\]"),
+    ([0, 1, 2], r"values of the label column 'cls' \(string: str\)"),
+])
+def test_wrong_classes_fail_at_construction(coordinator, labelled, classes, match):
+    """Issue 17: a wrong classes= list failed only mid-iteration, at the first unknown label."""
+    with pytest.raises(imageflight.InvalidArgument, match=match):
+        ImageFlightDataset(labelled, coordinator=coordinator, classes=classes)
+
+
+def test_null_tensor_of_an_invalid_row_is_skipped():
+    """With drop_image_failures=False (the default) an invalid image's tensor is null;
+    to_numpy_ndarray() refused the whole batch ("Array contains nulls")."""
+    from imageflight._image import IMAGE_STRUCT
+
+    img = pa.array([
+        {"origin": "file:/d/cls=a/bad.png", "height": -1, "width": -1, "nChannels": -1,
+         "mode": -1, "data": b""},
+        {"origin": "file:/d/cls=a/x.png", "height": 1, "width": 2, "nChannels": 3, "mode": 16,
+         "data": bytes([1, 2, 3, 4, 5, 6])},
+    ], type=IMAGE_STRUCT)
+    ttype = pa.fixed_shape_tensor(pa.float32(), (2, 3))
+    storage = pa.array([None, list(range(6))], pa.list_(pa.float32(), 6))
+    schema = pa.schema([pa.field("image", IMAGE_STRUCT), pa.field("cls", pa.utf8()),
+                        pa.field("tensor", ttype)])
+    batch = pa.RecordBatch.from_arrays(
+        [img, pa.array(["a", "a"]), pa.ExtensionArray.from_storage(ttype, storage)], schema=schema)
+    plan = imageflight.Plan(coordinator="grpc://x:1", schema=schema, endpoints=())
+    out = list(ImageFlightDataset(plan=plan, classes=["a"])._samples(batch.slice(0)))
+    assert len(out) == 1 and out[0]["tensor"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    out = list(ImageFlightDataset(plan=plan, classes=["a"])._samples(batch.slice(1)))
+    assert len(out) == 1 and out[0]["tensor"].tolist() == [[0, 1, 2], [3, 4, 5]]

@@ -7,10 +7,12 @@ what the coordinator would refuse."""
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import json
 import math
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ._errors import InvalidArgument
 from ._wire import parse_descriptor
@@ -62,6 +64,26 @@ def resolve_path(path: str) -> str:
     if "://" in path or path.startswith("file:") or os.path.isabs(path):
         return path
     return os.path.abspath(path)
+
+
+#: The keyword-only selection options of build_command, which read_images, iter_batches
+#: and get_plan take as ``**selection``.
+SELECTION_KEYS = ("base_path", "path_glob_filter", "file_extensions", "limit",
+                  "partition_filters", "pixels", "failure_reasons")
+
+
+def check_selection(public: Callable[..., Any], selection: Dict[str, Any]) -> None:
+    """Raises TypeError for a keyword in ``selection`` that ``public`` (a public function
+    taking ``**selection``) does not know, naming that function -- not build_command,
+    which the user never called -- and the closest valid keyword."""
+    for key in selection:
+        if key in SELECTION_KEYS:
+            continue
+        params = [n for n, p in inspect.signature(public).parameters.items()
+                  if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        close = difflib.get_close_matches(key, params + list(SELECTION_KEYS), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise TypeError(f"{public.__name__}() got an unexpected keyword argument {key!r}{hint}")
 
 
 def build_command(

@@ -85,8 +85,9 @@ def get_plan(
     if isinstance(path_or_command, dict):
         command = path_or_command
     else:
-        from ._options import build_command
+        from ._options import build_command, check_selection
 
+        check_selection(get_plan, selection)
         command = build_command(path_or_command, recursive, num_partitions,
                                 drop_image_failures, sample_ratio, seed,
                                 transforms=transforms, tensor=tensor, fast_resize=fast_resize,

@@ -43,7 +43,7 @@ from ._errors import (
     Unavailable,
 )
 from ._image import IMAGE_FIELDS, IMAGE_STRUCT, labels_to_indices, to_numpy
-from ._options import _as_bool, _as_float, _as_int, _check_stall_timeout, build_command
+from ._options import _as_bool, _as_float, _as_int, _check_stall_timeout, build_command, check_selection
 from ._plan import COORDINATOR_ENV, DEFAULT_COORDINATOR, Endpoint, Plan, get_plan, resolve_coordinator
 from ._stats import REASON_IN_WORKER_LOG, FailedImage, ReadStats
 from ._stream import (
@@ -161,6 +161,7 @@ def read_images(
         (``base_path``, ``path_glob_filter``, ``file_extensions``, ``limit``,
         ``partition_filters``, ``pixels``, ``failure_reasons``).
     """
+    check_selection(read_images, selection)
     command = build_command(path, recursive, num_partitions, drop_image_failures, sample_ratio, seed,
                             transforms=transforms, tensor=tensor, fast_resize=fast_resize, **selection)
     if max_workers is not None:
@@ -247,6 +248,7 @@ def iter_batches(
 
     Closing the iterator early (``break``, ``close()``) cancels the open streams.
     """
+    check_selection(iter_batches, selection)
     timeout = _check_common(coordinator, timeout, stall_timeout, on_batch, stats)
     stall_timeout = _check_stall_timeout(stall_timeout)
     if shuffle_seed is not None:

@@ -15,10 +15,16 @@ Selection options (docs/protocol.md): ``load(p1, p2, ...)`` and Hadoop globs in 
 ``basePath``, ``pathGlobFilter``, ``fileExtensions`` (comma-separated), ``limit``;
 ``pixels=false`` reads headers only (empty ``data``: PySpark 4.3's Python data sources are
 not told which columns a query needs, so ``count()`` cannot ask for it by itself);
-``failureReasons=true`` adds a ``failure`` column. With
-``spark.sql.python.filterPushdown.enabled=true``, ``where`` filters on partition columns
-are pushed to the coordinator (``partitionFilters``): only matching folders are read, and
-``df.explain("formatted")`` lists them under ``PushedFilters``.
+``failureReasons=true`` adds a ``failure`` column; ``partitionFilters`` (a JSON list,
+docs/protocol.md §1.2) reads only the matching ``key=value`` folders.
+
+No filter is pushed, whatever ``spark.sql.python.filterPushdown.enabled`` says: PySpark
+4.3 keeps the partitions a pushdown planner returned on the DataFrame's source
+(``PythonScanBuilder.pushFilters`` -> ``PythonDataSourceV2.setReadInfo``) and reuses them
+for every later query that pushes nothing, so partitions pruned for ``where(cls='a')``
+would be what the next ``count()``, ``groupBy`` or cache of the same DataFrame reads
+(issue 17). Spark evaluates every ``where`` itself; to read fewer folders, put the filter in
+the DataFrame's definition with the ``partitionFilters`` option.
 
 The DataFrame has the schema of ``spark.read.format("image").load(...)``: a nullable struct
 column ``image`` (origin string, height int, width int, nChannels int, mode int, data binary,
@@ -45,8 +51,6 @@ later queries on the same DataFrame reuse them without calling the reader again.
 from __future__ import annotations
 
 import json
-import math
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -56,9 +60,7 @@ from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 from pyspark.sql.types import (
     BinaryType,
     DataType,
-    DoubleType,
     IntegerType,
-    LongType,
     StringType,
     StructField,
     StructType,
@@ -253,38 +255,7 @@ class ImageFlightDataSource(DataSource):
             key, planned_at, p = cached
             if key == s.plan_key and 0 <= time.time() - planned_at < s.plan_ttl:
                 plan = p
-        # Spark raises DATA_SOURCE_PUSHDOWN_DISABLED when a reader implements pushFilters
-        # while spark.sql.python.filterPushdown.enabled is false (the default), and tells
-        # the reader nothing about that setting: the filtering reader is returned only to
-        # the planner that pushes filters (see _pushdown_planner).
-        cls = ImageFlightFilteringReader if _pushdown_planner() else ImageFlightReader
-        return cls(s, schema, plan=plan)
-
-
-def _pushdown_planner() -> bool:
-    """Whether the caller is Spark's filter-pushdown planner
-    (pyspark/sql/worker/data_source_pushdown_filters.py, run only when
-    spark.sql.python.filterPushdown.enabled is true) rather than the plain read planner."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_filename.endswith("data_source_pushdown_filters.py"):
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _command_kwargs(command: Dict[str, Any], filters: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-    """build_command keywords for ``command`` with ``filters`` added to its partitionFilters."""
-    names = {"path": "path", "recursive": "recursive", "numPartitions": "num_partitions",
-             "dropImageFailures": "drop_image_failures", "sampleRatio": "sample_ratio", "seed": "seed",
-             "transforms": "transforms", "tensor": "tensor", "fastResize": "fast_resize",
-             "basePath": "base_path", "pathGlobFilter": "path_glob_filter",
-             "fileExtensions": "file_extensions", "limit": "limit",
-             "partitionFilters": "partition_filters", "pixels": "pixels",
-             "failureReasons": "failure_reasons"}
-    kwargs = {names[k]: v for k, v in command.items()}
-    kwargs["partition_filters"] = list(kwargs.get("partition_filters") or []) + list(filters)
-    return kwargs
+        return ImageFlightReader(s, schema, plan=plan)
 
 
 class ImageFlightPartition(InputPartition):
@@ -315,21 +286,13 @@ class ImageFlightReader(DataSourceReader):
         state["_plan"] = None
         return state
 
-    #: partitionFilters pushed by Spark (ImageFlightFilteringReader.pushFilters).
-    _pushed: Tuple[Dict[str, Any], ...] = ()
-
     def partitions(self) -> List[InputPartition]:
         s = self.settings
         plan, self._plan = self._plan, None
-        command = s.command
-        if self._pushed:
-            command = _client.build_command(**_command_kwargs(command, self._pushed))
-            plan = None  # the plan made for schema() read every folder
         if plan is None:
-            plan = _client.get_plan(command, s.coordinator, timeout=s.timeout)
+            plan = _client.get_plan(s.command, s.coordinator, timeout=s.timeout)
         want = [f.name for f in self.schema.fields[1:] if f.name not in _DATA_COLUMNS]
         have = [f.name for f in plan.schema if f.name not in _DATA_COLUMNS]
-        _check_pushed_types(self._pushed, self.schema, plan.schema)
         if want != have:
             raise _client.ImageFlightError(
                 f"imageflight: partition columns of {s.path!r} are {have}, but the DataFrame "
@@ -362,85 +325,6 @@ class ImageFlightReader(DataSourceReader):
                 f"run the query on the new DataFrame",
                 rows_received=err.rows_received, reason=err.reason,
             ) from err
-
-
-class ImageFlightFilteringReader(ImageFlightReader):
-    """The reader Spark's filter-pushdown planner gets: filters on partition columns
-    become the descriptor's partitionFilters, so the coordinator plans only the files of
-    the folders that pass them (and Spark does not evaluate them again)."""
-
-    def pushFilters(self, filters):  # noqa: N802 - Spark's name
-        columns = {f.name: f.dataType for f in self.schema.fields[1:] if f.name not in _DATA_COLUMNS}
-        pushed, rest = [], []
-        for f in filters:
-            wire = _partition_filter(f, columns)
-            if wire is None:
-                rest.append(f)
-            else:
-                pushed.append(wire)
-        self._pushed = tuple(pushed)
-        return rest
-
-
-#: Spark types whose values the coordinator compares as Spark does (it types folder
-#: values as int, long, double or string).
-_PUSHABLE_TYPES = (StringType, IntegerType, LongType, DoubleType)
-
-
-def _literal(value: Any, typ: DataType) -> bool:
-    if isinstance(typ, StringType):
-        return isinstance(value, str)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return math.isfinite(value)
-
-
-def _partition_filter(f: Any, columns: Dict[str, DataType]) -> Optional[Dict[str, Any]]:
-    """A pyspark.sql.datasource filter on one partition column as a partitionFilters entry,
-    or None when it cannot be pushed."""
-    from pyspark.sql import datasource as ds
-
-    ops = {ds.EqualTo: "=", ds.GreaterThan: ">", ds.GreaterThanOrEqual: ">=", ds.LessThan: "<",
-           ds.LessThanOrEqual: "<=", ds.In: "in", ds.IsNull: "isNull", ds.IsNotNull: "isNotNull"}
-    negate = isinstance(f, ds.Not) and type(f.child) in (ds.EqualTo, ds.IsNull)
-    inner = f.child if negate else f
-    op = ops.get(type(inner))
-    attr = getattr(inner, "attribute", ())
-    if op is None or len(attr) != 1 or attr[0] not in columns:
-        return None
-    typ = columns[attr[0]]
-    if not isinstance(typ, _PUSHABLE_TYPES):
-        return None
-    out: Dict[str, Any] = {"column": attr[0], "op": op}
-    if negate:
-        out["op"] = "!=" if op == "=" else "isNotNull"
-    if op == "in":
-        if not all(_literal(v, typ) for v in inner.value):
-            return None
-        out["values"] = list(inner.value)
-    elif op not in ("isNull", "isNotNull"):
-        if not _literal(inner.value, typ):
-            return None
-        out["value"] = inner.value
-    return out
-
-
-def _check_pushed_types(pushed: Sequence[Dict[str, Any]], schema: StructType, server: pa.Schema) -> None:
-    """Pushed filters are evaluated on the server's typed folder values: refuse a column
-    whose Spark type (a user-specified schema) differs from the server's, where Spark's
-    comparison would differ (e.g. '10' < '9' as strings, 10 > 9 as ints)."""
-    for f in pushed:
-        col = f["column"]
-        idx = server.get_field_index(col)
-        if idx < 0:
-            continue  # the plan's column check reports it
-        if _spark_type_of(server.field(idx).type) != schema[col].dataType:
-            raise _client.InvalidArgument(
-                f"imageflight: cannot push the filter on {col!r}: the DataFrame types it "
-                f"{schema[col].dataType.simpleString()}, the server infers "
-                f"{_spark_type_of(server.field(idx).type).simpleString()}; read with the inferred "
-                f"schema, or cast the column in the filter"
-            )
 
 
 def _check_user_schema(schema: StructType) -> None:

@@ -12,7 +12,7 @@ never imports torch).
     loader = DataLoader(ds, batch_size=None, num_workers=2)
     for epoch in range(3):
         ds.set_epoch(epoch)
-        for sample in loader:   # {"image": uint8 HxWxC tensor, "label": int, "origin": str}
+        for sample in loader:   # {"image": uint8 HxWx3 tensor, "label": int, "origin": str}
             ...
 
 **Planning** happens once, in the process that creates the dataset (GetFlightInfo), or
@@ -82,9 +82,14 @@ class ImageFlightDataset(IterableDataset):
     """An imageflight read as a PyTorch ``IterableDataset`` of samples (dicts):
 
     - ``"image"``: the pixels, uint8 (uint16 for 16-bit images) height x width x channels,
-      a ``torch.Tensor`` (``as_tensor=True``, default) or a numpy array; R, G, B(, A) order
-      by default (``rgb=False``: Spark's B, G, R), gray as 3 channels unless
-      ``channels=1``; ``transform(image)`` applied when given;
+      a ``torch.Tensor`` (``as_tensor=True``, default) or a numpy array; R, G, B order by
+      default (``rgb=False``: Spark's B, G, R); ``transform(image)`` applied when given.
+      ``channels=3`` (default) gives every image 3 channels, as torchvision's
+      ``ImageFolder`` does with ``convert("RGB")``: gray repeated, alpha dropped (not
+      composited), so the default collate can stack any folder. To keep alpha pass
+      ``channels=4`` (RGBA for all, opaque alpha added where there is none) or
+      ``channels=None`` (as decoded: RGBA stays 4 channels, gray becomes 3);
+      ``channels=1``: BT.601 luma;
     - ``"label"``: the class index of the label column's value (``classes``), -1 for a
       null value; ``target_transform(label)`` applied when given. Only when there is a
       label column;
@@ -92,8 +97,15 @@ class ImageFlightDataset(IterableDataset):
     - ``"tensor"``: the row of a ``tensor`` column when the server sends one (an Arrow
       ``fixed_shape_tensor`` column), as a tensor/array of its shape.
 
-    Invalid images are dropped by the server (``drop_image_failures=True``, default); with
-    ``False`` their rows are skipped here and listed in ``stats.failed`` of the worker.
+    Invalid images are skipped here and listed in ``stats.failed`` of the worker
+    (``drop_image_failures=False``, default, so the plan counts the files: ``len()``), or
+    dropped by the server (``True``).
+
+    ``len(ds)`` (and so ``len(DataLoader(ds, ...))``) is the number of planned files, known
+    from the plan without decoding; an epoch yields that many samples less the invalid
+    images. It raises TypeError, saying why, when the plan has no count
+    (``drop_image_failures=True``) or the plan is shared by several ranks (the per-rank
+    counts are not in the plan).
 
     Args:
       path, coordinator, recursive, num_partitions, drop_image_failures, sample_ratio,
@@ -103,7 +115,9 @@ class ImageFlightDataset(IterableDataset):
         partition column, if any; ``None``: no label).
       classes: the class names, index = position. ``None``: the sorted distinct values of
         the label column, found by reading the whole folder once in ``__init__`` (pass
-        ``classes`` to avoid that pass).
+        ``classes`` to avoid that pass). Given classes are checked in ``__init__``:
+        distinct, of the label column's type, and -- with ``path`` -- covering every
+        label of the folder (one more listing, with partition filters; no decoding).
       shuffle, shuffle_seed, shuffle_buffer: shuffle the endpoints, their interleaving and
         the rows (through a buffer of ``shuffle_buffer`` rows) with a seed derived from
         ``shuffle_seed``, the epoch and the shard.
@@ -121,7 +135,7 @@ class ImageFlightDataset(IterableDataset):
         *,
         recursive: bool = False,
         num_partitions: int = -1,
-        drop_image_failures: bool = True,
+        drop_image_failures: bool = False,
         sample_ratio: float = 1.0,
         seed: int = 0,
         transforms: Any = None,
@@ -134,7 +148,7 @@ class ImageFlightDataset(IterableDataset):
         shuffle_seed: int = 0,
         shuffle_buffer: int = 0,
         rgb: bool = True,
-        channels: Optional[int] = None,
+        channels: Optional[int] = 3,
         as_tensor: bool = True,
         transform: Optional[Callable[[Any], Any]] = None,
         target_transform: Optional[Callable[[int], Any]] = None,
@@ -185,6 +199,9 @@ class ImageFlightDataset(IterableDataset):
         self.stats = ReadStats()  # this process's reads (each worker has its own copy)
         if label_column is not None and classes is None:
             classes = self._scan_classes()
+        elif label_column is not None:
+            classes = list(classes)
+            self._check_classes(classes)
         self.classes: List[Any] = list(classes) if classes is not None else []
         self.class_to_idx: Dict[Any, int] = {c: i for i, c in enumerate(self.classes)}
 
@@ -199,6 +216,55 @@ class ImageFlightDataset(IterableDataset):
             col = b.column(b.schema.get_field_index(self.label_column))
             seen.update(v for v in pc.unique(col).to_pylist() if v is not None)
         return sorted(seen)
+
+    def _check_classes(self, classes: List[Any]) -> None:
+        """Refuses, before any training, classes that would fail mid-epoch: duplicates,
+        values of another type than the label column's, and (with a path) folders whose
+        label is not among them."""
+        col = self.label_column
+        if len(set(classes)) != len(classes):
+            dup = sorted({c for c in classes if classes.count(c) > 1}, key=str)
+            raise InvalidArgument(f"classes has duplicates: {dup[:10]}")
+        typ = self.plan.schema.field(col).type
+        if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+            ok, want = (lambda v: isinstance(v, str)), "str"
+        elif pa.types.is_integer(typ):
+            ok, want = (lambda v: isinstance(v, int) and not isinstance(v, bool)), "int"
+        else:
+            ok, want = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)), "a number"
+        bad = [c for c in classes if not ok(c)]
+        if bad:
+            raise InvalidArgument(
+                f"classes must be values of the label column {col!r} ({typ}: {want}), got "
+                f"{bad[:5]!r}; e.g. year=2018 folders are ints, cls=cat folders strings")
+        if self.path is None or not classes or len(classes) > 10000:
+            return  # a given plan cannot be listed again; 'in' takes at most 10,000 values
+        read = dict(self._read, drop_image_failures=False, transforms=None, tensor=None,
+                    fast_resize=False)
+        inside = get_plan(self.path, self.coordinator, self.timeout, **read, pixels=False,
+                          partition_filters=[{"column": col, "op": "in", "values": classes}])
+        total = self.plan.total_records
+        if total < 0 or inside.total_records < total:
+            labelled = get_plan(self.path, self.coordinator, self.timeout, **read, pixels=False,
+                                partition_filters=[{"column": col, "op": "isNotNull"}]).total_records
+            if inside.total_records < labelled:
+                raise InvalidArgument(
+                    f"{labelled - inside.total_records} of the {labelled} files under "
+                    f"{self.path!r} have a {col!r} value not in classes {list(classes)[:20]}; "
+                    f"pass classes=None to find the classes by reading the folder")
+
+    def __len__(self) -> int:
+        total = self.plan.total_records
+        if total < 0:
+            raise TypeError(
+                "len(ImageFlightDataset) is the number of planned files, which the server "
+                "counts only with drop_image_failures=False (the default; invalid images are "
+                "then skipped here)")
+        if self.rank_world()[1] > 1:
+            raise TypeError(
+                f"len(ImageFlightDataset): the plan has {total} files for all "
+                f"{self.rank_world()[1]} ranks, but how many each rank reads is not in the plan")
+        return total
 
     def set_epoch(self, epoch: int) -> None:
         """Sets the epoch (the shuffle depends on it); call it in the main process before
@@ -312,6 +378,13 @@ def _tensor_rows(col: Any):
 
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
+    if col.null_count and isinstance(col.type, pa.FixedShapeTensorType):
+        # Invalid images have a null tensor (skipped by the caller); to_numpy_ndarray()
+        # refuses nulls, so read the fixed-size storage, null slots included.
+        st = col.storage
+        size = st.type.list_size
+        flat = st.values.slice(st.offset * size, len(st) * size).to_numpy(zero_copy_only=False)
+        return flat.reshape((len(col), *col.type.shape))
     if hasattr(col, "to_numpy_ndarray"):
         return col.to_numpy_ndarray()
     if isinstance(col.type, pa.ExtensionType) and hasattr(col, "storage"):

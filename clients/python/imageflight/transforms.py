@@ -1,16 +1,24 @@
 """SynapseML ImageTransformer stages, built fluently, for the workers to apply at decode
 time (docs/transforms.md). The stage names and keys are SynapseML's::
 
-    from imageflight import Transforms
-    t = Transforms().resize(224, keep_aspect_ratio=True).centercrop(224, 224)
-    table = imageflight.read_images(path, transforms=t, tensor=Tensor(normalize_mean=..., ...))
+    from imageflight import Tensor, Transforms
+    t = Transforms().resize(256).centercrop(224, 224)   # torchvision's Resize(256), CenterCrop(224)
+    table = imageflight.read_images(path, transforms=t, tensor=Tensor.imagenet())
 
 A plain list of stage dicts (SynapseML's JSON spelling) is accepted wherever a
 ``Transforms`` is."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict, List, Optional, Sequence
+
+from ._errors import InvalidArgument
+
+#: torchvision's ImageNet normalisation (``transforms.Normalize(mean, std)``), for pixels
+#: scaled to [0, 1]: use with ``color_scale_factor=1/255`` (``Tensor.imagenet()`` does).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class Transforms:
@@ -24,11 +32,32 @@ class Transforms:
 
     def resize(self, height: Optional[int] = None, width: Optional[int] = None, *,
                size: Optional[int] = None, keep_aspect_ratio: Optional[bool] = None) -> "Transforms":
-        """``resize(224, keep_aspect_ratio=True)``: shorter side to 224; ``resize(h, w)``:
-        exactly h×w (OpenCV INTER_LINEAR)."""
-        if keep_aspect_ratio is not None or size is not None:
-            return self._add("resize", size=size if size is not None else height,
-                             keepAspectRatio=bool(keep_aspect_ratio))
+        """Resizes with OpenCV's INTER_LINEAR. Three forms:
+
+        - ``resize(224)`` (or ``size=224``): the shorter side becomes 224, the aspect ratio
+          is kept -- torchvision's ``Resize(224)``; the longer side is rounded where
+          torchvision truncates, so it can be one pixel longer (SynapseML's
+          ``size``/``keepAspectRatio: true`` stage);
+        - ``resize(224, keep_aspect_ratio=False)``: 224×224;
+        - ``resize(h, w)``: exactly h×w (torchvision's ``Resize((h, w))``).
+        """
+        if size is not None and (height is not None or width is not None):
+            raise InvalidArgument(f"Transforms.resize: pass size={size} or height/width, not both")
+        if size is None and width is None:
+            size = height
+        if size is not None:
+            keep = True if keep_aspect_ratio is None else bool(keep_aspect_ratio)
+            return self._add("resize", size=size, keepAspectRatio=keep)
+        if height is None:
+            raise InvalidArgument(
+                f"Transforms.resize(width={width}) needs a height: resize(height, width) for "
+                f"exactly height x width, or resize({width}) for the shorter side"
+            )
+        if keep_aspect_ratio is not None:
+            raise InvalidArgument(
+                "Transforms.resize: keep_aspect_ratio applies to the one-size form "
+                f"resize({height}, keep_aspect_ratio=...), not to resize(height, width)"
+            )
         return self._add("resize", height=height, width=width)
 
     def crop(self, x: int, y: int, height: int, width: int) -> "Transforms":
@@ -66,7 +95,13 @@ class Transforms:
 
 
 class Tensor:
-    """SynapseML's toTensor parameters: a ``tensor`` column (C×H×W) beside ``image``."""
+    """SynapseML's toTensor parameters: a ``tensor`` column (C×H×W) beside ``image``.
+
+    SynapseML's arithmetic is ``(pixel * color_scale_factor - mean) / std`` on 0..255
+    pixels, so torchvision's means and stds (for [0, 1] pixels) need
+    ``color_scale_factor=1/255``: ``Tensor.imagenet()`` is ``ToTensor()`` +
+    ``Normalize(IMAGENET_MEAN, IMAGENET_STD)``. Means and stds all below 1 with a scale of
+    1 warn (they would give values up to ~1100)."""
 
     def __init__(self, channel_order: str = "RGB", normalize_mean: Optional[Sequence[float]] = None,
                  normalize_std: Optional[Sequence[float]] = None, color_scale_factor: float = 1.0,
@@ -78,6 +113,14 @@ class Tensor:
             self.params["normalizeMean"] = list(normalize_mean)
         if normalize_std is not None:
             self.params["normalizeStd"] = list(normalize_std)
+        _warn_unscaled(self.params, stacklevel=3)
+
+    @classmethod
+    def imagenet(cls, channel_order: str = "RGB", element_type: str = "float") -> "Tensor":
+        """torchvision's ``ToTensor()`` + ``Normalize(IMAGENET_MEAN, IMAGENET_STD)``:
+        pixels scaled by 1/255, then normalised with ImageNet's means and stds."""
+        return cls(channel_order=channel_order, normalize_mean=IMAGENET_MEAN,
+                   normalize_std=IMAGENET_STD, color_scale_factor=1 / 255, element_type=element_type)
 
     def to_json(self) -> Dict[str, Any]:
         return dict(self.params)
@@ -86,6 +129,26 @@ class Tensor:
         """The parameters as JSON text, e.g. for Spark's ``.option("tensor", ...)``."""
         import json
         return json.dumps(self.to_json())
+
+    def __repr__(self) -> str:
+        return f"Tensor({self.params!r})"
+
+
+def _warn_unscaled(params: Dict[str, Any], stacklevel: int) -> None:
+    """Warns about torchvision-style means/stds (all below 1) on unscaled 0..255 pixels."""
+    mean, std = params.get("normalizeMean"), params.get("normalizeStd")
+    scale = params.get("colorScaleFactor", 1.0)
+    try:
+        suspicious = (bool(mean) and bool(std) and float(scale) == 1.0
+                      and all(abs(float(v)) < 1 for v in list(mean) + list(std)))
+    except (TypeError, ValueError):
+        return  # malformed values: the server names them
+    if suspicious:
+        warnings.warn(
+            "imageflight: normalize_mean/normalize_std are all below 1 (torchvision's values, for "
+            "pixels in [0, 1]) but color_scale_factor is 1, so they apply to 0..255 pixels and give "
+            "values up to ~1100; pass color_scale_factor=1/255 (Tensor.imagenet() for ImageNet's)",
+            UserWarning, stacklevel=stacklevel)
 
 
 def stages_json(transforms: Any) -> Optional[List[Dict[str, Any]]]:
@@ -112,4 +175,6 @@ def tensor_json(tensor: Any) -> Optional[Dict[str, Any]]:
         import json
         text = tensor.strip()
         return tensor_json(json.loads(text) if text[:1] in "{[" else text.lower() in ("true", "1", "yes", "on"))
-    return dict(tensor)
+    params = dict(tensor)
+    _warn_unscaled(params, stacklevel=4)
+    return params
