@@ -235,3 +235,30 @@ def test_null_tensor_of_an_invalid_row_is_skipped():
     assert len(out) == 1 and out[0]["tensor"].tolist() == [[0, 1, 2], [3, 4, 5]]
     out = list(ImageFlightDataset(plan=plan, classes=["a"])._samples(batch.slice(1)))
     assert len(out) == 1 and out[0]["tensor"].tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_finding_the_classes_decodes_nothing(go_bins, corpus, labelled):
+    """Issue 17: classes=None read the whole folder with full decodes (an extra epoch);
+    the labels are partition values, so headers suffice."""
+    import re
+    import urllib.request
+
+    from servers import Cluster, free_port
+
+    port = free_port("127.0.0.1")
+    c = Cluster(go_bins, corpus.root, coordinator_args=["--metrics-listen", f"127.0.0.1:{port}"])
+    try:
+        def pixel_rows() -> float:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60).read().decode()
+            return sum(float(v) for v in re.findall(r"^imageflight_batch_rows_total\{[^}]*\} (\S+)$", text, re.M))
+
+        before = pixel_rows()
+        ds = ImageFlightDataset(labelled, coordinator=c.location, num_partitions=3,
+                                transforms=imageflight.Transforms().resize(32))
+        assert ds.classes == CLASSES
+        assert pixel_rows() == before, "finding the classes decoded images"
+        samples = list(ds)
+        assert len(samples) == sum(PER_CLASS.values())
+        assert pixel_rows() > before  # the metric does count decoded rows
+    finally:
+        c.close()

@@ -207,11 +207,21 @@ class ImageFlightDataset(IterableDataset):
 
     # -------------------------------------------------------------------- planning
 
+    def _header_plan(self, **selection: Any) -> Plan:
+        """A plan of the dataset's files whose rows carry headers only (no decode, no
+        transforms): what finding and checking the classes needs."""
+        read = dict(self._read, drop_image_failures=False, transforms=None, tensor=None,
+                    fast_resize=False)
+        return get_plan(self.path, self.coordinator, self.timeout, **read, pixels=False, **selection)
+
     def _scan_classes(self) -> List[Any]:
-        _log.info("imageflight.torch: reading %s once to find the classes of %r "
+        _log.info("imageflight.torch: listing %s once to find the classes of %r "
                   "(pass classes= to skip this)", self.path, self.label_column)
+        # Headers suffice: the labels are partition values. A given plan= cannot be
+        # planned again, so it is read as it is.
+        plan = self.plan if self.path is None else self._header_plan()
         seen = set()
-        for b in iter_plan(self.plan, max_workers=self.max_workers, timeout=self.timeout,
+        for b in iter_plan(plan, max_workers=self.max_workers, timeout=self.timeout,
                            stall_timeout=self.stall_timeout):
             col = b.column(b.schema.get_field_index(self.label_column))
             seen.update(v for v in pc.unique(col).to_pylist() if v is not None)
@@ -239,14 +249,11 @@ class ImageFlightDataset(IterableDataset):
                 f"{bad[:5]!r}; e.g. year=2018 folders are ints, cls=cat folders strings")
         if self.path is None or not classes or len(classes) > 10000:
             return  # a given plan cannot be listed again; 'in' takes at most 10,000 values
-        read = dict(self._read, drop_image_failures=False, transforms=None, tensor=None,
-                    fast_resize=False)
-        inside = get_plan(self.path, self.coordinator, self.timeout, **read, pixels=False,
-                          partition_filters=[{"column": col, "op": "in", "values": classes}])
+        inside = self._header_plan(partition_filters=[{"column": col, "op": "in", "values": classes}])
         total = self.plan.total_records
         if total < 0 or inside.total_records < total:
-            labelled = get_plan(self.path, self.coordinator, self.timeout, **read, pixels=False,
-                                partition_filters=[{"column": col, "op": "isNotNull"}]).total_records
+            labelled = self._header_plan(
+                partition_filters=[{"column": col, "op": "isNotNull"}]).total_records
             if inside.total_records < labelled:
                 raise InvalidArgument(
                     f"{labelled - inside.total_records} of the {labelled} files under "
