@@ -79,7 +79,7 @@ func TestStandaloneProcess(t *testing.T) {
 	}
 	select {
 	case <-p.Done():
-	case <-time.After(10 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Error("Flight server still serving after Shutdown")
 	}
 }
