@@ -63,7 +63,9 @@ lint() {
   go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 }
 
-go_test() { go test -count=1 -timeout 30m ./...; }
+# -timeout is per package: the HDFS packages start JVM clusters, which a
+# loaded machine starves for many minutes.
+go_test() { go test -count=1 -timeout 90m ./...; }
 
 race_unit() {
   go test -race -count=1 -timeout 30m ./pkg/plan/ ./pkg/flight/ ./pkg/membership/ ./pkg/server/ ./pkg/imagerow/

@@ -61,9 +61,10 @@ type Options struct {
 	NameNodePort, HTTPPort int
 	// Conf is passed to the cluster as -D key=value.
 	Conf map[string]string
-	// StartTimeout bounds the start (default 10 min: a liveness bound; a
+	// StartTimeout bounds the start (default 20 min: a liveness bound; a
 	// cluster that starts in 15 s alone took over 2 min beside two others
-	// at load 20).
+	// at load 20, and over 10 min with 4 CPU hogs added: the JVM is
+	// starved, not stuck).
 	StartTimeout time.Duration
 	// LogLevel of the JVM's log4j root logger (default WARN).
 	LogLevel string
@@ -295,7 +296,7 @@ func StartCluster(opts Options) (*Cluster, error) {
 		opts.Replication = min(opts.DataNodes, 3)
 	}
 	if opts.StartTimeout <= 0 {
-		opts.StartTimeout = 10 * time.Minute
+		opts.StartTimeout = 20 * time.Minute
 	}
 	if opts.LogLevel == "" {
 		opts.LogLevel = "WARN"

@@ -77,7 +77,7 @@ func TestStartFailureIsAnError(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	c, err := hdfstest.StartCluster(hdfstest.Options{DataNodes: 1, NameNodePort: port, StartTimeout: 10 * time.Minute})
+	c, err := hdfstest.StartCluster(hdfstest.Options{DataNodes: 1, NameNodePort: port, StartTimeout: 20 * time.Minute})
 	if err == nil {
 		c.Close()
 		t.Fatal("a cluster on a taken port started")
