@@ -36,7 +36,7 @@ func TestPooledBuffersSurviveTheWire(t *testing.T) {
 	}
 	want := referenceSums(t, dir)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cfg := server.DefaultConfig()
 	cfg.Role = server.RoleStandalone
@@ -100,7 +100,7 @@ func referenceSums(t *testing.T, dir string) map[string][32]byte {
 func readSums(t *testing.T, ctx context.Context, c *client.Client, cmd []byte) map[string][32]byte {
 	var info *aflight.FlightInfo
 	var err error
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for { // the in-process worker joins gossip asynchronously
 		if info, err = c.Plan(ctx, cmd); err == nil || time.Now().After(deadline) {
 			break

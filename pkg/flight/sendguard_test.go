@@ -24,7 +24,11 @@ import (
 // next client.
 func TestSendTimeoutFreesAStalledStream(t *testing.T) {
 	wc := DefaultWorkerConfig()
-	wc.SendTimeout, wc.MaxStreams, wc.BatchBytes = 200*time.Millisecond, 1, 1
+	// The send timeout also applies to the client that does read: under
+	// -race at load 20 a reader paused longer than 200 ms and lost its
+	// stream, so the timeout is far above a reader's pauses (the stalled
+	// client costs the test that long).
+	wc.SendTimeout, wc.MaxStreams, wc.BatchBytes = 10*time.Second, 1, 1
 	r := newRig(t, budgetTree(t, 6, 512), DefaultCoordinatorConfig(), wc, "") // 768 KiB rows
 	info := r.plan(t, `{"path": "`+testBase+`", "numPartitions": 1}`)
 	ticket := info.GetEndpoint()[0].GetTicket()
@@ -45,7 +49,7 @@ func TestSendTimeoutFreesAStalledStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	stalled, err := fc.DoGet(ctx, ticket)
 	if err != nil {

@@ -218,7 +218,7 @@ func TestFileVanishedAfterPlanningFailsTheStreamNamingIt(t *testing.T) {
 func TestDrainRefusesNewStreams(t *testing.T) {
 	r := defaultRig(t)
 	info := r.plan(t, `{"path": "`+testBase+`", "numPartitions": 1}`)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := r.work.Drain(ctx); err != nil {
 		t.Fatal(err)

@@ -33,20 +33,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testConfig is a config for the test cluster with short timeouts.
+// testConfig is a config for the test cluster. Its timeouts are far
+// above a healthy call even on a loaded machine (a JVM at load 20 answers
+// in seconds, not milliseconds); tests of the timeouts set their own.
 func testConfig(c *hdfstest.Cluster) hdfsio.HDFSConfig {
 	cfg := hdfsio.DefaultHDFSConfig()
 	cfg.Conf = hdfsio.HadoopConf{}
 	cfg.NameNodes = []string{c.NameNode()}
-	cfg.DialTimeout = 2 * time.Second
-	cfg.RPCTimeout = 5 * time.Second
+	cfg.DialTimeout = 10 * time.Second
+	cfg.RPCTimeout = 30 * time.Second
 	cfg.Connections = 4
 	return cfg
 }
 
 func newFS(t *testing.T, cfg hdfsio.HDFSConfig) *hdfsio.HDFS {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	h, err := hdfsio.NewHDFS(ctx, cfg)
 	if err != nil {

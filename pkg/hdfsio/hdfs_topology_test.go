@@ -89,7 +89,7 @@ func TestNameserviceResolution(t *testing.T) {
 		t.Fatalf("LoadHadoopConfFromEnv = %v, %q", err, used)
 	}
 	cfg := hdfsio.DefaultHDFSConfig()
-	cfg.DialTimeout, cfg.RPCTimeout = 2*time.Second, 5*time.Second
+	cfg.DialTimeout, cfg.RPCTimeout = 10*time.Second, 30*time.Second
 	ctx := context.Background()
 	for _, uri := range []string{"hdfs://mycluster/corpus/a.txt", "hdfs:///corpus/a.txt"} {
 		auth, p, err := hdfsio.ParseHDFSURI(uri)

@@ -122,7 +122,7 @@ func keytabConfig(t *testing.T, c *hdfstest.Cluster) hdfsio.HDFSConfig {
 // (path, size, dir) in walk order.
 func readTree(t *testing.T, h *hdfsio.HDFS) (map[string][]byte, []string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	files := map[string][]byte{}
 	var listing []string
@@ -255,7 +255,7 @@ func TestKerberos(t *testing.T) {
 				cfg := keytabConfig(t, sc)
 				cfg.DataTransferProtection = "privacy"
 				h := newFS(t, cfg)
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				defer cancel()
 				start := time.Now()
 				r, err := h.Open(ctx, "/corpus/a.txt")
@@ -266,7 +266,7 @@ func TestKerberos(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), "qop") {
 					t.Errorf("read with privacy demanded from authentication-only DataNodes: %v, want a qop error", err)
 				}
-				if took := time.Since(start); took > 15*time.Second {
+				if took := time.Since(start); took > 2*time.Minute { // liveness: refused, not hung until the context ends
 					t.Errorf("refusal took %s", took)
 				}
 				t.Logf("refused: %v", err)
@@ -307,7 +307,7 @@ func TestKerberos(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				cfg := secureConfig(t, sc)
 				cfg.KerberosKeytab, cfg.KerberosPrincipal = tc.keytab, tc.principal
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				defer cancel()
 				start := time.Now()
 				h, err := hdfsio.NewHDFS(ctx, cfg)
@@ -318,7 +318,7 @@ func TestKerberos(t *testing.T) {
 				if !strings.Contains(err.Error(), tc.principal) {
 					t.Errorf("error does not name %s: %v", tc.principal, err)
 				}
-				if took := time.Since(start); took > 15*time.Second {
+				if took := time.Since(start); took > 2*time.Minute { // liveness: refused, not hung until the context ends
 					t.Errorf("refusal took %s", took)
 				}
 				t.Logf("%s", err)
@@ -333,7 +333,7 @@ func TestKerberos(t *testing.T) {
 		t.Run("simple auth refused by the NameNode", func(t *testing.T) {
 			cfg := testConfig(sc) // no Hadoop configuration: simple auth
 			cfg.User = "hdfs"
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			start := time.Now()
 			h, err := hdfsio.NewHDFS(ctx, cfg)
@@ -351,7 +351,7 @@ func TestKerberos(t *testing.T) {
 			if !refused && !closed {
 				t.Errorf("got %v, want the NameNode's SIMPLE authentication refusal (or its closed connection)", err)
 			}
-			if took := time.Since(start); took > 15*time.Second {
+			if took := time.Since(start); took > 2*time.Minute { // liveness: refused, not hung until the context ends
 				t.Errorf("refusal took %s", took)
 			}
 			t.Logf("%s", err)
@@ -372,7 +372,7 @@ func TestKerberos(t *testing.T) {
 func colinmarcSASLBug(t *testing.T, cfg hdfsio.HDFSConfig) {
 	t.Helper()
 	h := newFS(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
 	r, err := h.Open(ctx, "/corpus/b.bin")
@@ -390,7 +390,7 @@ func colinmarcSASLBug(t *testing.T, cfg hdfsio.HDFSConfig) {
 	if !strings.Contains(err.Error(), "cannot parse invalid wire-format data") {
 		t.Errorf("got %v, want colinmarc's known proto parse failure", err)
 	}
-	if took := time.Since(start); took > 15*time.Second {
+	if took := time.Since(start); took > 2*time.Minute { // liveness: refused, not hung until the context ends
 		t.Errorf("failure took %s", took)
 	}
 	t.Logf("known colinmarc/hdfs v2.4.0 failure: %v", err)

@@ -27,7 +27,7 @@ func TestStartStop(t *testing.T) {
 		if !strings.HasPrefix(a, "127.0.0.1:") {
 			t.Errorf("address %s is not on 127.0.0.1", a)
 		}
-		conn, err := net.DialTimeout("tcp", a, time.Second)
+		conn, err := net.DialTimeout("tcp", a, 30*time.Second)
 		if err != nil {
 			t.Errorf("dial %s: %v", a, err)
 		} else {
@@ -77,7 +77,7 @@ func TestStartFailureIsAnError(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	c, err := hdfstest.StartCluster(hdfstest.Options{DataNodes: 1, NameNodePort: port, StartTimeout: 60 * time.Second})
+	c, err := hdfstest.StartCluster(hdfstest.Options{DataNodes: 1, NameNodePort: port, StartTimeout: 20 * time.Minute})
 	if err == nil {
 		c.Close()
 		t.Fatal("a cluster on a taken port started")

@@ -19,7 +19,7 @@ func member(t *testing.T, name, role string, join []string, key []byte) *Member 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		m.Leave(ctx)
 	})
@@ -28,7 +28,7 @@ func member(t *testing.T, name, role string, join []string, key []byte) *Member 
 
 func waitNodes(t *testing.T, m *Member, role string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		if len(m.Nodes(role)) == n {
 			return
@@ -52,7 +52,7 @@ func TestMembersFindEachOther(t *testing.T) {
 		}
 	}
 	// A worker that leaves disappears from the coordinator's view.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := workers[0].Leave(ctx); err != nil {
 		t.Fatal(err)

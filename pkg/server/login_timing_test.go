@@ -17,7 +17,7 @@ func TestUnknownUserCostsAKnownUsersHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb, err := hashPBKDF2("pw", pbkdf2MinRounds+1)
+	pb, err := hashPBKDF2("pw", MinPBKDF2Rounds+1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestUnknownUserCostsAKnownUsersHash(t *testing.T) {
 		{"bcrypt cost 10", string(bc10), func(d string) bool { c, err := bcrypt.Cost([]byte(d)); return err == nil && c == 10 }},
 		{"pbkdf2", pb, func(d string) bool {
 			r, _, _, err := parsePBKDF2(d)
-			return strings.HasPrefix(d, pbkdf2Prefix) && err == nil && r == pbkdf2MinRounds+1
+			return strings.HasPrefix(d, pbkdf2Prefix) && err == nil && r == MinPBKDF2Rounds+1
 		}},
 	}
 	for _, tc := range tests {

@@ -337,15 +337,33 @@ func dummyHashFor(users map[string]string) func() string {
 // --- users file -------------------------------------------------------------
 
 const (
-	bcryptCost      = 12
-	pbkdf2Prefix    = "$pbkdf2-sha256$"
-	pbkdf2MinRounds = 10000
+	// bcryptCost is HashPassword's cost: ~0.3 s per check on one idle
+	// core, slow for offline guessing, bearable once per client login.
+	bcryptCost   = 12
+	pbkdf2Prefix = "$pbkdf2-sha256$"
+	// MinPBKDF2Rounds is the fewest PBKDF2 rounds a users file may use:
+	// fewer make offline guessing of a leaked file cheap.
+	MinPBKDF2Rounds = 10000
 )
 
-// HashPassword returns a bcrypt hash for a users-file line "user:hash".
+// HashPassword returns a bcrypt hash at the production cost (12) for a
+// users-file line "user:hash".
 func HashPassword(password string) (string, error) {
 	h, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
 	return string(h), err
+}
+
+// HashPasswordPBKDF2 returns a PBKDF2-SHA256 hash with the given rounds (at
+// least MinPBKDF2Rounds) in passlib's format. The hash records its rounds,
+// so verification works at any cost. Tests whose subject is not the hash
+// cost use MinPBKDF2Rounds: a login then takes milliseconds even under the
+// race detector on a loaded machine, where one bcrypt check at cost 12
+// takes ~10 s.
+func HashPasswordPBKDF2(password string, rounds int) (string, error) {
+	if rounds < MinPBKDF2Rounds {
+		return "", fmt.Errorf("pbkdf2 hash: %d rounds, need at least %d", rounds, MinPBKDF2Rounds)
+	}
+	return hashPBKDF2(password, rounds)
 }
 
 // LoadUsers reads a users file: one "user:hash" per line, '#' comments and
@@ -415,8 +433,8 @@ func parsePBKDF2(hash string) (rounds int, salt, sum []byte, err error) {
 	if len(parts) != 3 {
 		return 0, nil, nil, errors.New("pbkdf2 hash: want $pbkdf2-sha256$rounds$salt$hash")
 	}
-	if rounds, err = strconv.Atoi(parts[0]); err != nil || rounds < pbkdf2MinRounds {
-		return 0, nil, nil, fmt.Errorf("pbkdf2 hash: rounds %q: need at least %d", parts[0], pbkdf2MinRounds)
+	if rounds, err = strconv.Atoi(parts[0]); err != nil || rounds < MinPBKDF2Rounds {
+		return 0, nil, nil, fmt.Errorf("pbkdf2 hash: rounds %q: need at least %d", parts[0], MinPBKDF2Rounds)
 	}
 	if salt, err = ab64Decode(parts[1]); err != nil || len(salt) < 8 {
 		return 0, nil, nil, errors.New("pbkdf2 hash: salt: want at least 8 bytes, adapted base64")

@@ -21,11 +21,14 @@ import (
 
 func TestAuthValidator(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	bc, err := HashPassword("s3cret")
+	// The validator checks any cost the hash records (LoadUsers enforces
+	// the minimum): bcrypt's cheapest keeps the test fast under -race.
+	bcb, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	bc := string(bcb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb, err := hashPBKDF2("pyth0n", pbkdf2MinRounds)
+	pb, err := hashPBKDF2("pyth0n", MinPBKDF2Rounds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,11 +130,12 @@ func TestAuthValidator(t *testing.T) {
 }
 
 func TestAuthLoadUsers(t *testing.T) {
-	bc, _ := HashPassword("x")
-	pb, _ := hashPBKDF2("x", pbkdf2MinRounds)
-	weak, _ := hashPBKDF2("x", pbkdf2MinRounds)
+	bcb, _ := bcrypt.GenerateFromPassword([]byte("x"), bcrypt.DefaultCost) // the least LoadUsers accepts
+	bc := string(bcb)
+	pb, _ := hashPBKDF2("x", MinPBKDF2Rounds)
+	weak, _ := hashPBKDF2("x", MinPBKDF2Rounds)
 	cheap, _ := bcrypt.GenerateFromPassword([]byte("x"), 4)
-	weak = strings.Replace(weak, fmt.Sprintf("$%d$", pbkdf2MinRounds), "$1000$", 1)
+	weak = strings.Replace(weak, fmt.Sprintf("$%d$", MinPBKDF2Rounds), "$1000$", 1)
 	for _, tc := range []struct {
 		name, file string
 		err        string // "" → ok
@@ -160,6 +164,29 @@ func TestAuthLoadUsers(t *testing.T) {
 				t.Fatalf("LoadUsers error %v; want %q", err, tc.err)
 			}
 		})
+	}
+}
+
+// TestHashPasswordPBKDF2: the hash records its rounds, so it verifies at
+// any cost from the minimum up; fewer rounds are refused.
+func TestHashPasswordPBKDF2(t *testing.T) {
+	for _, rounds := range []int{MinPBKDF2Rounds, MinPBKDF2Rounds + 1, 2 * MinPBKDF2Rounds} {
+		h, err := HashPasswordPBKDF2("pw", rounds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _, err := parsePBKDF2(h); err != nil || got != rounds {
+			t.Errorf("rounds %d: hash %q records %d, %v", rounds, h, got, err)
+		}
+		if err := checkHashFormat(h); err != nil {
+			t.Errorf("rounds %d: users file refuses it: %v", rounds, err)
+		}
+		if !checkPassword(h, "pw") || checkPassword(h, "pw ") {
+			t.Errorf("rounds %d: password check wrong", rounds)
+		}
+	}
+	if h, err := HashPasswordPBKDF2("pw", MinPBKDF2Rounds-1); err == nil {
+		t.Errorf("%d rounds accepted: %q", MinPBKDF2Rounds-1, h)
 	}
 }
 
@@ -202,7 +229,13 @@ func TestSecurityStandaloneTLSAuth(t *testing.T) {
 	ca, cert, key := pk.CA, pk.Cert, pk.Key
 	data := filepath.Join(dir, "data")
 	os.MkdirAll(data, 0o755)
-	hash, _ := HashPassword("pw")
+	// The hash cost is not this test's subject: PBKDF2 at the minimum
+	// rounds keeps each login to milliseconds (bcrypt at cost 12 took
+	// ~10 s per login under -race on a loaded machine).
+	hash, err := HashPasswordPBKDF2("pw", MinPBKDF2Rounds)
+	if err != nil {
+		t.Fatal(err)
+	}
 	users := filepath.Join(dir, "users")
 	os.WriteFile(users, []byte("alice:"+hash+"\n"), 0o600)
 
@@ -227,7 +260,9 @@ func TestSecurityStandaloneTLSAuth(t *testing.T) {
 	ccfg.TLSCAFile, ccfg.Username, ccfg.Password = ca, "alice", "pw"
 	cl := client.New(ccfg)
 	defer cl.Close()
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	// A liveness bound: the work (gossip, one probe, a few logins) takes
+	// well under a second on an idle machine.
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	var st wire.ClusterStatus
 	for {

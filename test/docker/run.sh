@@ -11,7 +11,7 @@
 #   test/docker/run.sh --clean-cache   # remove the cache below and exit
 #
 # What it installs when missing (apt): docker.io docker-compose debootstrap
-# maven, the cgo headers (libjpeg62-turbo-dev libpng-dev libwebp-dev) and
+# maven, the cgo headers (libjpeg62-turbo-dev zlib1g-dev libwebp-dev) and
 # python3-venv; the project virtualenv (test/python/setup.sh). Go >= 1.26 must
 # be on PATH.
 #
@@ -57,7 +57,7 @@ command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v mvn >/dev/null || need+=(maven)
 [[ -f /usr/include/jpeglib.h ]] || need+=(libjpeg62-turbo-dev)
-[[ -f /usr/include/png.h ]] || need+=(libpng-dev)
+[[ -f /usr/include/zlib.h ]] || need+=(zlib1g-dev)
 [[ -f /usr/include/webp/decode.h ]] || need+=(libwebp-dev)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if (( ${#need[@]} )); then

@@ -139,7 +139,7 @@ func startCluster(t testing.TB, n int, roots ...string) *cluster {
 func (c *cluster) addWorker(name string, args ...string) *proc {
 	host := fmt.Sprintf("127.0.0.%d", len(c.workers)+2)
 	// Workers need the secret the coordinator writes at start-up.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if _, err := os.Stat(c.secret); err == nil || time.Now().After(deadline) {
 			break
@@ -175,9 +175,9 @@ func (c *cluster) status(ctx context.Context) (wire.ClusterStatus, error) {
 func (c *cluster) waitWorkers(n int) time.Duration {
 	c.t.Helper()
 	start := time.Now()
-	deadline := start.Add(45 * time.Second)
+	deadline := start.Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		st, err := c.status(ctx)
 		cancel()
 		if err == nil && len(st.Workers) == n {
@@ -185,7 +185,7 @@ func (c *cluster) waitWorkers(n int) time.Duration {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	c.t.Fatalf("coordinator did not see %d live workers within 45s", n)
+	c.t.Fatalf("coordinator did not see %d live workers within 3 minutes", n)
 	return 0
 }
 

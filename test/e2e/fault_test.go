@@ -18,6 +18,12 @@ import (
 	"github.com/imageflight/imageflight/pkg/imagerow"
 )
 
+// faultWorkerArgs: one decoder and small batches so a read spans many
+// batches; a drain timeout far above a split's read even on a loaded
+// machine, so a SIGTERMed worker finishes its streams instead of cutting
+// them (which the drain test would count as failovers).
+var faultWorkerArgs = []string{"--decoders", "1", "--batch-bytes", "200000", "--drain-timeout", "5m"}
+
 // faultCorpus is large enough that a read takes seconds with one decoder
 // per worker and small batches, so faults land mid-stream.
 func faultCluster(t *testing.T, workers int) (*cluster, string) {
@@ -29,7 +35,7 @@ func faultCluster(t *testing.T, workers int) (*cluster, string) {
 	c := &cluster{t: t, roots: []string{dir}, secret: t.TempDir() + "/secret"}
 	c.coord = c.start("coord", "127.0.0.1")
 	for i := 0; i < workers; i++ {
-		c.addWorker(fmt.Sprintf("w%d", i+1), "--decoders", "1", "--batch-bytes", "200000")
+		c.addWorker(fmt.Sprintf("w%d", i+1), faultWorkerArgs...)
 	}
 	c.waitWorkers(workers)
 	return c, dir
@@ -42,7 +48,7 @@ type rowSums map[string]int
 // counted. It returns the rows and the client's stats.
 func readSums(t *testing.T, cl *client.Client, info *aflight.FlightInfo, onBatch func(client.Batch)) (rowSums, client.Stats, time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var mu sync.Mutex
 	sums := rowSums{}
@@ -69,7 +75,7 @@ func readSums(t *testing.T, cl *client.Client, info *aflight.FlightInfo, onBatch
 func plan(t *testing.T, cl *client.Client, dir string, parts int) *aflight.FlightInfo {
 	t.Helper()
 	cmd, _ := json.Marshal(map[string]any{"path": dir, "recursive": true, "numPartitions": parts})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	info, err := cl.Plan(ctx, cmd)
 	if err != nil {
@@ -92,7 +98,7 @@ func killOnFirstBatchFrom(w *proc, sig syscall.Signal) func(client.Batch) {
 func TestFaults(t *testing.T) {
 	c, dir := faultCluster(t, 3)
 	cfg := client.DefaultConfig(c.location())
-	cfg.StallTimeout = 3 * time.Second
+	cfg.StallTimeout = 20 * time.Second // a hung worker; a busy one may be silent for seconds
 	cl := client.New(cfg)
 	defer cl.Close()
 
@@ -145,7 +151,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("worker joins mid-run", func(t *testing.T) {
-		w := c.addWorker("w4", "--decoders", "1", "--batch-bytes", "200000")
+		w := c.addWorker("w4", faultWorkerArgs...)
 		c.waitWorkers(4)
 		info := plan(t, cl, dir, 6)
 		used := false
@@ -189,7 +195,7 @@ func TestFaults(t *testing.T) {
 		if stats.Failovers != 0 {
 			t.Errorf("%d failovers: a draining worker should finish its streams", stats.Failovers)
 		}
-		if err := victim.wait(15 * time.Second); err != nil {
+		if err := victim.wait(2 * time.Minute); err != nil {
 			t.Errorf("worker after SIGTERM: %v", err)
 		}
 		c.waitWorkers(3)
@@ -198,7 +204,7 @@ func TestFaults(t *testing.T) {
 	t.Run("SIGTERM on the coordinator: clean exit, reads already planned finish", func(t *testing.T) {
 		info := plan(t, cl, dir, 6)
 		c.coord.kill(syscall.SIGTERM)
-		if err := c.coord.wait(15 * time.Second); err != nil {
+		if err := c.coord.wait(2 * time.Minute); err != nil {
 			t.Errorf("coordinator after SIGTERM: %v", err)
 		}
 		got, _, _ := readSums(t, cl, info, nil)

@@ -63,7 +63,7 @@ func TestPlanByReference(t *testing.T) {
 	t.Logf("3 workers seen %s after the coordinator restart", c.waitWorkers(3))
 	cl := client.New(client.DefaultConfig(c.location()))
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ep := &aflight.FlightEndpoint{Ticket: info.GetEndpoint()[0].GetTicket(), Location: []*aflight.Location{{Uri: "grpc://" + w3.flight}}}
 	_, err = cl.ReadEndpoint(ctx, 0, ep, func(client.Batch) error { return nil })

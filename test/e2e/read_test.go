@@ -178,7 +178,7 @@ func TestDescriptorErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			_, err := cl.Plan(ctx, []byte(tc.cmd))
 			st, _ := status.FromError(err)
@@ -195,7 +195,7 @@ func TestWorkerRefusesForgedTickets(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := startCluster(t, 1, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cl := client.New(client.DefaultConfig(c.location()))
 	defer cl.Close()

@@ -53,6 +53,7 @@ class FakeServer(flight.FlightServerBase):
         self.row_bytes = 6
         self.stall_after: Optional[int] = None  # rows sent, then silence until cancelled
         self.hang_before_schema = 0.0           # seconds DoGet waits before answering
+        self.unhang = threading.Event()         # set: a hanging DoGet answers now (test teardown)
 
     def get_flight_info(self, context, descriptor):
         cmd = json.loads(descriptor.command)
@@ -83,7 +84,9 @@ class FakeServer(flight.FlightServerBase):
             fail_after = None  # the fault is injected on one location only
         split, rows, size = t["split"], t["rows"], self.row_bytes
         if self.hang_before_schema:
-            time.sleep(self.hang_before_schema)
+            # pyarrow shows no cancellation before the stream starts, so the
+            # test releases the hang (else shutdown would wait for it).
+            self.unhang.wait(self.hang_before_schema)
 
         stall_after = self.stall_after
 

@@ -158,7 +158,7 @@ class Cluster:
         self.worker_locations.append(f"grpc://{host}:{port}")
         return p
 
-    def restart_coordinator(self, timeout: float = 30.0) -> ServerProcess:
+    def restart_coordinator(self, timeout: float = 180.0) -> ServerProcess:
         """SIGKILLs the coordinator and starts it again with the same argv (same Flight and
         gossip addresses, same secret, empty memory); returns once it answers cluster-status."""
         old = self.coordinator
@@ -181,7 +181,7 @@ class Cluster:
     def client(self) -> flight.FlightClient:
         return flight.FlightClient(self.location)
 
-    def status(self, timeout: float = 2.0) -> dict:
+    def status(self, timeout: float = 30.0) -> dict:
         c = self.client()
         try:
             results = list(c.do_action(flight.Action("cluster-status", b""),
@@ -194,7 +194,7 @@ class Cluster:
         ws = st.get("workers") or []
         return sum(1 for w in ws if not isinstance(w, dict) or w.get("state", "alive") == "alive")
 
-    def wait_ready(self, timeout: float = 60.0) -> dict:
+    def wait_ready(self, timeout: float = 180.0) -> dict:
         def probe():
             st = self.status()
             return st if self.live_workers(st) >= self.expected_workers else None, st

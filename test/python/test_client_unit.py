@@ -33,6 +33,7 @@ def fake():
 
     yield make
     for s in servers:
+        s.unhang.set()
         s.shutdown()
 
 
@@ -120,12 +121,12 @@ def test_all_locations_dead(fake):
     a = fake()
     a.endpoints = [fl.FlightEndpoint(F.ticket(0, 1), [DEAD, "grpc://127.0.0.1:2"])]
     with pytest.raises(imageflight.Unavailable, match="no location could serve it"):
-        imageflight.read_images("/d", coordinator=a.location, timeout=10)
+        imageflight.read_images("/d", coordinator=a.location, timeout=60)
 
 
 def test_coordinator_unreachable():
     with pytest.raises(imageflight.Unavailable, match="GetFlightInfo"):
-        imageflight.read_images("/d", coordinator=DEAD, timeout=5)
+        imageflight.read_images("/d", coordinator=DEAD, timeout=60)
 
 
 def test_error_mapping(fake):
@@ -220,10 +221,14 @@ def test_stall_watchdog_resumes_on_next_location(fake):
     ep = C.Endpoint(0, tk, (a.location, b.location))
     stats = imageflight.ReadStats()
     t0 = time.monotonic()
-    rows = sum(x.num_rows for x in C.EndpointReader(ep, stall_timeout=0.5, stats=stats))
+    # stall_timeout well above a healthy stream's pauses on a loaded machine
+    # (client and fake servers share this process: at load 17 a's first two
+    # rows took over 5 s); the hung server waits until cancelled, so only the
+    # watchdog ends the read: the bound below is liveness, not speed.
+    rows = sum(x.num_rows for x in C.EndpointReader(ep, stall_timeout=15, stats=stats))
     assert rows == 5 and stats.stalls == 1 and stats.resumes == 1, stats
     assert b.tickets_seen == [tk + b";skip=2"]
-    assert time.monotonic() - t0 < 4
+    assert time.monotonic() - t0 < 120
 
 
 # ------------------------------------------------------------------ to_numpy
@@ -331,13 +336,13 @@ def test_to_numpy_invalid_and_mismatch():
 
 def test_stall_watchdog_abandons_do_get_without_schema(fake):
     a, b = fake(), fake()
-    a.hang_before_schema = 1.5
+    a.hang_before_schema = 600  # far past the bound below: abandoned, not waited for (teardown releases it)
     ep = C.Endpoint(0, F.ticket(0, 3), (a.location, b.location))
     stats = imageflight.ReadStats()
     t0 = time.monotonic()
-    rows = sum(x.num_rows for x in C.EndpointReader(ep, stall_timeout=0.3, stats=stats))
+    rows = sum(x.num_rows for x in C.EndpointReader(ep, stall_timeout=15, stats=stats))
     assert rows == 3 and stats.stalls == 1 and stats.failovers == 1 and stats.resumes == 0, stats
-    assert time.monotonic() - t0 < 1.4, "did not wait for the hung DoGet"
+    assert time.monotonic() - t0 < 300, "did not abandon the hung DoGet"
     assert "no schema within" in stats.errors[0][2]
 
 

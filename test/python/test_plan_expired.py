@@ -76,7 +76,7 @@ def _plan(cluster, corpus, partitions=2):
     return plan
 
 
-def _wait_listening(location: str, proc, timeout: float = 30.0) -> None:
+def _wait_listening(location: str, proc, timeout: float = 180.0) -> None:
     host, port = location.split("://", 1)[1].rsplit(":", 1)
     deadline = time.monotonic() + timeout
     while True:
@@ -214,7 +214,7 @@ def test_plan_gone_after_coordinator_restart(big_plan_cluster, corpus):
     assert stats.failovers == 0 and stats.resumes == 0
 
     # Planning again on the restarted coordinator works (once the worker is back in its view).
-    cl.wait_ready(timeout=60)
+    cl.wait_ready(timeout=180)
     fresh = C.read_images(corpus.images, coordinator=cl.location, recursive=True, num_partitions=2)
     assert fresh.num_rows == baseline > 0
 

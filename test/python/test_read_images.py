@@ -130,6 +130,6 @@ def test_multi_process_cluster_and_failover(cluster2, corpus):
     victim_loc = cluster2.worker_locations[0]
     assert any(ep.locations[0] == victim_loc for ep in plan.endpoints)
     victim.kill(signal.SIGKILL)
-    t = C.read_plan(plan, timeout=30)
+    t = C.read_plan(plan, timeout=180)
     rels = _rels(corpus, t)
     assert len(rels) == 200 and len(set(rels)) == 200, cluster2.logs()

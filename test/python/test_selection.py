@@ -123,7 +123,7 @@ def metered(go_bins, corpus):
 
 
 def images_read(cluster) -> int:
-    text = urllib.request.urlopen(cluster.metrics, timeout=5).read().decode()
+    text = urllib.request.urlopen(cluster.metrics, timeout=60).read().decode()
     return int(sum(float(v) for v in re.findall(r"^imageflight_images_total\{[^}]*\} (\S+)$", text, re.M)))
 
 
