@@ -80,10 +80,7 @@ func pipelineCost(pipe *wire.Pipeline, stages []stage.Stage, h, w, c int, maxPix
 		n += px * int64(s.Channels)
 	}
 	if pipe.Tensor != nil {
-		ch, th, tw := int64(pipe.TensorShape[0]), int64(pipe.TensorShape[1]), int64(pipe.TensorShape[2])
-		if th*tw > maxPixels {
-			return 0, fmt.Errorf("tensor of %dx%d is %d pixels, over the worker's limit of %d (--max-pixels): %w", tw, th, th*tw, maxPixels, stage.ErrStage)
-		}
+		ch, th, tw := int64(pipe.TensorShape[0]), int64(pipe.TensorShape[1]), int64(pipe.TensorShape[2]) // within the limit: Worker.open
 		elem := int64(4)
 		if pipe.Tensor.Double {
 			elem = 8

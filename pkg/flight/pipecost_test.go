@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/imageflight/imageflight/pkg/wire"
 )
 
 // TestTransformOutputsWithinTheLimits: a pipeline's output size is known
@@ -21,8 +23,6 @@ func TestTransformOutputsWithinTheLimits(t *testing.T) {
 	}{
 		{"resize far past the limit", 0,
 			`"transforms": [{"action": "resize", "height": 18000, "width": 18000}]`, "transforms[0] (resize): output 18000x18000"},
-		{"double tensor past the limit", 0,
-			`"transforms": [{"action": "resize", "height": 18000, "width": 18000}], "tensor": {"tensorElementType": "double"}`, "--max-pixels"},
 		{"a later stage past a lowered limit", 1 << 20,
 			`"transforms": [{"action": "flip", "flipCode": 1}, {"action": "resize", "height": 2000, "width": 2000}]`, "transforms[1] (resize)"},
 	}
@@ -44,6 +44,22 @@ func TestTransformOutputsWithinTheLimits(t *testing.T) {
 				t.Errorf("%d bytes reserved for a refused 1x1 image", high)
 			}
 		})
+	}
+}
+
+// TestTensorPastTheLimitRefusedBeforeReading: every row of a tensor column
+// holds the tensor's shape — an invalid row's null tensor too — so a shape
+// over --max-pixels fails the stream before any file is read, instead of
+// allocating gigabytes per row.
+func TestTensorPastTheLimitRefusedBeforeReading(t *testing.T) {
+	r := newRig(t, map[string][]byte{"/data/tiny.png": rgbPNG(t, 1, 1)}, DefaultCoordinatorConfig(), DefaultWorkerConfig(), "")
+	info := r.plan(t, `{"path": "`+testBase+`", "transforms": [{"action": "resize", "height": 18000, "width": 18000}], "tensor": {"tensorElementType": "double"}}`)
+	_, err := r.work.Open(context.Background(), info.GetEndpoint()[0].GetTicket().GetTicket())
+	if wire.KindOf(err) != wire.KindInvalidArgument || !strings.Contains(fmt.Sprint(err), "--max-pixels") {
+		t.Errorf("Open: %v, want InvalidArgument naming --max-pixels", err)
+	}
+	if _, high := r.work.mem.stats(); high != 0 {
+		t.Errorf("%d bytes reserved for a refused stream", high)
 	}
 }
 

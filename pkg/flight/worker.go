@@ -235,6 +235,11 @@ func (w *Worker) open(ctx context.Context, ticket []byte) (*Split, error) {
 	if err != nil {
 		return nil, wire.Wrap(wire.KindInvalidArgument, err, "ticket pipeline")
 	}
+	// Every row's tensor has this shape, an invalid row's null one too (a
+	// fixed-size list keeps its values): refuse it before any file is read.
+	if th, tw := int64(pipe.TensorShape[1]), int64(pipe.TensorShape[2]); pipe.Tensor != nil && th*tw > w.cfg.Decode.MaxPixels {
+		return nil, wire.Errorf(wire.KindInvalidArgument, "tensor of %dx%d is %d pixels per row, over this worker's limit of %d (--max-pixels)", tw, th, th*tw, w.cfg.Decode.MaxPixels)
+	}
 	sp := &Split{w: w, t: t, skip: skip, fsys: fsys, locs: make([]hdfsio.Location, len(t.Files)), pipe: pipe, schema: Schema(t.Columns, pipe)}
 	for i, f := range t.Files {
 		sp.locs[i] = base.Join(f.Rel)
