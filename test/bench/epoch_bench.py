@@ -21,10 +21,12 @@ Methods (one untimed warm-up epoch each, then --repeats timed epochs, median rep
 a DataLoader with num_workers=2 and batch_size=32 everywhere; the DataLoader's workers
 are started anew each epoch, as by default):
 
-  if-exact   imageflight.torch.ImageFlightDataset(transforms=resize(224, keep aspect) +
-             centercrop(224, 224), tensor=Tensor(RGB, colorScaleFactor 1/255, ImageNet
-             mean/std)), fast_resize=False; batch["tensor"]. The dataset is created (planned)
-             inside the timed epoch.
+  if-exact   imageflight.torch.ImageFlightDataset(transforms=Transforms().resize(224) (shorter
+             side 224, aspect kept) .centercrop(224, 224), tensor=Tensor.imagenet() (RGB,
+             colorScaleFactor 1/255, ImageNet mean/std: checked equal to the spelled-out
+             parameters), fast_resize=False, classes=["a", "b"], every other option at its
+             default (3-channel images, drop_image_failures=False); batch["tensor"]. The
+             dataset is created (planned, classes checked) inside the timed epoch.
   if-fast    the same with fast_resize=True (libjpeg-turbo DCT scaling before the resize)
   if-fast-w0 the same in DataLoader(num_workers=0): the server decodes and transforms, the
              dataset reads its endpoints in parallel threads — no worker processes, no fork
@@ -45,7 +47,8 @@ out of the non-imageflight methods. On a shared machine read the CPU column.
 
 Gray photos (the corpus has one): torchvision, HF and Ray convert them to RGB (PIL
 convert / mode="RGB"); imageflight's server expands a gray image to 3 channels when the
-tensor column is 3xHxW (pkg/flight/apply.go), so every method delivers every image.
+tensor column is 3xHxW (pkg/flight/apply.go), and the dataset's "image" is 3 channels by
+default (channels=3), so every method delivers every image.
 
 Check (untimed): imageflight's tensors against torchvision's for the same files, as PSNR in
 0..255 units (de-normalized): the two resize filters differ (OpenCV INTER_LINEAR vs Pillow's
@@ -91,6 +94,22 @@ def make_layouts(files: List[str], root: str) -> Tuple[str, str, Dict[str, int]]
 
 
 # --------------------------------------------------------------------------- methods
+
+
+def if_recipe():
+    """imageflight's side of the recipe, with the client's presets: Transforms().resize(224)
+    is torchvision's Resize(224) (shorter side, aspect kept), Tensor.imagenet() is ToTensor +
+    Normalize(ImageNet). Checked against the parameters spelled out, so the peers' MEAN/STD
+    and imageflight's preset cannot drift apart."""
+    from imageflight import Tensor, Transforms
+
+    t = Transforms().resize(SIZE).centercrop(SIZE, SIZE)
+    tt = Tensor.imagenet()
+    spelled = Tensor(channel_order="RGB", color_scale_factor=1 / 255.0, normalize_mean=MEAN, normalize_std=STD)
+    assert tt.to_json() == spelled.to_json(), (tt.to_json(), spelled.to_json())
+    assert t.to_json() == Transforms().resize(SIZE, keep_aspect_ratio=True).centercrop(SIZE, SIZE).to_json(), \
+        t.to_json()
+    return t, tt
 
 
 def tv_transform():
@@ -176,11 +195,9 @@ def compare_tensors(ifd: str, location: str, files: List[str]) -> List[str]:
     import torch
     from PIL import Image
 
-    from imageflight import Tensor, Transforms
     from imageflight.torch import ImageFlightDataset
 
-    T = Transforms().resize(SIZE, keep_aspect_ratio=True).centercrop(SIZE, SIZE)
-    TT = Tensor(channel_order="RGB", color_scale_factor=1 / 255.0, normalize_mean=MEAN, normalize_std=STD)
+    T, TT = if_recipe()
     tf = tv_transform()
     firsts = [f for f in files if not os.path.basename(f).startswith("r")
               or not os.path.basename(f).split("_", 1)[0][1:].isdigit()]
@@ -282,11 +299,11 @@ def main() -> int:
             server = pb.Standalone(os.path.join(bindir, "coordinator"), corpus, tmp)
             print(f"standalone coordinator at {server.location} (capacity {pb.SLOTS})", flush=True)
 
-            from imageflight import Tensor, Transforms
             from imageflight.torch import ImageFlightDataset
 
-            T = Transforms().resize(SIZE, keep_aspect_ratio=True).centercrop(SIZE, SIZE)
-            TT = Tensor(channel_order="RGB", color_scale_factor=1 / 255.0, normalize_mean=MEAN, normalize_std=STD)
+            T, TT = if_recipe()
+            print(f"imageflight recipe: transforms={T.to_json()}, tensor=Tensor.imagenet() = {TT.to_json()}",
+                  flush=True)
 
             def via_if(fast: bool, nw: int):
                 def run():
