@@ -69,20 +69,17 @@ func (w *Worker) reserveRead(ctx context.Context, f io.Reader, size int64) (io.R
 		return nil, err
 	}
 	peek = peek[:n]
-	need := size + decodedEstimate(peek, w.cfg.Decode.MaxPixels)
-	if h, wd, ok := headerDims(peek); ok && res.pipeline != nil && int64(h)*int64(wd) <= w.cfg.Decode.MaxPixels {
-		need += res.pipeline(h, wd)
-	}
-	if err := res.reserve(ctx, need); err != nil {
+	if err := res.reserve(ctx, size+decodedEstimate(peek, w.cfg.Decode.MaxPixels, res.pipeline)); err != nil {
 		return nil, err
 	}
 	return &ctxReader{ctx: ctx, r: io.MultiReader(bytes.NewReader(peek), f)}, nil
 }
 
-// decodedEstimate is the decode's peak memory from the image's header, or
-// 0 when the header does not parse or the image is over the pixel limit
-// (the decoder refuses it before allocating).
-func decodedEstimate(head []byte, maxPixels int64) int64 {
+// decodedEstimate is the decode's peak memory from the image's header,
+// plus what pipeline (may be nil) adds for an image of that size, or 0 when
+// the header does not parse or the image is over the pixel limit (the
+// decoder refuses it before allocating).
+func decodedEstimate(head []byte, maxPixels int64, pipeline func(h, w int) int64) int64 {
 	h, w, ok := headerDims(head)
 	if !ok {
 		return 0
@@ -91,7 +88,11 @@ func decodedEstimate(head []byte, maxPixels int64) int64 {
 	if px > maxPixels {
 		return 0
 	}
-	return px * decodeBytesPerPixel
+	n := px * decodeBytesPerPixel
+	if pipeline != nil {
+		n += pipeline(h, w)
+	}
+	return n
 }
 
 // headerDims are an image's height and width from its header.

@@ -52,7 +52,7 @@ func noWait(context.Context) error { return nil }
 
 func TestMemoryBudgetBoundsConcurrentStreams(t *testing.T) {
 	const side = 64
-	est := decodedEstimate(rgbPNG(t, side, side), 1<<30) + int64(len(rgbPNG(t, side, side)))
+	est := decodedEstimate(rgbPNG(t, side, side), 1<<30, nil) + int64(len(rgbPNG(t, side, side)))
 	tests := []struct {
 		name       string
 		budget     int64
@@ -104,7 +104,7 @@ func TestMemoryBudgetBoundsConcurrentStreams(t *testing.T) {
 // keeps what it reserved, the budget still holds, and other streams finish.
 func TestStalledConsumerHoldsOnlyItsShare(t *testing.T) {
 	const side = 64
-	est := decodedEstimate(rgbPNG(t, side, side), 1<<30) + int64(len(rgbPNG(t, side, side)))
+	est := decodedEstimate(rgbPNG(t, side, side), 1<<30, nil) + int64(len(rgbPNG(t, side, side)))
 	wc := DefaultWorkerConfig()
 	// The stalled stream holds at most its batch in send, two decoded
 	// images queued (2×Parallelism) and one decoding: 4 images.

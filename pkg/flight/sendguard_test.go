@@ -5,18 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
-	"github.com/imageflight/imageflight/pkg/wire"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/imageflight/imageflight/pkg/wire"
 )
 
 // TestSendTimeoutFreesAStalledStream: a client that opens DoGet and never
@@ -33,22 +31,11 @@ func TestSendTimeoutFreesAStalledStream(t *testing.T) {
 	info := r.plan(t, `{"path": "`+testBase+`", "numPartitions": 1}`)
 	ticket := info.GetEndpoint()[0].GetTicket()
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(&Service{Worker: r.work}, nil)
-	srv.InitListener(lis)
-	go srv.Serve()
-	defer srv.Shutdown()
-	// Small fixed windows (no BDP growth): a client that does not read
-	// blocks the server's Send after a few hundred KiB.
-	fc, err := aflight.NewClientWithMiddleware(lis.Addr().String(), nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fc.Close()
+	// Small fixed windows (serveRig): a client that does not read blocks
+	// the server's Send after a few hundred KiB.
+	cc := serveRig(t, r)()
+	defer cc.Close()
+	fc := aflight.NewFlightServiceClient(cc)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	stalled, err := fc.DoGet(ctx, ticket)
