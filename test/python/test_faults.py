@@ -163,7 +163,9 @@ def test_sigstop_worker_stall_timeout_then_sigcont_no_duplicates(cluster3, big_c
                           f"{stats}\n{cluster3.logs()}")
     assert max(got.values()) == 1, "duplicates"
     assert stats.rows == sum(clean.values())
-    # The woken worker serves again.
+    # The woken worker serves again, once gossip has taken it back: memberlist declared it
+    # dead while it was stopped, and on a loaded machine rejoining takes a few seconds.
+    cluster3.wait_ready(timeout=120)
     again = C.read_plan(plan_of(cluster3, big_corpus), max_workers=THREADS, stall_timeout=10)
     assert checksums(again) == clean
     REPORT.append(f"  SIGSTOP worker after its first batch, stall_timeout {stall} s: read {secs:.2f} s "
