@@ -215,12 +215,12 @@ func within(sub, buf []byte) bool {
 
 // newArena returns the split's arena, or nil when transforms replace the
 // decoded pixels anyway (each decode then takes a pooled buffer of its
-// own, and its batch copies the transformed pixels once) or a tensor
+// own, and its batch copies the transformed pixels once), a tensor
 // column dwarfs them (its bytes count in Run's batch cuts, not in the
-// arena's, so slabs would end mid-batch).
+// arena's, so slabs would end mid-batch), or no pixels are kept.
 func (sp *Split) newArena() *arena {
-	if len(sp.pipe.Stages) > 0 || sp.pipe.Tensor != nil {
-		return nil
+	if len(sp.pipe.Stages) > 0 || sp.pipe.Tensor != nil || sp.pipe.HeaderOnly {
+		return nil // header-only decodes keep no pixels
 	}
 	return newArena(sp.skip, int(min(sp.w.cfg.BatchBytes, 64<<20)))
 }

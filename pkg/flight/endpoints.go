@@ -57,7 +57,8 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descri
 		if err != nil {
 			return nil, wire.Wrap(wire.KindInternal, err, "sign ticket")
 		}
-		ep := &aflight.FlightEndpoint{Ticket: &aflight.Ticket{Ticket: tk}}
+		ep := &aflight.FlightEndpoint{Ticket: &aflight.Ticket{Ticket: tk},
+			AppMetadata: wire.AppendEndpointMeta(nil, wire.EndpointMeta{Files: t.Count})}
 		for _, wi := range p.locations[i] {
 			ep.Location = append(ep.Location, &aflight.Location{Uri: p.workers[wi].Location})
 		}

@@ -54,15 +54,15 @@ func checkFailureColumn(req wire.Descriptor, cols []plan.Column) error {
 }
 
 // headerOnly makes a file's row from its header (the descriptor's
-// "pixels": false): imagerow.DecodeHeader, no transforms.
-func (w *Worker) headerOnly(ctx context.Context, origin string, data []byte, drop bool) decoded {
+// "pixels": false, failures kept): imagerow.DecodeHeader, no transforms.
+func (w *Worker) headerOnly(ctx context.Context, origin string, data []byte) decoded {
 	row, err := imagerow.DecodeHeader(ctx, origin, data, w.cfg.Decode)
 	if ctx.Err() != nil {
 		return decoded{err: wire.Wrap(wire.AutoKind, ctx.Err(), "decode "+origin)}
 	}
 	if err != nil {
 		w.log.Warn("image failed", "path", origin, "err", err)
-		return w.failed(origin, drop, failureReason(err, origin, ""))
+		return w.failed(origin, false, failureReason(err, origin, ""))
 	}
 	imagesTotal.WithLabelValues("ok").Inc()
 	return decoded{row: row, keep: true}

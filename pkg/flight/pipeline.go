@@ -141,8 +141,13 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 		return decoded{err: wire.Wrap(wire.KindUnavailable, err, "read "+origin)}
 	}
 	bytesRead.Add(float64(len(data)))
-	if pipe.HeaderOnly {
-		return w.headerOnly(ctx, origin, data, drop)
+	// Header-only rows answer from the header when every file makes a row
+	// anyway; when failures are dropped, whether a row exists depends on the
+	// body, so the file is decoded and its pixels left out: a count is then
+	// the decoding read's count (Spark's image source decodes for
+	// dropInvalid's count too).
+	if pipe.HeaderOnly && !drop {
+		return w.headerOnly(ctx, origin, data)
 	}
 	opts, stages := w.cfg.Decode, pipe.Stages
 	ra.prepare(origin, data, &opts)
@@ -178,6 +183,9 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 		return w.failed(origin, drop, failureReason(err, origin, loc.Path))
 	}
 	imagesTotal.WithLabelValues("ok").Inc()
+	if pipe.HeaderOnly {
+		d.row.Data = nil
+	}
 	d.mem = ra.keep(d.row.Data)
 	return d
 }

@@ -1,6 +1,7 @@
 package flight
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -77,6 +78,44 @@ func TestHeaderOnlyRowsEqualDecodedRowsWithoutPixels(t *testing.T) {
 	}
 	if !full[2].img.Valid() || full[2].img.NChannels != 3 || full[4].img.Valid() {
 		t.Errorf("fixture rows changed: %+v %+v", full[2].img, full[4].img)
+	}
+}
+
+// A file whose header parses and whose body does not (cut.png) counts as
+// the decoding read counts it: a row of its header without dropping, none
+// with dropImageFailures (decoded to find out, pixels left out).
+func TestHeaderOnlyCountsAsTheDecodingRead(t *testing.T) {
+	files := testTree(t)
+	bad := rgbPNG(t, 64, 64)
+	idat := bytes.Index(bad, []byte("IDAT")) + 4
+	for i := idat; i < len(bad)-16; i++ {
+		bad[i] = 0xff // header intact, deflate stream garbage
+	}
+	files["/data/cut.png"] = bad
+	r := newRig(t, files, DefaultCoordinatorConfig(), DefaultWorkerConfig(), "")
+	for _, drop := range []bool{false, true} {
+		opts := fmt.Sprintf(`"path": "%s", "dropImageFailures": %t`, testBase, drop)
+		full, _ := r.fullRows(t, `{`+opts+`}`)
+		head, _ := r.fullRows(t, `{`+opts+`, "pixels": false}`)
+		if len(head) != len(full) {
+			t.Fatalf("drop=%t: %d header-only rows, %d decoded rows", drop, len(head), len(full))
+		}
+		cut := -1
+		for i := range full {
+			if len(head[i].img.Data) != 0 {
+				t.Errorf("drop=%t row %d: %d data bytes in a header-only row", drop, i, len(head[i].img.Data))
+			}
+			if strings.HasSuffix(full[i].img.Origin, "/cut.png") {
+				cut = i
+			}
+		}
+		switch {
+		case drop && cut >= 0:
+			t.Errorf("dropImageFailures kept the cut file: %+v", full[cut].img)
+		case !drop && (cut < 0 || full[cut].img.Valid() || !head[cut].img.Valid()):
+			t.Errorf("cut.png without dropping: decoded valid=%t, header-only valid=%t (the documented deviation)",
+				cut >= 0 && full[cut].img.Valid(), cut >= 0 && head[cut].img.Valid())
+		}
 	}
 }
 
