@@ -30,8 +30,11 @@ and world size come from the ``rank``/``world_size`` arguments, else from
 is handed to the workers), else 0 and 1. Shards hold whole endpoints: ask for at least
 ``world_size * num_workers`` partitions (``num_partitions``), ideally a multiple.
 
-**Fork safety**: workers started by fork after the parent used gRPC read through one
-helper process each (see ``imageflight._connections``), which dies with its worker;
+**Fork safety**: the dataset plans (and finds or checks the classes) through one helper
+process of the creating process (``imageflight._connections.through_helper``), so that
+process keeps no gRPC state and forked DataLoader workers use gRPC directly. Workers
+forked after the parent used gRPC itself (e.g. ``plan=`` from ``get_plan``, or a read in
+the main process) read through one helper process each, which dies with its worker;
 spawn and forkserver workers use gRPC directly.
 """
 
@@ -48,6 +51,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from ._batches import iter_plan
+from ._connections import through_helper
 from ._errors import InvalidArgument
 from ._image import _check_channels, _pixels
 from ._plan import Plan, get_plan
@@ -187,7 +191,8 @@ class ImageFlightDataset(IterableDataset):
         if plan is None:
             if path is None:
                 raise InvalidArgument("ImageFlightDataset needs a path (or plan=)")
-            plan = get_plan(path, coordinator, timeout, **self._read)
+            with through_helper():
+                plan = get_plan(path, coordinator, timeout, **self._read)
         elif not isinstance(plan, Plan):
             raise InvalidArgument(f"plan must be an imageflight.Plan, got {plan!r}")
         self.plan = plan
@@ -213,11 +218,12 @@ class ImageFlightDataset(IterableDataset):
         self.epoch = 0
         self._dist: Optional[Tuple[int, int]] = None
         self.stats = ReadStats()  # this process's reads (each worker has its own copy)
-        if label_column is not None and classes is None:
-            classes = self._scan_classes()
-        elif label_column is not None:
-            classes = list(classes)
-            self._check_classes(classes)
+        with through_helper():
+            if label_column is not None and classes is None:
+                classes = self._scan_classes()
+            elif label_column is not None:
+                classes = list(classes)
+                self._check_classes(classes)
         self.classes: List[Any] = list(classes) if classes is not None else []
         self.class_to_idx: Dict[Any, int] = {c: i for i, c in enumerate(self.classes)}
 
@@ -308,7 +314,8 @@ class ImageFlightDataset(IterableDataset):
         (With ``persistent_workers=True`` the workers keep the epoch they started with.)"""
         self.epoch = int(epoch)
         if self.replan_each_epoch and self.path is not None:
-            self.plan = get_plan(self.path, self.coordinator, self.timeout, **self._read)
+            with through_helper():
+                self.plan = get_plan(self.path, self.coordinator, self.timeout, **self._read)
             if self.drop_last:
                 self._check_counts()
 
