@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
@@ -238,29 +236,10 @@ func parseDescriptor(desc *aflight.FlightDescriptor) (wire.Descriptor, error) {
 }
 
 // list confines and lists a request's paths with its selection keys
-// (selection.go). The caller holds a plan slot.
+// (plan.Selector). The caller holds a plan slot.
 func (c *Coordinator) list(ctx context.Context, req wire.Descriptor) (hdfsio.Location, plan.Listing, error) {
-	return c.selectFiles(ctx, req)
-}
-
-// listError gives a listing failure its kind.
-func listError(ctx context.Context, base hdfsio.Location, err error) error {
-	switch k := wire.KindOf(err); {
-	case err == nil:
-		return nil
-	case ctx.Err() != nil:
-		return wire.Wrap(wire.AutoKind, ctx.Err(), "list "+base.String())
-	case errors.Is(err, plan.ErrTooDeep), errors.Is(err, plan.ErrTooManyEntries):
-		return wire.Wrap(wire.KindResourceExhausted, err, "list "+base.String())
-	case errors.Is(err, plan.ErrOutsideRoots):
-		return wire.Errorf(wire.KindPermission, "%s resolves outside the served roots", base)
-	case k == wire.KindNotFound:
-		return wire.Errorf(k, "%s does not exist", base)
-	case k == wire.KindPermission || k == wire.KindInvalidArgument:
-		return wire.Wrap(k, err, base.String())
-	default:
-		return wire.Wrap(wire.KindUnavailable, err, "list "+base.String())
-	}
+	sel := plan.Selector{Roots: c.deps.Roots, Mounts: c.deps.Mounts, Confine: c.confine, Parallelism: c.cfg.ListParallelism, Logger: c.log}
+	return sel.Select(ctx, req)
 }
 
 // GetSchema answers the schema of a read — Spark's image struct plus the
@@ -284,34 +263,6 @@ func (c *Coordinator) GetSchema(ctx context.Context, desc *aflight.FlightDescrip
 		return nil, err
 	}
 	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(Schema(wireColumns(listing.Columns()), pipe), memory.DefaultAllocator)}, nil
-}
-
-// logProgress logs how many entries a long listing has seen, every few
-// seconds, until the returned stop is called.
-func (c *Coordinator) logProgress(base hdfsio.Location, seen *atomic.Int64) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		start := time.Now()
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				c.log.Info("listing", "path", base, "entries", seen.Load(), "elapsed", time.Since(start).Round(time.Second))
-			}
-		}
-	}()
-	return func() { close(done) }
-}
-
-func (c *Coordinator) rootList() string {
-	s := make([]string, len(c.deps.Roots))
-	for i, r := range c.deps.Roots {
-		s[i] = r.String()
-	}
-	return strings.Join(s, ", ")
 }
 
 func newPlanID() string {

@@ -7,16 +7,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/imageflight/imageflight/pkg/imagerow"
-	"github.com/imageflight/imageflight/pkg/plan"
 	"github.com/imageflight/imageflight/pkg/wire"
 )
 
-// FailureColumn is the nullable string column the descriptor's
-// failureReasons adds: null for a good row, why the image failed for an
-// invalid row.
-const FailureColumn = "failure"
-
-var failureField = arrow.Field{Name: FailureColumn, Type: arrow.BinaryTypes.String, Nullable: true}
+var failureField = arrow.Field{Name: wire.FailureColumn, Type: arrow.BinaryTypes.String, Nullable: true}
 
 // maxReasonBytes bounds one failure reason.
 const maxReasonBytes = 512
@@ -37,20 +31,6 @@ func failureReason(err error, origin, name string) string {
 		msg = msg[:maxReasonBytes] + "…"
 	}
 	return msg
-}
-
-// checkFailureColumn refuses failureReasons when a partition column would
-// take the failure column's name.
-func checkFailureColumn(req wire.Descriptor, cols []plan.Column) error {
-	if !req.FailureReasons {
-		return nil
-	}
-	for _, c := range cols {
-		if strings.EqualFold(c.Name, FailureColumn) {
-			return &wire.DescriptorError{Key: "failureReasons", Msg: `a partition column is named "failure", the column failureReasons adds: rename the folders or leave failureReasons out`}
-		}
-	}
-	return nil
 }
 
 // headerOnly makes a file's row from its header (the descriptor's

@@ -32,7 +32,7 @@ func (r *rig) fullRows(t *testing.T, cmd string) ([]fullRow, *arrow.Schema) {
 		}
 		schema = sp.Schema()
 		err = sp.Run(context.Background(), func(rec arrow.RecordBatch, _ wire.BatchMeta) error {
-			fi := rec.Schema().FieldIndices(FailureColumn)
+			fi := rec.Schema().FieldIndices(wire.FailureColumn)
 			for i := 0; i < int(rec.NumRows()); i++ {
 				fr := fullRow{img: imagerow.At(rec.Column(0).(*array.Struct), i), failure: "-"}
 				fr.img.Data = append([]byte{}, fr.img.Data...)
@@ -43,7 +43,7 @@ func (r *rig) fullRows(t *testing.T, cmd string) ([]fullRow, *arrow.Schema) {
 					if _, tensor := rec.Column(c).(array.ExtensionArray); tensor {
 						continue
 					}
-					if name := rec.Schema().Field(c).Name; name != FailureColumn {
+					if name := rec.Schema().Field(c).Name; name != wire.FailureColumn {
 						fr.parts += fmt.Sprintf("%s=%s;", name, rec.Column(c).ValueStr(i))
 					}
 				}
@@ -125,7 +125,7 @@ func TestFailureReasons(t *testing.T) {
 	r := newRig(t, files, DefaultCoordinatorConfig(), DefaultWorkerConfig(), "")
 	for _, cmd := range []string{`{"path": "` + testBase + `", "failureReasons": true}`, `{"path": "` + testBase + `", "failureReasons": true, "pixels": false}`} {
 		rows, schema := r.fullRows(t, cmd)
-		if schema.Field(1).Name != FailureColumn || !schema.Field(1).Nullable || schema.Field(1).Type.ID() != arrow.STRING {
+		if schema.Field(1).Name != wire.FailureColumn || !schema.Field(1).Nullable || schema.Field(1).Type.ID() != arrow.STRING {
 			t.Fatalf("schema %s", schema)
 		}
 		var got []string

@@ -225,7 +225,7 @@ func (w *Worker) open(ctx context.Context, ticket []byte) (*Split, error) {
 	}
 	fsys, err := w.deps.Mounts.For(ctx, base)
 	if err != nil {
-		return nil, mountError(err)
+		return nil, wire.MountError(err)
 	}
 	signed, _, _ := wire.ParseResume(ticket)
 	if err := w.splitList(ctx, t, signed); err != nil {

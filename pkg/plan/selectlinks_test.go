@@ -1,9 +1,7 @@
-package flight
+package plan
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/wire"
 )
 
-// TestLinkedNamesPlannedOnce plans local trees where links give one folder
+// TestLinkedNamesPlannedOnce selects from local trees where links give one folder
 // several names: each file is planned once, and the 16-level glob through
 // a link loop (before: 65,536 rows of one file and minutes of coordinator
 // CPU) matches nothing.
@@ -35,16 +32,7 @@ func TestLinkedNamesPlannedOnce(t *testing.T) {
 		}
 	}
 	d := filepath.ToSlash(dir)
-	roots, err := hdfsio.ParseRoots([]string{d})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := NewCoordinator(DefaultCoordinatorConfig(), CoordinatorDeps{Roots: roots, Secret: testSecret,
-		Mounts: &hdfsio.Mounts{}, Workers: staticWorkers{{Name: "w1", Location: "grpc://w1:1", Capacity: 1}},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sel := testSelector(t, nil, d)
 	tests := []struct {
 		name  string
 		paths []string
@@ -61,7 +49,7 @@ func TestLinkedNamesPlannedOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // liveness only
 			defer cancel()
-			_, l, err := c.selectFiles(ctx, wire.Descriptor{Paths: tc.paths, Recursive: true, SampleRatio: 1})
+			_, l, err := sel.Select(ctx, wire.Descriptor{Paths: tc.paths, Recursive: true, SampleRatio: 1})
 			if (tc.want == nil) != (err != nil) || (err != nil && wire.KindOf(err) != tc.kind) {
 				t.Fatalf("%v, want files %q or kind %v", err, tc.want, tc.kind)
 			}
@@ -79,9 +67,8 @@ func TestLinkedNamesPlannedOnce(t *testing.T) {
 // TestGlobBoundedLikeAWalk: a glob deeper than a walk may go is refused
 // as ResourceExhausted naming the pattern, before any listing.
 func TestGlobBoundedLikeAWalk(t *testing.T) {
-	r := selectionRig(t)
 	pattern := testBase + "/" + strings.Repeat("*/", 65) + "*.png"
-	_, err := r.coord.GetFlightInfo(context.Background(), descriptor(`{"path": "`+pattern+`"}`))
+	_, err := testSelector(t, selectionFS()).selectCmd(`{"path": "` + pattern + `"}`)
 	if wire.KindOf(err) != wire.KindResourceExhausted || !strings.Contains(err.Error(), strings.TrimPrefix(pattern, "hdfs://mem")) {
 		t.Errorf("%v, want ResourceExhausted naming the pattern", err)
 	}

@@ -1,24 +1,38 @@
-package flight
+package plan
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/imageflight/imageflight/pkg/glob"
 	"github.com/imageflight/imageflight/pkg/hdfsio"
-	"github.com/imageflight/imageflight/pkg/plan"
 	"github.com/imageflight/imageflight/pkg/wire"
 )
 
 // The file selection of a descriptor: its paths (a list, each possibly a
 // Hadoop glob expanded here against the file system), basePath, the name
 // filters (pathGlobFilter, fileExtensions), partitionFilters and limit.
+
+// Selector turns a descriptor into the files it reads, confined to the
+// served roots; the coordinator makes one per
+type Selector struct {
+	Roots  hdfsio.Roots // descriptors outside these are refused
+	Mounts *hdfsio.Mounts
+	// Confine tells whether a resolved local path lies under a root
+	// (hdfsio.LocalConfine of Roots).
+	Confine func(realPath string) bool
+	// Parallelism bounds concurrent directory listings.
+	Parallelism int
+	Logger      *slog.Logger
+}
 
 // readRoot is one entry of the descriptor's path list.
 type readRoot struct {
@@ -27,62 +41,62 @@ type readRoot struct {
 	glob bool
 }
 
-// selectFiles resolves, confines, expands and lists a request's paths and
+// Select resolves, confines, expands and lists a request's paths and
 // applies its selection keys. The listing's Dirs are those of every listed
 // file (before partition filters and limit), so the schema does not depend
 // on them. base is the single path, or the common folder of several.
-func (c *Coordinator) selectFiles(ctx context.Context, req wire.Descriptor) (hdfsio.Location, plan.Listing, error) {
-	roots, err := c.resolveRoots(req.PathList())
+func (sel *Selector) Select(ctx context.Context, req wire.Descriptor) (hdfsio.Location, Listing, error) {
+	roots, err := sel.resolveRoots(req.PathList())
 	if err != nil {
-		return hdfsio.Location{}, plan.Listing{}, err
+		return hdfsio.Location{}, Listing{}, err
 	}
 	first := roots[0].loc
-	fsys, err := c.deps.Mounts.For(ctx, first)
+	fsys, err := sel.Mounts.For(ctx, first)
 	if err != nil {
-		return first, plan.Listing{}, mountError(err)
+		return first, Listing{}, wire.MountError(err)
 	}
 	var confine func(string) bool
 	if first.Scheme == "file" {
-		confine = c.confine // links leading outside every root are skipped
+		confine = sel.Confine // links leading outside every root are skipped
 	}
 	paths, err := expandRoots(ctx, fsys, roots, confine)
 	if err != nil {
-		return first, plan.Listing{}, err
+		return first, Listing{}, err
 	}
 	partBase, err := basePathFor(req.BasePath, first, paths)
 	if err != nil {
-		return first, plan.Listing{}, err
+		return first, Listing{}, err
 	}
 	base := first
 	if len(paths) > 1 || roots[0].glob {
 		base = commonFolder(first, paths)
 	}
 	var seen atomic.Int64
-	stopProgress := c.logProgress(base, &seen)
-	opts, err := c.listOptions(req, confine, &seen)
+	stopProgress := sel.logProgress(base, &seen)
+	opts, err := sel.listOptions(req, confine, &seen)
 	if err == nil {
 		opts.PartitionBase = partBase
 	}
-	var l plan.Listing
+	var l Listing
 	if err == nil {
-		l, err = c.listAll(ctx, fsys, first, paths, opts)
+		l, err = sel.listAll(ctx, fsys, first, paths, opts)
 	}
 	stopProgress()
 	if err != nil {
 		return base, l, err
 	}
-	if l.Files, err = plan.FilterFiles(l, l.Columns(), planFilters(req.PartitionFilters)); err != nil {
+	if l.Files, err = FilterFiles(l, l.Columns(), planFilters(req.PartitionFilters)); err != nil {
 		return base, l, &wire.DescriptorError{Key: "partitionFilters", Msg: err.Error()}
 	}
 	if req.Limit != nil {
-		l.Files = plan.Limit(l.Files, req.Seed, *req.Limit)
+		l.Files = Limit(l.Files, req.Seed, *req.Limit)
 	}
 	return base, l, checkFailureColumn(req, l.Columns())
 }
 
 // resolveRoots parses each path and checks that all lie in one served
 // root (on one filesystem).
-func (c *Coordinator) resolveRoots(specs []string) ([]readRoot, error) {
+func (sel *Selector) resolveRoots(specs []string) ([]readRoot, error) {
 	roots := make([]readRoot, len(specs))
 	for i, s := range specs {
 		loc, isGlob, err := parseRoot(s)
@@ -96,7 +110,7 @@ func (c *Coordinator) resolveRoots(specs []string) ([]readRoot, error) {
 			return nil, &wire.DescriptorError{Key: "path", Msg: fmt.Sprintf("all paths must be on one filesystem: %s and %s are not", roots[0].loc, r.loc)}
 		}
 	}
-	for _, served := range c.deps.Roots {
+	for _, served := range sel.Roots {
 		inside := true
 		for _, r := range roots {
 			inside = inside && staticPrefix(r).Within(served)
@@ -106,11 +120,11 @@ func (c *Coordinator) resolveRoots(specs []string) ([]readRoot, error) {
 		}
 	}
 	for _, r := range roots {
-		if !c.deps.Roots.Contains(staticPrefix(r)) {
-			return nil, wire.Errorf(wire.KindPermission, "%s is outside the served roots (%s)", r.spec, c.rootList())
+		if !sel.Roots.Contains(staticPrefix(r)) {
+			return nil, wire.Errorf(wire.KindPermission, "%s is outside the served roots (%s)", r.spec, sel.rootList())
 		}
 	}
-	return nil, wire.Errorf(wire.KindPermission, "the paths lie in different served roots (%s): read each root separately", c.rootList())
+	return nil, wire.Errorf(wire.KindPermission, "the paths lie in different served roots (%s): read each root separately", sel.rootList())
 }
 
 // parseRoot parses a path as hdfsio.ParseLocation does; a glob keeps its
@@ -176,14 +190,14 @@ func staticPrefix(r readRoot) hdfsio.Location {
 // expandRoots turns the roots into the paths to list: globs expanded
 // (NotFound when one matches nothing), duplicates dropped (by path, and
 // by device and inode where the filesystem has them), in the order given.
-func expandRoots(ctx context.Context, fsys plan.Lister, roots []readRoot, confine func(string) bool) ([]string, error) {
+func expandRoots(ctx context.Context, fsys Lister, roots []readRoot, confine func(string) bool) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, r := range roots {
 		paths := []string{r.loc.Path}
 		if r.glob {
 			var err error
-			if paths, err = plan.ExpandGlob(ctx, fsys, r.loc.Path, plan.ListOptions{Confine: confine}); err != nil {
+			if paths, err = ExpandGlob(ctx, fsys, r.loc.Path, ListOptions{Confine: confine}); err != nil {
 				if errors.Is(err, glob.ErrSyntax) {
 					return nil, &wire.DescriptorError{Key: "path", Msg: err.Error()}
 				}
@@ -203,7 +217,7 @@ func expandRoots(ctx context.Context, fsys plan.Lister, roots []readRoot, confin
 	if len(roots) > 1 {
 		// Two names of one folder (links) would list its files twice; a
 		// single glob's matches are distinct already.
-		out = plan.Distinct(ctx, fsys, out)
+		out = Distinct(ctx, fsys, out)
 	}
 	return out, nil
 }
@@ -246,19 +260,19 @@ func commonFolder(fs hdfsio.Location, paths []string) hdfsio.Location {
 
 // listOptions are the walk's options: the name filters and the sample
 // decide per file while listing.
-func (c *Coordinator) listOptions(req wire.Descriptor, confine func(string) bool, seen *atomic.Int64) (plan.ListOptions, error) {
+func (sel *Selector) listOptions(req wire.Descriptor, confine func(string) bool, seen *atomic.Int64) (ListOptions, error) {
 	keepName, err := nameFilter(req.PathGlobFilter, req.FileExtensions)
 	if err != nil {
-		return plan.ListOptions{}, err
+		return ListOptions{}, err
 	}
-	return plan.ListOptions{
+	return ListOptions{
 		Recursive:   req.Recursive,
-		Parallelism: c.cfg.ListParallelism,
+		Parallelism: sel.Parallelism,
 		Keep: func(p string) bool {
-			return keepName(path.Base(p)) && plan.Sampled(req.Seed, p, req.SampleRatio)
+			return keepName(path.Base(p)) && Sampled(req.Seed, p, req.SampleRatio)
 		},
 		Seen:    seen,
-		Logger:  c.log,
+		Logger:  sel.Logger,
 		Confine: confine,
 	}, nil
 }
@@ -293,28 +307,28 @@ func nameFilter(pattern string, exts []string) (func(string) bool, error) {
 	}, nil
 }
 
-// listAll lists every path as one walk (plan.ListRoots), so a folder
+// listAll lists every path as one walk (ListRoots), so a folder
 // reached through several paths or links is listed once, and reports a
 // failure against the path it came from.
-func (c *Coordinator) listAll(ctx context.Context, fsys plan.Lister, fs hdfsio.Location, paths []string, opts plan.ListOptions) (plan.Listing, error) {
-	l, err := plan.ListRoots(ctx, fsys, paths, opts)
+func (sel *Selector) listAll(ctx context.Context, fsys Lister, fs hdfsio.Location, paths []string, opts ListOptions) (Listing, error) {
+	l, err := ListRoots(ctx, fsys, paths, opts)
 	if err != nil {
 		loc := fs
 		loc.Path = paths[0]
-		var re *plan.RootError
+		var re *RootError
 		if errors.As(err, &re) {
 			loc.Path, err = re.Root, re.Err
 		}
-		return plan.Listing{}, listError(ctx, loc, err)
+		return Listing{}, listError(ctx, loc, err)
 	}
 	return l, nil
 }
 
-// planFilters converts the descriptor's filters (validated) for pkg/plan.
-func planFilters(fs []wire.PartitionFilter) []plan.Filter {
-	out := make([]plan.Filter, len(fs))
+// planFilters converts the descriptor's filters (validated) for pkg/
+func planFilters(fs []wire.PartitionFilter) []Filter {
+	out := make([]Filter, len(fs))
 	for i, f := range fs {
-		out[i] = plan.Filter{Column: f.Column, Op: f.Op}
+		out[i] = Filter{Column: f.Column, Op: f.Op}
 		raw := f.Values
 		if f.Value != nil {
 			raw = []json.RawMessage{f.Value}
@@ -322,11 +336,73 @@ func planFilters(fs []wire.PartitionFilter) []plan.Filter {
 		for _, r := range raw {
 			var s string
 			if json.Unmarshal(r, &s) == nil {
-				out[i].Values = append(out[i].Values, plan.Literal{Text: s})
+				out[i].Values = append(out[i].Values, Literal{Text: s})
 			} else {
-				out[i].Values = append(out[i].Values, plan.Literal{Text: string(r), Number: true})
+				out[i].Values = append(out[i].Values, Literal{Text: string(r), Number: true})
 			}
 		}
 	}
 	return out
+}
+
+// listError gives a listing failure its kind.
+func listError(ctx context.Context, base hdfsio.Location, err error) error {
+	switch k := wire.KindOf(err); {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return wire.Wrap(wire.AutoKind, ctx.Err(), "list "+base.String())
+	case errors.Is(err, ErrTooDeep), errors.Is(err, ErrTooManyEntries):
+		return wire.Wrap(wire.KindResourceExhausted, err, "list "+base.String())
+	case errors.Is(err, ErrOutsideRoots):
+		return wire.Errorf(wire.KindPermission, "%s resolves outside the served roots", base)
+	case k == wire.KindNotFound:
+		return wire.Errorf(k, "%s does not exist", base)
+	case k == wire.KindPermission || k == wire.KindInvalidArgument:
+		return wire.Wrap(k, err, base.String())
+	default:
+		return wire.Wrap(wire.KindUnavailable, err, "list "+base.String())
+	}
+}
+
+// logProgress logs how many entries a long listing has seen, every few
+// seconds, until the returned stop is called.
+func (sel *Selector) logProgress(base hdfsio.Location, seen *atomic.Int64) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		start := time.Now()
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				sel.Logger.Info("listing", "path", base, "entries", seen.Load(), "elapsed", time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func (sel *Selector) rootList() string {
+	s := make([]string, len(sel.Roots))
+	for i, r := range sel.Roots {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// checkFailureColumn refuses failureReasons when a partition column would
+// take the failure column's name.
+func checkFailureColumn(req wire.Descriptor, cols []Column) error {
+	if !req.FailureReasons {
+		return nil
+	}
+	for _, c := range cols {
+		if strings.EqualFold(c.Name, wire.FailureColumn) {
+			return &wire.DescriptorError{Key: "failureReasons", Msg: `a partition column is named "failure", the column failureReasons adds: rename the folders or leave failureReasons out`}
+		}
+	}
+	return nil
 }

@@ -1,28 +1,76 @@
-package flight
+package plan
 
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
+	"github.com/imageflight/imageflight/pkg/hdfsio"
+	"github.com/imageflight/imageflight/pkg/memfs"
 	"github.com/imageflight/imageflight/pkg/wire"
 )
 
-// selectionRig is the test tree plus a README beside the images.
-func selectionRig(t *testing.T) *rig {
-	files := testTree(t)
-	files["/data/cls=dog/README.txt"] = []byte("not an image either")
-	return newRig(t, files, DefaultCoordinatorConfig(), DefaultWorkerConfig(), "")
+// The descriptor's file selection, tested on an in-memory tree mounted as
+// hdfs://mem (Mounts dials it like any HDFS namespace).
+
+const testBase = "hdfs://mem/data"
+
+// selectionFS is a labelled folder — two classes, typed partition values,
+// a file beside the partition folders — and a README beside the images.
+func selectionFS() *memfs.FS {
+	files := map[string][]byte{}
+	for _, p := range []string{"/data/cls=cat/n=1/a.png", "/data/cls=cat/n=1/b.png", "/data/cls=cat/n=2/c.png",
+		"/data/cls=dog/n=1/d.png", "/data/cls=dog/n=1/e.png", "/data/cls=dog/n=3/f.png", "/data/top.png", "/data/cls=dog/README.txt"} {
+		files[p] = []byte("x")
+	}
+	return memfs.New(files)
 }
 
-// summary is "name[parts]" per row, the parts' values only.
-func summary(rows []row) string {
+// testSelector selects from fsys, serving roots (testBase when none).
+func testSelector(t testing.TB, fsys hdfsio.FileSystem, roots ...string) *Selector {
+	t.Helper()
+	if len(roots) == 0 {
+		roots = []string{testBase}
+	}
+	rs, err := hdfsio.ParseRoots(roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Selector{Roots: rs, Confine: hdfsio.LocalConfine(rs), Parallelism: 16,
+		Mounts: &hdfsio.Mounts{DialHDFS: func(context.Context, string) (hdfsio.FileSystem, error) { return fsys, nil }},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+// selectCmd parses a descriptor's JSON and selects its files.
+func (sel *Selector) selectCmd(cmd string) (Listing, error) {
+	req, err := wire.ParseDescriptor([]byte(cmd))
+	if err != nil {
+		return Listing{}, err
+	}
+	_, l, err := sel.Select(context.Background(), req)
+	return l, err
+}
+
+// summary is "name[values]" per selected file, its partition columns'
+// values in column order ("(null)" for none).
+func summary(l Listing) string {
+	cols := l.Columns()
 	var out []string
-	for _, r := range rows {
-		s := r.Origin[strings.LastIndexByte(r.Origin, '/')+1:]
-		if r.Parts != "" {
-			s += "[" + strings.TrimSuffix(r.Parts, ";") + "]"
+	for _, f := range l.Files {
+		s := f.Path[strings.LastIndexByte(f.Path, '/')+1:]
+		var parts []string
+		for _, c := range cols {
+			v, ok := l.Dirs[f.Dir].Value(c.Name)
+			if !ok || IsNull(v) {
+				v = "(null)"
+			}
+			parts = append(parts, c.Name+"="+v)
+		}
+		if len(parts) > 0 {
+			s += "[" + strings.Join(parts, ";") + "]"
 		}
 		out = append(out, s)
 	}
@@ -30,7 +78,7 @@ func summary(rows []row) string {
 }
 
 func TestSelection(t *testing.T) {
-	r := selectionRig(t)
+	sel := testSelector(t, selectionFS())
 	cases := []struct {
 		name, cmd, want string
 	}{
@@ -70,34 +118,34 @@ func TestSelection(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := summary(r.readAll(t, r.plan(t, tc.cmd)))
-			if got != tc.want {
+			l, err := sel.selectCmd(tc.cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := summary(l); got != tc.want {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
 		})
 	}
 }
 
-func TestSelectionKeepsTheSchemaAndPrunesReads(t *testing.T) {
-	r := selectionRig(t)
-	info := r.plan(t, `{"path": "hdfs://mem/data", "partitionFilters": [{"column": "cls", "op": "=", "value": "cat"}]}`)
-	if info.GetTotalRecords() != 3 {
-		t.Fatalf("%d records, want 3", info.GetTotalRecords())
+// TestSelectionKeepsTheColumns: partition filters drop files, not the
+// columns their folders imply, so the schema does not depend on them.
+func TestSelectionKeepsTheColumns(t *testing.T) {
+	l, err := testSelector(t, selectionFS()).selectCmd(`{"path": "hdfs://mem/data", "partitionFilters": [{"column": "cls", "op": "=", "value": "cat"}]}`)
+	if err != nil {
+		t.Fatal(err)
 	}
-	sch := r.work.mustSchema(t, info)
-	if sch.NumFields() != 3 || sch.Field(1).Name != "cls" || sch.Field(2).Name != "n" {
-		t.Errorf("schema %s, want the unfiltered columns", sch)
+	if got := summary(l); got != "a.png[cls=cat;n=1] b.png[cls=cat;n=1] c.png[cls=cat;n=2]" {
+		t.Fatalf("selected %s, want the three cats", got)
 	}
-	r.readAll(t, info)
-	for p, want := range map[string]int{"/data/cls=cat/n=1/a.png": 1, "/data/cls=dog/n=1/d.png": 0, "/data/top.png": 0} {
-		if got := r.fs.Opens(p); got != want {
-			t.Errorf("%s opened %d times, want %d", p, got, want)
-		}
+	if cols := l.Columns(); len(cols) != 2 || cols[0].Name != "cls" || cols[1].Name != "n" || cols[1].Type != TypeInt {
+		t.Errorf("columns %+v, want the unfiltered cls and n (int)", cols)
 	}
 }
 
 func TestSelectionErrors(t *testing.T) {
-	r := selectionRig(t)
+	sel := testSelector(t, selectionFS())
 	cases := []struct {
 		name, cmd string
 		kind      wire.Kind
@@ -116,11 +164,11 @@ func TestSelectionErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := r.coord.GetFlightInfo(context.Background(), descriptor(tc.cmd))
+			_, err := sel.selectCmd(tc.cmd)
 			var de *wire.DescriptorError
 			switch {
 			case err == nil:
-				t.Fatal("planned")
+				t.Fatal("selected")
 			case wire.KindOf(err) != tc.kind:
 				t.Fatalf("kind %v (%v), want %v", wire.KindOf(err), err, tc.kind)
 			case tc.key != "" && (!errors.As(err, &de) || de.Key != tc.key):
