@@ -18,8 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/imageflight/imageflight/pkg/flight"
 	"github.com/imageflight/imageflight/pkg/hdfsio"
+	"github.com/imageflight/imageflight/pkg/pipeline"
+	"github.com/imageflight/imageflight/pkg/planner"
 )
 
 // Version is reported in gossip metadata and cluster status.
@@ -75,8 +76,8 @@ type Config struct {
 	// locations (default: from the Hadoop configuration, else host:9870).
 	NameNodeHTTP []string
 
-	Coordinator flight.CoordinatorConfig
-	Worker      flight.WorkerConfig
+	Coordinator planner.CoordinatorConfig
+	Worker      pipeline.WorkerConfig
 	// Security is TLS and client authentication (default: neither).
 	Security SecurityConfig
 	Logger   *slog.Logger
@@ -110,8 +111,8 @@ func DefaultConfig() Config {
 		// gossip's suspicion timeout would.
 		ProbeInterval: time.Second,
 		HDFS:          hdfsio.DefaultHDFSConfig(),
-		Coordinator:   flight.DefaultCoordinatorConfig(),
-		Worker:        flight.DefaultWorkerConfig(),
+		Coordinator:   planner.DefaultCoordinatorConfig(),
+		Worker:        pipeline.DefaultWorkerConfig(),
 		Logger:        slog.Default(),
 	}
 }

@@ -1,6 +1,6 @@
-"""A test double of OUR OWN imageflight server (the Go coordinator/worker in pkg/flight),
-for the Python client's unit tests: an in-process pyarrow Flight server speaking the same
-contract (JSON command, endpoints with several locations, ``{"next": N}`` app_metadata,
+"""A test double of OUR OWN imageflight server (the Go coordinator and worker, pkg/planner and
+pkg/pipeline), for the Python client's unit tests: an in-process pyarrow Flight server speaking
+the same contract (JSON command, endpoints with several locations, ``{"next": N}`` app_metadata,
 ``<ticket>;skip=N`` resume tickets) with synthetic rows. It stands in for no third-party
 system.
 
