@@ -272,7 +272,9 @@ import os, sys, time
 import imageflight
 from imageflight.torch import ImageFlightDataset
 from torch.utils.data import DataLoader
-coord, path = sys.argv[1], sys.argv[2]
+coord, path, grpc_in_parent = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+if grpc_in_parent:
+    imageflight.read_images(path, coordinator=coord)  # workers then read through helpers
 ds = ImageFlightDataset(path, coordinator=coord, num_partitions=8)
 loader = DataLoader(ds, batch_size=8, num_workers=2, multiprocessing_context="fork", timeout=120)
 epoch = 0
@@ -286,14 +288,18 @@ while True:
 """
 
 
-@pytest.mark.parametrize("target,delay", [(t, d) for t in ("group", "main") for d in DELAYS])
-def test_ctrl_c_stops_a_training_loop_quietly(coordinator, corpus, target, delay):
-    """SIGINT to a training loop with DataLoader(num_workers=2) workers reading through fork
-    helpers, as a terminal sends it (the whole foreground process group) or to the main
-    process only: the loop ends promptly (bound: 60 s) with at most the main process's one
-    KeyboardInterrupt traceback, no failover and no helper failure; no process is left."""
+@pytest.mark.parametrize("target,delay,helpers", [
+    ("group", DELAYS[0], "dataset-only"), ("main", DELAYS[1], "dataset-only"),
+    ("group", DELAYS[1], "grpc-in-parent"), ("main", DELAYS[0], "grpc-in-parent")])
+def test_ctrl_c_stops_a_training_loop_quietly(coordinator, corpus, target, delay, helpers):
+    """SIGINT to a training loop with DataLoader(num_workers=2) workers (reading directly,
+    or through fork helpers when the parent used gRPC), as a terminal sends it (the whole
+    foreground process group) or to the main process only: the loop ends promptly with at
+    most the main process's one KeyboardInterrupt traceback, no failover and no helper
+    failure; no process is left."""
     pytest.importorskip("torch", reason="torch not installed (IMAGEFLIGHT_TEST_TORCH=1 test/python/setup.sh)")
-    p = subprocess.Popen([sys.executable, "-c", TRAIN, coordinator, corpus.root + "/many"],
+    p = subprocess.Popen([sys.executable, "-c", TRAIN, coordinator, corpus.root + "/many",
+                          "1" if helpers == "grpc-in-parent" else "0"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), cwd=HERE,
                          start_new_session=True)
     try:
@@ -331,7 +337,7 @@ def test_ctrl_c_stops_a_training_loop_quietly(coordinator, corpus, target, delay
     for bad in ("trying the next location", "helper failed", "fork proxy", "resuming at file"):
         assert bad not in err, err
     assert left == [], f"processes left after the interrupt: {left}"
-    REPORT.append(f"Ctrl-C ({target}) in a DataLoader(num_workers=2) loop: ended in {secs:.2f} s, "
+    REPORT.append(f"Ctrl-C ({target}, {helpers}) in a DataLoader(num_workers=2) loop: ended in {secs:.2f} s, "
                   f"{len(tree) - 1} processes under the main one before")
 
 
