@@ -136,6 +136,7 @@ type Coordinator struct {
 
 	planSlots chan struct{} // MaxConcurrentPlans plans at once
 	planWait  time.Duration // how long a plan waits for a slot
+	recent    planLog       // the last plans, for the console
 }
 
 // NewCoordinator returns a coordinator.
@@ -158,12 +159,13 @@ func NewCoordinator(cfg CoordinatorConfig, deps CoordinatorDeps) (*Coordinator, 
 // GetFlightInfo plans a read: validate, confine, list, sample, cut, assign,
 // sign. Errors carry a wire kind.
 func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDescriptor) (info *aflight.FlightInfo, err error) {
-	defer func() { plansTotal.WithLabelValues(codeLabel(err)).Inc() }()
+	start := time.Now()
+	var p *readPlan
+	defer func() { plansTotal.WithLabelValues(codeLabel(err)).Inc(); c.recent.add(desc.GetCmd(), start, p, err) }()
 	req, err := parseDescriptor(desc)
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
 	// The slot covers the whole plan, not just its listing: cutting,
 	// signing, packing and storing hold the listing's memory (and add
 	// their own) until the FlightInfo is built.
@@ -172,8 +174,7 @@ func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDes
 		return nil, err
 	}
 	defer release()
-	p, err := c.Plan(ctx, req)
-	if err != nil {
+	if p, err = c.Plan(ctx, req); err != nil {
 		return nil, err
 	}
 	info, err = c.flightInfo(desc, req, p)

@@ -153,7 +153,10 @@ func (w *Worker) Active() int64 { return w.active.Load() }
 
 // Status is the worker-status answer.
 func (w *Worker) Status() wire.WorkerStatus {
-	return wire.WorkerStatus{Active: w.active.Load(), Draining: w.draining.Load()}
+	st := wire.WorkerStatus{Active: w.active.Load(), Draining: w.draining.Load(), BudgetLimit: w.mem.limit}
+	st.BudgetUsed, _ = w.mem.stats()
+	addCounters(&st)
+	return st
 }
 
 // Drain refuses new streams and waits until in-flight ones finish or ctx ends.

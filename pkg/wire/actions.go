@@ -18,6 +18,22 @@ const (
 type WorkerStatus struct {
 	Active   int64 `json:"active"`
 	Draining bool  `json:"draining"`
+	// The counters below are the worker process's since it started (the
+	// same values its /metrics exposes); a reader derives rates from two
+	// answers. Older workers leave them out.
+	//
+	// Images counts images served, by result: ok, invalid, dropped.
+	Images map[string]int64 `json:"images,omitempty"`
+	// BytesRead is encoded image bytes read from storage.
+	BytesRead int64 `json:"bytesRead,omitempty"`
+	// Streams counts finished DoGet streams by gRPC code (OK, Canceled…).
+	Streams map[string]int64 `json:"streams,omitempty"`
+	// SendTimeouts counts streams failed because their client stopped reading.
+	SendTimeouts int64 `json:"sendTimeouts,omitempty"`
+	// BudgetUsed and BudgetLimit are the memory budget's bytes reserved now
+	// and its size.
+	BudgetUsed  int64 `json:"budgetUsed,omitempty"`
+	BudgetLimit int64 `json:"budgetLimit,omitempty"`
 }
 
 // MemberStatus is one member in the cluster-status answer.
@@ -36,6 +52,9 @@ type MemberStatus struct {
 	Reason string `json:"reason,omitempty"`
 	// Active is the worker's streams in flight (-1 when it did not answer).
 	Active int64 `json:"active"`
+	// Worker is the worker's whole worker-status answer (nil when it did
+	// not answer, and for the coordinator).
+	Worker *WorkerStatus `json:"worker,omitempty"`
 }
 
 // ClusterStatus is the cluster-status answer: every member, and the

@@ -1,0 +1,226 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/imageflight/imageflight/pkg/hdfsio"
+	"github.com/imageflight/imageflight/pkg/wire"
+)
+
+var funcs = template.FuncMap{
+	"bytes":   func(n int64) string { return humanBytes(n) },
+	"bytes64": func(n int) string { return humanBytes(int64(n)) },
+	"join":    strings.Join,
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// memberView is one row of the Cluster page.
+type memberView struct {
+	wire.MemberStatus
+	W                      *wire.WorkerStatus
+	HasRate                bool
+	ImagesPerSec, MBPerSec float64
+	Failures               []Bar
+}
+
+func (c *Console) cluster(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.PageTimeout)
+	defer cancel()
+	st := c.deps.Cluster.ClusterStatus(ctx)
+	now := time.Now()
+	data := struct {
+		Coordinator  string
+		Members      []memberView
+		Planned      int
+		At           string
+		Refresh      int
+		SendTimeouts int64
+	}{Coordinator: st.Coordinator, Planned: len(st.Workers), At: now.UTC().Format("15:04:05 UTC"), Refresh: int(c.cfg.Refresh.Seconds())}
+	for _, m := range st.Members {
+		v := memberView{MemberStatus: m, W: m.Worker}
+		if ws := m.Worker; ws != nil {
+			var images int64
+			for _, n := range ws.Images {
+				images += n
+			}
+			var bps float64
+			v.ImagesPerSec, bps, v.HasRate = c.rates.rate(m.Name, now, images, ws.BytesRead)
+			v.MBPerSec = bps / 1e6
+			fails := map[string]int{}
+			for code, n := range ws.Streams {
+				if code != "OK" && n > 0 {
+					fails[code] = int(n)
+				}
+			}
+			v.Failures = bars(fails)
+			data.SendTimeouts += ws.SendTimeouts
+		}
+		data.Members = append(data.Members, v)
+	}
+	sort.Slice(data.Members, func(i, j int) bool { return data.Members[i].Name < data.Members[j].Name })
+	c.render(w, http.StatusOK, "cluster", page{Title: "Cluster", Active: "cluster", Refresh: data.Refresh, Data: data})
+}
+
+func (c *Console) reads(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.PageTimeout)
+	defer cancel()
+	var active int64
+	for _, m := range c.deps.Cluster.ClusterStatus(ctx).Members {
+		if m.Active > 0 {
+			active += m.Active
+		}
+	}
+	data := struct {
+		Plans  []Plan
+		Active int64
+	}{c.deps.Plans.RecentPlans(), active}
+	c.render(w, http.StatusOK, "reads", page{Title: "Reads", Active: "reads", Data: data})
+}
+
+// thumbView is one thumbnail of the Browse page.
+type thumbView struct {
+	Name, Failure string
+	Src           template.URL // a data: URI this package encoded
+	W, H          int
+}
+
+type classView struct {
+	Class string
+	Items []thumbView
+}
+
+type browseView struct {
+	Path     string
+	Parent   string
+	Roots    []string
+	S        *Summary
+	Thumbs   []classView
+	ThumbErr string
+	ClassBy  string
+	Broken   []Broken
+
+	MaxEntries, MaxDepth, HeaderBytes, HeaderSample, PerClass, Classes int
+}
+
+func (c *Console) browse(w http.ResponseWriter, r *http.Request) {
+	sc := c.cfg.Scan
+	v := browseView{Path: r.URL.Query().Get("path"), MaxEntries: sc.MaxEntries, MaxDepth: sc.MaxDepth, HeaderBytes: sc.HeaderBytes,
+		HeaderSample: sc.HeaderSample, PerClass: sc.ThumbsPerClass, Classes: sc.ThumbClasses}
+	for _, root := range c.deps.Roots {
+		v.Roots = append(v.Roots, root.String())
+	}
+	if v.Path == "" {
+		c.render(w, http.StatusOK, "browse", page{Title: "Browse", Active: "browse", Data: v})
+		return
+	}
+	loc, err := hdfsio.ParseLocation(v.Path)
+	if err != nil {
+		c.fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !c.deps.Roots.Contains(loc) {
+		c.fail(w, http.StatusForbidden, loc.String()+" is outside the served roots")
+		return
+	}
+	if p := loc; path.Dir(loc.Path) != loc.Path {
+		p.Path = path.Dir(loc.Path)
+		if c.deps.Roots.Contains(p) {
+			v.Parent = p.String()
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.PageTimeout)
+	defer cancel()
+	fsys, err := c.deps.Storage.For(ctx, loc)
+	if err != nil {
+		c.fail(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	var confine func(string) bool
+	if loc.Scheme == "file" {
+		confine = hdfsio.LocalConfine(c.deps.Roots)
+	}
+	v.S, err = Scan(ctx, fsys, loc, sc, confine)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		c.fail(w, http.StatusNotFound, err.Error())
+		return
+	case errors.Is(err, fs.ErrPermission):
+		c.fail(w, http.StatusForbidden, err.Error())
+		return
+	case err != nil:
+		c.fail(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	v.ClassBy = v.S.ClassBy
+	v.Broken = v.S.Broken
+	if c.deps.Thumbs != nil {
+		c.thumbnails(ctx, &v)
+	}
+	c.render(w, http.StatusOK, "browse", page{Title: "Browse " + loc.String(), Active: "browse", Data: v})
+}
+
+// thumbnails asks the workers for the sample's thumbnails and encodes each
+// as a JPEG data: URI (a few KB each, so the page is one request).
+func (c *Console) thumbnails(ctx context.Context, v *browseView) {
+	classes, files := v.S.Sample(c.cfg.Scan)
+	var all []string
+	for _, f := range files {
+		all = append(all, f...)
+	}
+	if len(all) == 0 {
+		return
+	}
+	thumbs, err := c.deps.Thumbs.Thumbnails(ctx, all, c.cfg.Scan.ThumbSize)
+	if err != nil {
+		v.ThumbErr = err.Error()
+		return
+	}
+	by := make(map[string]Thumb, len(thumbs))
+	for _, t := range thumbs {
+		by[t.Origin] = t
+	}
+	for i, class := range classes {
+		cv := classView{Class: class}
+		for _, f := range files[i] {
+			t, ok := by[f]
+			tv := thumbView{Name: path.Base(f)}
+			switch {
+			case !ok:
+				tv.Failure = "no thumbnail came back"
+			case t.Failure != "":
+				tv.Failure = t.Failure
+				v.Broken = append(v.Broken, Broken{Name: strings.TrimPrefix(f, v.S.Base.String()+"/"), URI: f, Reason: "decode: " + t.Failure})
+			default:
+				src, err := DataURI(t.Image)
+				if err != nil {
+					tv.Failure = err.Error()
+					break
+				}
+				tv.Src, tv.W, tv.H = template.URL(src), t.Image.Bounds().Dx(), t.Image.Bounds().Dy()
+			}
+			cv.Items = append(cv.Items, tv)
+		}
+		v.Thumbs = append(v.Thumbs, cv)
+	}
+}
