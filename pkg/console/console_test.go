@@ -147,12 +147,12 @@ func TestBrowse(t *testing.T) {
 		t.Errorf("broken file not listed by its escaped name:\n%s", body)
 	}
 	for _, want := range []string{
-		"9 files",                        // 5 cats + hostile + 3 dogs; hidden ones skipped
-		"<h2>Partition cls</h2>",         // the label balance
+		"9 files",                // 5 cats + hostile + 3 dogs; hidden ones skipped
+		"<h2>Partition cls</h2>", // the label balance
 		`<td>cat</td><td class="num">6</td><td class="bar"><meter min="0" max="100" value="100">`,
 		`<td>dog</td><td class="num">3</td><td class="bar"><meter min="0" max="100" value="50">`,
-		`<td>png</td><td class="num">8</td>`, // formats by extension
-		"headers of 8 sampled files",         // every readable header
+		`<td>png</td><td class="num">8</td>`,            // formats by extension
+		"headers of 8 sampled files",                    // every readable header
 		`href="/browse?path=mem%3a%2fdata%2fcls%3dcat"`, // a sub-folder, its URI escaped
 	} {
 		if !strings.Contains(body, want) {
@@ -275,4 +275,3 @@ func TestReadsPage(t *testing.T) {
 		t.Fatal("a descriptor reached the page as markup")
 	}
 }
-

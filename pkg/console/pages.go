@@ -173,10 +173,10 @@ func (c *Console) browse(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.ClassBy = v.S.ClassBy
-	v.Broken = v.S.Broken
 	if c.deps.Thumbs != nil {
 		c.thumbnails(ctx, &v)
 	}
+	v.Broken = v.S.Broken
 	c.render(w, http.StatusOK, "browse", page{Title: "Browse " + loc.String(), Active: "browse", Data: v})
 }
 
@@ -210,7 +210,7 @@ func (c *Console) thumbnails(ctx context.Context, v *browseView) {
 				tv.Failure = "no thumbnail came back"
 			case t.Failure != "":
 				tv.Failure = t.Failure
-				v.Broken = append(v.Broken, Broken{Name: strings.TrimPrefix(f, v.S.Base.String()+"/"), URI: f, Reason: "decode: " + t.Failure})
+				v.S.AddBroken(strings.TrimPrefix(f, v.S.Base.String()+"/"), f, "decode: "+t.Failure)
 			default:
 				src, err := DataURI(t.Image)
 				if err != nil {

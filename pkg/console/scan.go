@@ -128,6 +128,17 @@ type Broken struct {
 	Name, URI, Reason string
 }
 
+// AddBroken lists a failed file, or adds reason to its entry.
+func (s *Summary) AddBroken(name, uri, reason string) {
+	for i := range s.Broken {
+		if s.Broken[i].URI == uri {
+			s.Broken[i].Reason += "; " + reason
+			return
+		}
+	}
+	s.Broken = append(s.Broken, Broken{Name: name, URI: uri, Reason: reason})
+}
+
 type scanned struct {
 	rel   string // slash path below Base
 	uri   string
@@ -180,7 +191,7 @@ func (s *Summary) walk(ctx context.Context, fsys hdfsio.FileSystem, cfg ScanConf
 			if d.rel == "" {
 				return err
 			}
-			s.Broken = append(s.Broken, Broken{Name: d.rel + "/", URI: fsys.URI(path.Join(s.Base.Path, d.rel)), Reason: err.Error()})
+			s.AddBroken(d.rel+"/", fsys.URI(path.Join(s.Base.Path, d.rel)), err.Error())
 			continue
 		}
 		for _, fi := range infos {
@@ -337,7 +348,7 @@ func (s *Summary) readHeaders(ctx context.Context, fsys hdfsio.FileSystem, cfg S
 	for i, r := range res {
 		if r.err != nil {
 			if ctx.Err() == nil {
-				s.Broken = append(s.Broken, Broken{Name: pick[i].rel, URI: pick[i].uri, Reason: "header: " + r.err.Error()})
+				s.AddBroken(pick[i].rel, pick[i].uri, "header: "+r.err.Error())
 			}
 			continue
 		}
