@@ -130,7 +130,7 @@ func printSummary(out io.Writer, s *console.Summary, cfg console.ScanConfig, she
 	w := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
 	listing := "complete"
 	if s.Truncated {
-		listing = fmt.Sprintf("stopped at %d entries: counts cover what was listed", cfg.MaxEntries)
+		listing = fmt.Sprintf("stopped at %d entries: counts cover what was listed (%d of %d sub-folders not listed completely)", cfg.MaxEntries, s.Unlisted(), len(s.Folders))
 	}
 	fmt.Fprintf(w, "PATH\t%s\n", s.Base)
 	fmt.Fprintf(w, "FILES\t%d (%d bytes)\n", s.Files, s.Bytes)

@@ -217,6 +217,14 @@ func TestBrowseTruncated(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, "the listing stopped at 4 entries") {
 		t.Fatalf("status %d, no truncation note:\n%s", code, body)
 	}
+	// Root entries first (cls=cat, cls=dog: 2), then cls=cat's first two: cls=dog is
+	// never reached, cls=cat only partly.
+	for _, want := range []string{"2 of 2 sub-folders were not listed completely", `cls=cat</a></td><td class="num">2 <span class="bad">(partly listed)</span>`,
+		`cls=dog</a></td><td class="num">0 <span class="bad">(not listed)</span>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
 }
 
 func TestClusterPage(t *testing.T) {

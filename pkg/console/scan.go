@@ -108,6 +108,20 @@ type Folder struct {
 	Name  string
 	URI   string
 	Files int
+	// Listing is "" when every file beneath was counted, else "partly
+	// listed" or "not listed" (the listing stopped first).
+	Listing string
+}
+
+// Unlisted is how many sub-folders the listing did not finish.
+func (s *Summary) Unlisted() int {
+	n := 0
+	for _, f := range s.Folders {
+		if f.Listing != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Partition is one partition column's label balance.
@@ -176,11 +190,7 @@ func (s *Summary) walk(ctx context.Context, fsys hdfsio.FileSystem, cfg ScanConf
 			return fmt.Errorf("%s resolves outside the served roots: %w", s.Base, fs.ErrPermission)
 		}
 	}
-	type dir struct {
-		rel   string
-		depth int
-	}
-	queue := []dir{{"", 0}}
+	queue := []pendingDir{{"", 0}}
 	entries := 0
 	folderIdx := map[string]int{}
 	for len(queue) > 0 {
@@ -201,6 +211,7 @@ func (s *Summary) walk(ctx context.Context, fsys hdfsio.FileSystem, cfg ScanConf
 			}
 			if entries >= cfg.MaxEntries {
 				s.Truncated = true
+				s.markUnlisted(folderIdx, append([]string{d.rel}, dirRels(queue)...))
 				return nil
 			}
 			entries++
@@ -215,9 +226,10 @@ func (s *Summary) walk(ctx context.Context, fsys hdfsio.FileSystem, cfg ScanConf
 				}
 				if d.depth+1 >= cfg.MaxDepth {
 					s.Truncated = true
+					s.markUnlisted(folderIdx, []string{rel})
 					continue
 				}
-				queue = append(queue, dir{rel, d.depth + 1})
+				queue = append(queue, pendingDir{rel, d.depth + 1})
 				continue
 			}
 			if !fi.Mode().IsRegular() {
@@ -233,6 +245,37 @@ func (s *Summary) walk(ctx context.Context, fsys hdfsio.FileSystem, cfg ScanConf
 		}
 	}
 	return nil
+}
+
+type pendingDir struct {
+	rel   string
+	depth int
+}
+
+func dirRels(q []pendingDir) []string {
+	out := make([]string, len(q))
+	for i, d := range q {
+		out[i] = d.rel
+	}
+	return out
+}
+
+// markUnlisted records, when the listing stops, which sub-folders it did
+// not finish: "not listed" when nothing beneath was reached, else
+// "partly listed". Their counts are lower bounds.
+func (s *Summary) markUnlisted(folderIdx map[string]int, rels []string) {
+	for _, rel := range rels {
+		if rel == "" {
+			continue
+		}
+		top, _, _ := strings.Cut(rel, "/")
+		f := &s.Folders[folderIdx[top]]
+		if f.Files == 0 && rel == top && f.Listing == "" {
+			f.Listing = "not listed"
+		} else {
+			f.Listing = "partly listed"
+		}
+	}
 }
 
 // sampleHash orders files for sampling by (seed, path), so a sample does
