@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"html"
 	"image/color"
 	"image/jpeg"
@@ -135,8 +136,18 @@ func TestConsoleLive(t *testing.T) {
 		}
 		return body
 	}
-	if body := get("/reads"); !strings.Contains(body, "file:"+dir) || !strings.Contains(body, `<span class="ok">planned</span>`) {
-		t.Errorf("/reads does not show the plan of %s:\n%s", dir, body)
+	files := int(info.GetTotalRecords())
+	if files <= 0 {
+		t.Fatalf("plan has %d records", files)
+	}
+	body = get("/reads")
+	for _, want := range []string{"file:" + dir, `<span class="ok">planned</span>`,
+		fmt.Sprintf(`<td class="num">%d of %d</td><td class="num">0</td>`, files, files), // every file sent, no resume
+		"truncated.jpg</td><td>jpeg: Premature end of JPEG file", // a failed file and why, from the worker
+		html.EscapeString(hostileName) + "</td><td>imagerow: unknown image format"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/reads lacks %q:\n%s", want, body)
+		}
 	}
 	body = get("/browse?path=" + url.QueryEscape(dir))
 	if strings.Contains(body, "<img src=x") || !strings.Contains(body, html.EscapeString(hostileName)) {

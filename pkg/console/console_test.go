@@ -265,21 +265,38 @@ func TestClusterPage(t *testing.T) {
 
 func TestReadsPage(t *testing.T) {
 	ps := []Plan{
-		{ID: "abc123", At: time.Now(), Descriptor: `{"path": "/data/` + hostile + `"}`, Path: "file:/data", Files: 3, Bytes: 2048,
-			Splits: []Split{{Files: 2, Bytes: 1024, Locations: []string{"w1", "w2"}}, {Files: 1, Bytes: 1024, Locations: []string{"w2"}}}},
+		{ID: "abc123", At: time.Now(), Descriptor: `{"path": "/data/` + hostile + `"}`, Path: "file:/data", Files: 5, Bytes: 2048,
+			Splits: []Split{{Files: 3, Bytes: 1024, Locations: []string{"w1", "w2"}}, {Files: 2, Bytes: 1024, Locations: []string{"w2"}}}},
 		{ID: "", At: time.Now(), Descriptor: `{"path": "/nope"}`, Err: "file:/nope does not exist"},
 	}
-	srv, _ := newTestConsole(t, DefaultConfig(), wire.ClusterStatus{}, ps)
+	now := time.Now()
+	st := wire.ClusterStatus{Members: []wire.MemberStatus{
+		{Name: "w1", Role: "worker", State: "alive", Active: 0, Worker: &wire.WorkerStatus{
+			Recent: []wire.StreamStatus{{Plan: "abc123", Split: 0, Files: 3, Done: 1, State: "failed", Err: "connection lost", Started: now}},
+			Failures: []wire.FileFailure{{Origin: "file:/data/" + hostile, Reason: "imagerow: unknown image format", At: now}}}},
+		{Name: "w2", Role: "worker", State: "alive", Active: 1, Worker: &wire.WorkerStatus{Active: 1,
+			Recent: []wire.StreamStatus{{Plan: "abc123", Split: 0, Files: 3, From: 1, Done: 3, State: "done", Started: now},
+				{Plan: "abc123", Split: 1, Files: 2, Done: 1, State: "running", Started: now}}}},
+		{Name: "w3", Role: "worker", State: "unreachable", Active: -1},
+	}}
+	srv, _ := newTestConsole(t, DefaultConfig(), st, ps)
 	code, body := get(t, srv.URL+"/reads")
 	if code != http.StatusOK {
 		t.Fatalf("status %d", code)
 	}
-	for _, want := range []string{"abc123", "w1, w2", "file:/nope does not exist", "not known here", "&lt;img src=x onerror=alert(1)&gt;.jpg"} {
+	for _, want := range []string{
+		"abc123", "w1, w2", "file:/nope does not exist", "1 streams running now",
+		`<td class="num">4 of 5</td><td class="num">1</td>`, // furthest per endpoint: 3 + 1; one resume
+		"w1: 1/3 failed", "connection lost", "w2: 3/3 done (resumed at 1)", "w2: 1/2 running",
+		`class="failed-file">file:/data/&lt;img src=x onerror=alert(1)&gt;.jpg<`, "imagerow: unknown image format",
+		"Not answering now: w3",
+		"&lt;img src=x onerror=alert(1)&gt;.jpg&#34;}", // the descriptor, as text
+	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("reads page lacks %q", want)
 		}
 	}
 	if strings.Contains(body, "<img src=x") {
-		t.Fatal("a descriptor reached the page as markup")
+		t.Fatal("a name reached the page as markup")
 	}
 }

@@ -82,19 +82,76 @@ func (c *Console) cluster(w http.ResponseWriter, r *http.Request) {
 	c.render(w, http.StatusOK, "cluster", page{Title: "Cluster", Active: "cluster", Refresh: data.Refresh, Data: data})
 }
 
+// streamView is one worker's stream of an endpoint.
+type streamView struct {
+	Worker string
+	wire.StreamStatus
+}
+
+// planView is a plan with what the workers report of its streams.
+type planView struct {
+	Plan
+	Streams  [][]streamView // by endpoint
+	Done     int            // files sent, over every endpoint's furthest stream
+	Resumes  int
+	Reported bool // some worker reported a stream of this plan
+}
+
+type failureView struct {
+	Worker string
+	wire.FileFailure
+}
+
 func (c *Console) reads(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.PageTimeout)
 	defer cancel()
-	var active int64
-	for _, m := range c.deps.Cluster.ClusterStatus(ctx).Members {
+	st := c.deps.Cluster.ClusterStatus(ctx)
+	data := struct {
+		Plans    []planView
+		Active   int64
+		Failures []failureView
+		Silent   []string // workers that did not answer
+	}{}
+	byPlan := map[string][]streamView{}
+	for _, m := range st.Members {
 		if m.Active > 0 {
-			active += m.Active
+			data.Active += m.Active
+		}
+		if m.Worker == nil {
+			if m.Role != "coordinator" {
+				data.Silent = append(data.Silent, m.Name)
+			}
+			continue
+		}
+		for _, s := range m.Worker.Recent {
+			byPlan[s.Plan] = append(byPlan[s.Plan], streamView{m.Name, s})
+		}
+		for _, f := range m.Worker.Failures {
+			data.Failures = append(data.Failures, failureView{m.Name, f})
 		}
 	}
-	data := struct {
-		Plans  []Plan
-		Active int64
-	}{c.deps.Plans.RecentPlans(), active}
+	sort.Slice(data.Failures, func(i, j int) bool { return data.Failures[i].At.After(data.Failures[j].At) })
+	for _, p := range c.deps.Plans.RecentPlans() {
+		v := planView{Plan: p, Streams: make([][]streamView, len(p.Splits))}
+		for _, s := range byPlan[p.ID] {
+			if p.ID == "" || s.Split < 0 || s.Split >= len(v.Streams) {
+				continue
+			}
+			v.Reported = true
+			v.Streams[s.Split] = append(v.Streams[s.Split], s)
+			if s.From > 0 {
+				v.Resumes++
+			}
+		}
+		for _, ss := range v.Streams {
+			furthest := 0
+			for _, s := range ss {
+				furthest = max(furthest, s.Done)
+			}
+			v.Done += furthest
+		}
+		data.Plans = append(data.Plans, v)
+	}
 	c.render(w, http.StatusOK, "reads", page{Title: "Reads", Active: "reads", Data: data})
 }
 

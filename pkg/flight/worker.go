@@ -128,6 +128,7 @@ type Worker struct {
 	decodeSlots chan struct{} // worker-wide bound on concurrent decodes
 	streamSlots chan struct{} // worker-wide bound on streams being served
 	mem         *memBudget    // worker-wide bound on image memory
+	streams     streamLog     // the last streams and failed files, for worker-status
 }
 
 // NewWorker returns a worker.
@@ -156,6 +157,7 @@ func (w *Worker) Status() wire.WorkerStatus {
 	st := wire.WorkerStatus{Active: w.active.Load(), Draining: w.draining.Load(), BudgetLimit: w.mem.limit}
 	st.BudgetUsed, _ = w.mem.stats()
 	addCounters(&st)
+	w.streams.fill(&st)
 	return st
 }
 

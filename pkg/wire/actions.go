@@ -1,5 +1,7 @@
 package wire
 
+import "time"
+
 // DoAction names. Bodies and answers are JSON unless said otherwise.
 const (
 	// ActionClusterStatus (coordinator): members, their state and load.
@@ -34,6 +36,35 @@ type WorkerStatus struct {
 	// and its size.
 	BudgetUsed  int64 `json:"budgetUsed,omitempty"`
 	BudgetLimit int64 `json:"budgetLimit,omitempty"`
+	// Recent are the worker's last streams (at most 100), oldest first.
+	Recent []StreamStatus `json:"recent,omitempty"`
+	// Failures are the last files it could not decode (at most 50), oldest
+	// first.
+	Failures []FileFailure `json:"failures,omitempty"`
+}
+
+// StreamStatus is one DoGet stream of a split as its worker saw it.
+type StreamStatus struct {
+	Plan  string `json:"plan"`
+	Split int    `json:"split"`
+	Files int    `json:"files"`
+	// From is where the stream started: 0, or the resume position when a
+	// client resumed the split here after losing another location.
+	From int `json:"from"`
+	// Done is the split's files sent so far (rows, or dropped).
+	Done int `json:"done"`
+	// State is running, done or failed (Err says why).
+	State   string    `json:"state"`
+	Err     string    `json:"err,omitempty"`
+	Started time.Time `json:"started"`
+}
+
+// FileFailure is one file a worker served as an invalid row (or dropped),
+// and why.
+type FileFailure struct {
+	Origin string    `json:"origin"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // MemberStatus is one member in the cluster-status answer.

@@ -180,7 +180,11 @@ def test_console_pages(console_cluster, browser):
         plans = page.inner_text("#plans")
         assert "file:" + c.data in plans and "planned" in plans, plans
         page.click("#plans details summary")
-        assert "w1" in page.inner_text("#plans details") or "w2" in page.inner_text("#plans details")
+        endpoints = page.inner_text("#plans details")
+        assert "w1" in endpoints or "w2" in endpoints, endpoints
+        assert "11 of 11" in plans, plans  # every file sent, as the workers report it
+        failures = page.inner_text("#failures")
+        assert HOSTILE in failures and "unknown image format" in failures, failures
         _shot(page, "reads")
 
         res = page.goto(c.console + "/browse?path=" + urllib.parse.quote(c.data))
