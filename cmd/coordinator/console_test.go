@@ -143,7 +143,7 @@ func TestConsoleLive(t *testing.T) {
 	body = get("/reads")
 	for _, want := range []string{"file:" + dir, `<span class="ok">planned</span>`,
 		fmt.Sprintf(`<td class="num">%d of %d</td><td class="num">0</td>`, files, files), // every file sent, no resume
-		"truncated.jpg</td><td>jpeg: Premature end of JPEG file", // a failed file and why, from the worker
+		"truncated.jpg</td><td>jpeg: Premature end of JPEG file",                         // a failed file and why, from the worker
 		html.EscapeString(hostileName) + "</td><td>imagerow: unknown image format"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/reads lacks %q:\n%s", want, body)

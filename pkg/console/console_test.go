@@ -272,7 +272,7 @@ func TestReadsPage(t *testing.T) {
 	now := time.Now()
 	st := wire.ClusterStatus{Members: []wire.MemberStatus{
 		{Name: "w1", Role: "worker", State: "alive", Active: 0, Worker: &wire.WorkerStatus{
-			Recent: []wire.StreamStatus{{Plan: "abc123", Split: 0, Files: 3, Done: 1, State: "failed", Err: "connection lost", Started: now}},
+			Recent:   []wire.StreamStatus{{Plan: "abc123", Split: 0, Files: 3, Done: 1, State: "failed", Err: "connection lost", Started: now}},
 			Failures: []wire.FileFailure{{Origin: "file:/data/" + hostile, Reason: "imagerow: unknown image format", At: now}}}},
 		{Name: "w2", Role: "worker", State: "alive", Active: 1, Worker: &wire.WorkerStatus{Active: 1,
 			Recent: []wire.StreamStatus{{Plan: "abc123", Split: 0, Files: 3, From: 1, Done: 3, State: "done", Started: now},
