@@ -212,6 +212,17 @@ type sample struct {
 	images, bytes int64
 }
 
+// forget drops members no longer in the cluster.
+func (k *rateKeeper) forget(keep map[string]bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for name := range k.last {
+		if !keep[name] {
+			delete(k.last, name)
+		}
+	}
+}
+
 // rate returns images/s and bytes/s since the previous look at member
 // (ok false on the first look or a restarted worker).
 func (k *rateKeeper) rate(member string, now time.Time, images, bytes int64) (ips, bps float64, ok bool) {

@@ -229,7 +229,9 @@ func TestBrowseTruncated(t *testing.T) {
 
 func TestClusterPage(t *testing.T) {
 	w := &wire.WorkerStatus{Active: 2, Images: map[string]int64{"ok": 10, "invalid": 1}, BytesRead: 5e6,
-		Streams: map[string]int64{"OK": 4, "DeadlineExceeded": 1}, SendTimeouts: 1, BudgetUsed: 1 << 20, BudgetLimit: 1 << 30}
+		Streams: map[string]int64{"OK": 4, "DeadlineExceeded": 1}, SendTimeouts: 1, BudgetUsed: 1 << 20, BudgetLimit: 1 << 30,
+		Failures: []wire.FileFailure{{Origin: "file:/a.jpg", Reason: "jpeg: bad Huffman code"}, {Origin: "file:/b.jpg", Reason: "jpeg: bad Huffman code"},
+			{Origin: "file:/c.png", Reason: "imagerow: unknown image format"}}}
 	st := wire.ClusterStatus{Coordinator: "coord", Members: []wire.MemberStatus{
 		{Name: "coord", Role: "coordinator", Location: "grpc://127.0.0.1:1", State: "alive", Active: -1},
 		{Name: "w-" + hostile, Role: "worker", Location: "grpc://127.0.0.1:2", State: "alive", Capacity: 4, Active: 2, Worker: w},
@@ -247,6 +249,7 @@ func TestClusterPage(t *testing.T) {
 		"1.0 MiB of 1.0 GiB",
 		"10 / 1 / ", // ok / invalid / dropped
 		"DeadlineExceeded: 1",
+		"2 × jpeg: bad Huffman code<br>1 × imagerow: unknown image format", // failures by reason, commonest first
 		"no worker-status answer",
 	} {
 		if !strings.Contains(body, want) {

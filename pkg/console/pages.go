@@ -41,7 +41,8 @@ type memberView struct {
 	W                      *wire.WorkerStatus
 	HasRate                bool
 	ImagesPerSec, MBPerSec float64
-	Failures               []Bar
+	Failures               []Bar // failed streams by gRPC code
+	FileFailures           []Bar // the worker's recent failed files by reason
 }
 
 func (c *Console) cluster(w http.ResponseWriter, r *http.Request) {
@@ -57,7 +58,9 @@ func (c *Console) cluster(w http.ResponseWriter, r *http.Request) {
 		Refresh      int
 		SendTimeouts int64
 	}{Coordinator: st.Coordinator, Planned: len(st.Workers), At: now.UTC().Format("15:04:05 UTC"), Refresh: int(c.cfg.Refresh.Seconds())}
+	seen := map[string]bool{}
 	for _, m := range st.Members {
+		seen[m.Name] = true
 		v := memberView{MemberStatus: m, W: m.Worker}
 		if ws := m.Worker; ws != nil {
 			var images int64
@@ -74,10 +77,16 @@ func (c *Console) cluster(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			v.Failures = bars(fails)
+			reasons := map[string]int{}
+			for _, f := range ws.Failures {
+				reasons[f.Reason]++
+			}
+			v.FileFailures = bars(reasons)
 			data.SendTimeouts += ws.SendTimeouts
 		}
 		data.Members = append(data.Members, v)
 	}
+	c.rates.forget(seen)
 	sort.Slice(data.Members, func(i, j int) bool { return data.Members[i].Name < data.Members[j].Name })
 	c.render(w, http.StatusOK, "cluster", page{Title: "Cluster", Active: "cluster", Refresh: data.Refresh, Data: data})
 }

@@ -6,8 +6,11 @@ import (
 )
 
 // recentPlans is how many plans RecentPlans remembers: enough for a console
-// page, little memory (no file lists are kept).
-const recentPlans = 50
+// page, little memory (no file lists are kept, descriptors are cut).
+const (
+	recentPlans           = 50
+	maxRecordedDescriptor = 4 << 10
+)
 
 // PlanRecord is one GetFlightInfo as the coordinator saw it, for the
 // console: what was asked, what the plan held, or why it failed. Streams
@@ -39,6 +42,9 @@ type planLog struct {
 }
 
 func (l *planLog) add(desc []byte, start time.Time, p *readPlan, err error) {
+	if len(desc) > maxRecordedDescriptor {
+		desc = append(desc[:maxRecordedDescriptor:maxRecordedDescriptor], "…"...)
+	}
 	r := PlanRecord{At: start, Took: time.Since(start), Descriptor: string(desc)}
 	if err != nil {
 		r.Err = err.Error()
