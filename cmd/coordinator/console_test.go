@@ -136,6 +136,20 @@ func TestConsoleLive(t *testing.T) {
 		}
 		return body
 	}
+	// Rates between two looks at /cluster, from the worker's counters: a
+	// read in between makes them positive.
+	if _, err := cl.ReadAll(ctx, info, func(client.Batch) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	rates := regexp.MustCompile(`<td class="num">([0-9.e+-]+)</td>\s*<td class="num">([0-9.e+-]+)</td>\s*<td class="num">([0-9.e+-]+)</td>\s*<td class="num">[0-9.]+ [KMG]?i?B of`).FindStringSubmatch(get("/cluster"))
+	if rates == nil {
+		t.Fatal("no rates on the second look at /cluster")
+	}
+	for i, name := range []string{"images/s", "MB/s decoded", "MB/s read"} {
+		if v, _ := strconv.ParseFloat(rates[i+1], 64); v <= 0 {
+			t.Errorf("%s = %s after a read, want > 0", name, rates[i+1])
+		}
+	}
 	files := int(info.GetTotalRecords())
 	if files <= 0 {
 		t.Fatalf("plan has %d records", files)

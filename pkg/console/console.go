@@ -207,9 +207,11 @@ type rateKeeper struct {
 	last map[string]sample
 }
 
+// sample is a worker's counters at one look: images, bytes read, pixel
+// bytes.
 type sample struct {
-	at            time.Time
-	images, bytes int64
+	at     time.Time
+	counts [3]int64
 }
 
 // forget drops members no longer in the cluster.
@@ -223,16 +225,22 @@ func (k *rateKeeper) forget(keep map[string]bool) {
 	}
 }
 
-// rate returns images/s and bytes/s since the previous look at member
-// (ok false on the first look or a restarted worker).
-func (k *rateKeeper) rate(member string, now time.Time, images, bytes int64) (ips, bps float64, ok bool) {
+// rate returns the per-second rates of counts since the previous look at
+// member (ok false on the first look, or after a worker restarted).
+func (k *rateKeeper) rate(member string, now time.Time, counts [3]int64) (rates [3]float64, ok bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	prev, seen := k.last[member]
-	k.last[member] = sample{at: now, images: images, bytes: bytes}
+	k.last[member] = sample{at: now, counts: counts}
 	dt := now.Sub(prev.at).Seconds()
-	if !seen || dt <= 0 || images < prev.images || bytes < prev.bytes {
-		return 0, 0, false
+	if !seen || dt <= 0 {
+		return rates, false
 	}
-	return float64(images-prev.images) / dt, float64(bytes-prev.bytes) / dt, true
+	for i, c := range counts {
+		if c < prev.counts[i] {
+			return rates, false
+		}
+		rates[i] = float64(c-prev.counts[i]) / dt
+	}
+	return rates, true
 }

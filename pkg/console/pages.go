@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ var funcs = template.FuncMap{
 	"bytes":   func(n int64) string { return humanBytes(n) },
 	"bytes64": func(n int) string { return humanBytes(int64(n)) },
 	"join":    strings.Join,
+	"rate":    func(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }, // 3 significant digits, however slow
 }
 
 func humanBytes(n int64) string {
@@ -40,7 +42,8 @@ type memberView struct {
 	wire.MemberStatus
 	W                      *wire.WorkerStatus
 	HasRate                bool
-	ImagesPerSec, MBPerSec float64
+	ImagesPerSec, MBPerSec float64 // images served, encoded MB read
+	PixelMBPerSec          float64 // MB of decoded pixels served
 	Failures               []Bar // failed streams by gRPC code
 	FileFailures           []Bar // the worker's recent failed files by reason
 }
@@ -67,9 +70,9 @@ func (c *Console) cluster(w http.ResponseWriter, r *http.Request) {
 			for _, n := range ws.Images {
 				images += n
 			}
-			var bps float64
-			v.ImagesPerSec, bps, v.HasRate = c.rates.rate(m.Name, now, images, ws.BytesRead)
-			v.MBPerSec = bps / 1e6
+			var r [3]float64
+			r, v.HasRate = c.rates.rate(m.Name, now, [3]int64{images, ws.BytesRead, ws.PixelBytes})
+			v.ImagesPerSec, v.MBPerSec, v.PixelMBPerSec = r[0], r[1]/1e6, r[2]/1e6
 			fails := map[string]int{}
 			for code, n := range ws.Streams {
 				if code != "OK" && n > 0 {

@@ -180,6 +180,7 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 		return w.failed(origin, drop, failureReason(err, origin, loc.Path))
 	}
 	imagesTotal.WithLabelValues("ok").Inc()
+	pixelBytes.Add(float64(len(d.row.Data)))
 	d.mem = ra.keep(d.row.Data)
 	return d
 }

@@ -13,6 +13,7 @@ func addCounters(st *wire.WorkerStatus) {
 	st.Images = counterVec(imagesTotal)
 	st.Streams = counterVec(streamsTotal)
 	st.BytesRead = int64(counterValue(bytesRead))
+	st.PixelBytes = int64(counterValue(pixelBytes))
 	st.SendTimeouts = int64(counterValue(sendTimeouts))
 }
 

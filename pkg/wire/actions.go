@@ -28,6 +28,8 @@ type WorkerStatus struct {
 	Images map[string]int64 `json:"images,omitempty"`
 	// BytesRead is encoded image bytes read from storage.
 	BytesRead int64 `json:"bytesRead,omitempty"`
+	// PixelBytes is decoded (and transformed) pixel bytes in rows served.
+	PixelBytes int64 `json:"pixelBytes,omitempty"`
 	// Streams counts finished DoGet streams by gRPC code (OK, Canceled…).
 	Streams map[string]int64 `json:"streams,omitempty"`
 	// SendTimeouts counts streams failed because their client stopped reading.
