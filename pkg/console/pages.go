@@ -44,8 +44,8 @@ type memberView struct {
 	HasRate                bool
 	ImagesPerSec, MBPerSec float64 // images served, encoded MB read
 	PixelMBPerSec          float64 // MB of decoded pixels served
-	Failures               []Bar // failed streams by gRPC code
-	FileFailures           []Bar // the worker's recent failed files by reason
+	Failures               []Bar   // failed streams by gRPC code
+	FileFailures           []Bar   // the worker's recent failed files by reason
 }
 
 func (c *Console) cluster(w http.ResponseWriter, r *http.Request) {
