@@ -69,9 +69,11 @@ func (t FlightThumbnailer) Thumbnails(ctx context.Context, files []string, size 
 					th.Failure = failure.Value(i)
 				}
 			default:
-				if th.Image, err = RowImage(r); err != nil {
-					th.Failure = err.Error()
+				m, rerr := RowImage(r)
+				if rerr != nil {
+					th.Failure = rerr.Error()
 				}
+				th.Image = m
 			}
 			out = append(out, th)
 		}
