@@ -150,6 +150,18 @@ func TestConsoleLive(t *testing.T) {
 			t.Errorf("%s = %s after a read, want > 0", name, rates[i+1])
 		}
 	}
+	// The health probes' compact worker-status leaves the stream log out;
+	// the console's detailed one has it.
+	for _, m := range p.ClusterStatus(ctx).Members {
+		if m.Worker == nil || len(m.Worker.Recent)+len(m.Worker.Failures) != 0 || m.Worker.Images["ok"] == 0 {
+			t.Errorf("compact status of %s: %+v", m.Name, m.Worker)
+		}
+	}
+	for _, m := range p.ClusterStatusDetail(ctx).Members {
+		if m.Worker == nil || len(m.Worker.Recent) == 0 || len(m.Worker.Failures) == 0 {
+			t.Errorf("detailed status of %s lacks streams or failures: %+v", m.Name, m.Worker)
+		}
+	}
 	files := int(info.GetTotalRecords())
 	if files <= 0 {
 		t.Fatalf("plan has %d records", files)

@@ -30,9 +30,11 @@ import (
 //go:embed templates/*.html static/*
 var assets embed.FS
 
-// Cluster reports the members and their state (pkg/server's cluster-status).
+// Cluster reports the members, their state and each worker's worker-status
+// with its recent streams and failed files (pkg/server's cluster-status,
+// in detail: asked only while someone looks at a page).
 type Cluster interface {
-	ClusterStatus(ctx context.Context) wire.ClusterStatus
+	ClusterStatusDetail(ctx context.Context) wire.ClusterStatus
 }
 
 // Plans reports the coordinator's recent plans, newest first.

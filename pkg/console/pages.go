@@ -51,7 +51,7 @@ type memberView struct {
 func (c *Console) cluster(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.PageTimeout)
 	defer cancel()
-	st := c.deps.Cluster.ClusterStatus(ctx)
+	st := c.deps.Cluster.ClusterStatusDetail(ctx)
 	now := time.Now()
 	data := struct {
 		Coordinator  string
@@ -117,7 +117,7 @@ type failureView struct {
 func (c *Console) reads(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.PageTimeout)
 	defer cancel()
-	st := c.deps.Cluster.ClusterStatus(ctx)
+	st := c.deps.Cluster.ClusterStatusDetail(ctx)
 	data := struct {
 		Plans    []planView
 		Active   int64

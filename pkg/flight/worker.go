@@ -152,12 +152,15 @@ func NewWorker(cfg WorkerConfig, deps WorkerDeps) (*Worker, error) {
 // Active is the number of streams being served.
 func (w *Worker) Active() int64 { return w.active.Load() }
 
-// Status is the worker-status answer.
-func (w *Worker) Status() wire.WorkerStatus {
+// Status is the worker-status answer; detail adds the recent streams and
+// failed files.
+func (w *Worker) Status(detail bool) wire.WorkerStatus {
 	st := wire.WorkerStatus{Active: w.active.Load(), Draining: w.draining.Load(), BudgetLimit: w.mem.limit}
 	st.BudgetUsed, _ = w.mem.stats()
 	addCounters(&st)
-	w.streams.fill(&st)
+	if detail {
+		w.streams.fill(&st)
+	}
 	return st
 }
 

@@ -310,6 +310,16 @@ func (s *workerSet) gossipWorkers() []flight.WorkerInfo {
 // ClusterStatus is the cluster-status answer: every member with its state
 // and, for workers, their worker-status.
 func (p *Process) ClusterStatus(ctx context.Context) wire.ClusterStatus {
+	return p.clusterStatus(ctx, false)
+}
+
+// ClusterStatusDetail is ClusterStatus with each worker's recent streams
+// and failed files (the console's Reads page).
+func (p *Process) ClusterStatusDetail(ctx context.Context) wire.ClusterStatus {
+	return p.clusterStatus(ctx, true)
+}
+
+func (p *Process) clusterStatus(ctx context.Context, detail bool) wire.ClusterStatus {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	nodes := p.member.Nodes("")
@@ -330,7 +340,7 @@ func (p *Process) ClusterStatus(ctx context.Context) wire.ClusterStatus {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			if ws := p.workerStatus(ctx, st.Members[i].Location); ws != nil {
+			if ws := p.workerStatus(ctx, st.Members[i].Location, detail); ws != nil {
 				st.Members[i].Active, st.Members[i].Worker = ws.Active, ws
 			}
 		}(i)
@@ -346,15 +356,20 @@ func (p *Process) ClusterStatus(ctx context.Context) wire.ClusterStatus {
 
 // workerActive asks a worker how many streams it serves; -1 if it can't say.
 func (p *Process) workerActive(ctx context.Context, location string) int64 {
-	if ws := p.workerStatus(ctx, location); ws != nil {
+	if ws := p.workerStatus(ctx, location, false); ws != nil {
 		return ws.Active
 	}
 	return -1
 }
 
-// workerStatus asks a worker for its worker-status; nil if it can't say.
-func (p *Process) workerStatus(ctx context.Context, location string) *wire.WorkerStatus {
-	body, err := p.peers.Action(ctx, location, wire.ActionWorkerStatus, nil)
+// workerStatus asks a worker for its worker-status (with detail, its
+// recent streams and failures too); nil if it can't say.
+func (p *Process) workerStatus(ctx context.Context, location string, detail bool) *wire.WorkerStatus {
+	var req []byte
+	if detail {
+		req, _ = json.Marshal(wire.WorkerStatusRequest{Detail: true})
+	}
+	body, err := p.peers.Action(ctx, location, wire.ActionWorkerStatus, req)
 	if err != nil {
 		return nil
 	}

@@ -1,20 +1,37 @@
 package wire
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // DoAction names. Bodies and answers are JSON unless said otherwise.
 const (
 	// ActionClusterStatus (coordinator): members, their state and load.
 	// Body empty; answer ClusterStatus.
 	ActionClusterStatus = "cluster-status"
-	// ActionWorkerStatus (worker): its streams. Body empty; answer
-	// WorkerStatus.
+	// ActionWorkerStatus (worker): its streams and counters. Body empty,
+	// or WorkerStatusRequest; answer WorkerStatus.
 	ActionWorkerStatus = "worker-status"
 	// ActionSplit (coordinator, called by workers): the file list of a
 	// by-reference ticket's split. Body: the ticket as signed; answer: the
 	// packed SplitList (PackSplitList), not JSON.
 	ActionSplit = "split"
 )
+
+// WorkerStatusRequest is the optional worker-status body: Detail asks for
+// the recent streams and failed files too (the console does; the
+// coordinator's once-a-second health probes do not).
+type WorkerStatusRequest struct {
+	Detail bool `json:"detail"`
+}
+
+// WantDetail reports whether a worker-status body asks for detail; an
+// empty or unreadable body does not.
+func WantDetail(body []byte) bool {
+	var r WorkerStatusRequest
+	return len(body) > 0 && json.Unmarshal(body, &r) == nil && r.Detail
+}
 
 // WorkerStatus is the worker-status answer.
 type WorkerStatus struct {
@@ -38,10 +55,11 @@ type WorkerStatus struct {
 	// and its size.
 	BudgetUsed  int64 `json:"budgetUsed,omitempty"`
 	BudgetLimit int64 `json:"budgetLimit,omitempty"`
-	// Recent are the worker's last streams (at most 100), oldest first.
+	// Recent are the worker's last streams (at most 100), oldest first;
+	// with Detail only.
 	Recent []StreamStatus `json:"recent,omitempty"`
 	// Failures are the last files it could not decode (at most 50), oldest
-	// first.
+	// first; with Detail only.
 	Failures []FileFailure `json:"failures,omitempty"`
 }
 
