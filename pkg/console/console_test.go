@@ -97,7 +97,9 @@ func (l localThumbs) Thumbnails(ctx context.Context, files []string, size int) (
 
 type cluster wire.ClusterStatus
 
-func (c cluster) ClusterStatusDetail(context.Context) wire.ClusterStatus { return wire.ClusterStatus(c) }
+func (c cluster) ClusterStatusDetail(context.Context) wire.ClusterStatus {
+	return wire.ClusterStatus(c)
+}
 
 type plans []Plan
 
