@@ -24,6 +24,7 @@ import pyarrow.flight as fl
 import pytest
 from PIL import Image
 
+from conftest import REPORT
 from servers import REPO, ServerProcess, free_port, stop_all, wait_for
 from test_security import PASSWORD, USER, make_pki, pbkdf2_line
 
@@ -155,6 +156,7 @@ def _shot(page, name: str) -> str:
     path = os.path.join(ARTIFACTS, name + ".png")
     page.screenshot(path=path, full_page=True)
     print(f"screenshot: {path}")
+    REPORT.append(f"  console screenshot: {path}")  # printed in the summary even under -q
     return path
 
 
