@@ -135,7 +135,7 @@ const (
 )
 
 // ContactSheet lays out one row of thumbnails per class, labelled with the
-// class and each file's name; a failed file's tile is left grey. Tiles says
+// class and each file's name; a failed file's tile is grey, marked broken. Tiles says
 // where each thumbnail landed.
 func ContactSheet(classes []string, files [][]string, thumbs []Thumb, size int) (*image.RGBA, []Tile) {
 	by := map[string]Thumb{}
@@ -167,6 +167,7 @@ func ContactSheet(classes []string, files [][]string, thumbs []Thumb, size int) 
 					t.Failure = th.Failure
 				}
 				draw.Draw(sheet, r, image.NewUniform(color.Gray{Y: 200}), image.Point{}, draw.Src)
+				label(sheet, r.Min.X+4, r.Min.Y+size/2, "broken", size-8)
 			}
 			label(sheet, r.Min.X, r.Max.Y+lineHeight-4, baseName(f), size)
 			tiles = append(tiles, t)
