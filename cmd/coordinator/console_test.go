@@ -277,3 +277,20 @@ func TestInspectContactSheet(t *testing.T) {
 	}
 	t.Logf("%d PNG tiles equal their thumbnails; sheet %v", compared, sheet.Bounds())
 }
+
+// --http-listen: the console on its own port, without /metrics there; no
+// metrics listener at all.
+func TestConsoleOwnListener(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // liveness bound only
+	defer cancel()
+	p, _ := startConsole(t, ctx, func(c *server.Config) { c.MetricsListen, c.HTTPListen = "", "127.0.0.1:0" })
+	if p.MetricsAddr() != "" || p.ConsoleURL() == "" {
+		t.Fatalf("metrics %q, console %q", p.MetricsAddr(), p.ConsoleURL())
+	}
+	for page, code := range map[string]int{"/cluster": http.StatusOK, "/reads": http.StatusOK, "/metrics": http.StatusNotFound} {
+		req, _ := http.NewRequest("GET", p.ConsoleURL()+page, nil)
+		if res, body := fetch(t, req); res.StatusCode != code {
+			t.Errorf("%s: %d, want %d\n%s", page, res.StatusCode, code, body)
+		}
+	}
+}
