@@ -7,6 +7,8 @@ import (
 	"time"
 
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/imageflight/imageflight/pkg/pipeline"
+	"github.com/imageflight/imageflight/pkg/planner/plannertest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -53,11 +55,11 @@ func TestBudgetReturnedWhenTheClientVanishes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			wc := DefaultWorkerConfig()
+			wc := pipeline.DefaultWorkerConfig()
 			wc.MemoryBudget, wc.BatchBytes, wc.Parallelism = tc.budget, 1, 2
-			r := newRig(t, budgetTree(t, 12, tc.side), DefaultCoordinatorConfig(), wc, "")
+			r := newRig(t, plannertest.RGBTree(t, 12, tc.side), wc)
 			dial := serveRig(t, r)
-			info := r.plan(t, `{"path": "`+testBase+`", "numPartitions": 1}`)
+			info := r.Plan(t, `{"path": "`+plannertest.Base+`", "numPartitions": 1}`)
 			ticket := info.GetEndpoint()[0].GetTicket()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -77,11 +79,11 @@ func TestBudgetReturnedWhenTheClientVanishes(t *testing.T) {
 					}
 				}
 				// The worker has queued more than the client read.
-				waitFor(t, "batches queued beyond the client's reads", func() bool { u, _ := r.work.mem.stats(); return u > 0 })
+				plannertest.WaitFor(t, "batches queued beyond the client's reads", func() bool { u, _ := r.work.Memory(); return u > 0 })
 				cc.Close() // the client vanishes without cancelling its call
 			}
-			waitFor(t, "streams ended", func() bool { return r.work.Active() == 0 })
-			waitFor(t, "budget back to zero with no stream in flight", func() bool { u, _ := r.work.mem.stats(); return u == 0 })
+			plannertest.WaitFor(t, "streams ended", func() bool { return r.work.Active() == 0 })
+			plannertest.WaitFor(t, "budget back to zero with no stream in flight", func() bool { u, _ := r.work.Memory(); return u == 0 })
 
 			// The worker still serves everything, alone-in-the-budget images too.
 			if n := readTicket(ctx, t, dial, ticket); n != 12 {

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/imageflight/imageflight/pkg/pipeline"
+	"github.com/imageflight/imageflight/pkg/planner/plannertest"
 	"github.com/imageflight/imageflight/pkg/wire"
 )
 
@@ -21,14 +23,14 @@ import (
 // reads loses its stream after the send timeout, and its slot serves the
 // next client.
 func TestSendTimeoutFreesAStalledStream(t *testing.T) {
-	wc := DefaultWorkerConfig()
+	wc := pipeline.DefaultWorkerConfig()
 	// The send timeout also applies to the client that does read: under
 	// -race at load 20 a reader paused longer than 200 ms and lost its
 	// stream, so the timeout is far above a reader's pauses (the stalled
 	// client costs the test that long).
 	wc.SendTimeout, wc.MaxStreams, wc.BatchBytes = 10*time.Second, 1, 1
-	r := newRig(t, budgetTree(t, 6, 512), DefaultCoordinatorConfig(), wc, "") // 768 KiB rows
-	info := r.plan(t, `{"path": "`+testBase+`", "numPartitions": 1}`)
+	r := newRig(t, plannertest.RGBTree(t, 6, 512), wc) // 768 KiB rows
+	info := r.Plan(t, `{"path": "`+plannertest.Base+`", "numPartitions": 1}`)
 	ticket := info.GetEndpoint()[0].GetTicket()
 
 	// Small fixed windows (serveRig): a client that does not read blocks
@@ -42,8 +44,8 @@ func TestSendTimeoutFreesAStalledStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the stalled stream to take the only slot", func() bool { return r.work.Active() == 1 })
-	waitFor(t, "the stalled stream to be closed", func() bool { return r.work.Active() == 0 && len(r.work.streamSlots) == 0 })
+	plannertest.WaitFor(t, "the stalled stream to take the only slot", func() bool { return r.work.Active() == 1 })
+	plannertest.WaitFor(t, "the stalled stream to be closed", func() bool { return r.work.Active() == 0 })
 
 	next, err := fc.DoGet(ctx, ticket)
 	if err != nil {
@@ -91,17 +93,17 @@ func drain(t *testing.T, s aflight.FlightService_DoGetClient) int {
 func TestSendTimeoutFiresWhileWaitingForMemory(t *testing.T) {
 	files := map[string][]byte{}
 	for i := range 6 {
-		files[fmt.Sprintf("/data/big/%d.png", i)] = rgbPNG(t, 512, 512) // 768 KiB rows, ~2 MiB to decode
-		files[fmt.Sprintf("/data/small/%d.png", i)] = rgbPNG(t, 16, 16)
+		files[fmt.Sprintf("/data/big/%d.png", i)] = plannertest.RGBPNG(t, 512, 512) // 768 KiB rows, ~2 MiB to decode
+		files[fmt.Sprintf("/data/small/%d.png", i)] = plannertest.RGBPNG(t, 16, 16)
 	}
-	wc := DefaultWorkerConfig()
+	wc := pipeline.DefaultWorkerConfig()
 	// Long enough that the fresh client, reading, never trips it on a loaded machine.
 	wc.SendTimeout, wc.MaxStreams, wc.BatchBytes, wc.Parallelism = 10*time.Second, 1, 1, 1
 	wc.MemoryBudget = 5 << 19 // 2.5 MiB: one queued row and the next decode do not fit together
-	r := newRig(t, files, DefaultCoordinatorConfig(), wc, "")
+	r := newRig(t, files, wc)
 	dial := serveRig(t, r)
-	big := r.plan(t, `{"path": "`+testBase+`/big", "numPartitions": 1}`).GetEndpoint()[0].GetTicket()
-	small := r.plan(t, `{"path": "`+testBase+`/small", "numPartitions": 1}`).GetEndpoint()[0].GetTicket()
+	big := r.Plan(t, `{"path": "`+plannertest.Base+`/big", "numPartitions": 1}`).GetEndpoint()[0].GetTicket()
+	small := r.Plan(t, `{"path": "`+plannertest.Base+`/small", "numPartitions": 1}`).GetEndpoint()[0].GetTicket()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -115,8 +117,8 @@ func TestSendTimeoutFiresWhileWaitingForMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the stalled stream to free its slot", func() bool { return r.work.Active() == 0 && len(r.work.streamSlots) == 0 })
-	if used, _ := r.work.mem.stats(); used == 0 {
+	plannertest.WaitFor(t, "the stalled stream to free its slot", func() bool { return r.work.Active() == 0 })
+	if used, _ := r.work.Memory(); used == 0 {
 		t.Error("the batch queued for the stalled client is no longer counted")
 	}
 
@@ -124,7 +126,7 @@ func TestSendTimeoutFiresWhileWaitingForMemory(t *testing.T) {
 		t.Errorf("fresh client read %d batches, want 6", n)
 	}
 	slow.Close()
-	waitFor(t, "budget back to zero", func() bool { u, _ := r.work.mem.stats(); return u == 0 })
+	plannertest.WaitFor(t, "budget back to zero", func() bool { u, _ := r.work.Memory(); return u == 0 })
 }
 
 // fakeWriter accepts every write at once and keeps the records, as a

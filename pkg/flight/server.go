@@ -6,6 +6,8 @@ import (
 
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/imageflight/imageflight/pkg/flightcodec"
+	"github.com/imageflight/imageflight/pkg/pipeline"
+	"github.com/imageflight/imageflight/pkg/planner"
 	"github.com/imageflight/imageflight/pkg/wire"
 	"google.golang.org/grpc"
 )
@@ -15,18 +17,19 @@ import (
 // through toStatus. Calls meant for a missing role answer Unimplemented.
 type Service struct {
 	aflight.BaseFlightServer
-	Coordinator *Coordinator
-	Worker      *Worker
+	Coordinator *planner.Coordinator
+	Worker      *pipeline.Worker
 	// ClusterStatus renders the cluster-status action (coordinator only).
 	ClusterStatus func(ctx context.Context) wire.ClusterStatus
 }
 
 // GetFlightInfo implements the planning call.
-func (s *Service) GetFlightInfo(ctx context.Context, desc *aflight.FlightDescriptor) (*aflight.FlightInfo, error) {
+func (s *Service) GetFlightInfo(ctx context.Context, desc *aflight.FlightDescriptor) (info *aflight.FlightInfo, err error) {
 	if s.Coordinator == nil {
 		return nil, toStatus(wire.Errorf(wire.KindUnimplemented, "this process is a worker; ask the coordinator for FlightInfo"))
 	}
-	info, err := s.Coordinator.GetFlightInfo(ctx, desc)
+	defer func() { plansTotal.WithLabelValues(codeLabel(err)).Inc() }()
+	info, err = s.Coordinator.GetFlightInfo(ctx, desc)
 	return info, toStatus(err)
 }
 
@@ -51,9 +54,9 @@ func (s *Service) DoGet(t *aflight.Ticket, stream aflight.FlightService_DoGetSer
 		return toStatus(err)
 	}
 	defer sp.Close()
-	guard, ctx := newGuardedWriter(ctx, flightcodec.NewWriter(stream, sp.Schema()), s.Worker.cfg.SendTimeout)
+	guard, ctx := newGuardedWriter(ctx, flightcodec.NewWriter(stream, sp.Schema()), s.Worker.Config().SendTimeout)
 	defer guard.Close()
-	err = sp.Run(ctx, guard.send)
+	err = sp.Run(pipeline.WithConn(ctx, connDone(ctx)), guard.send)
 	if tripped := guard.tripped(); tripped != nil {
 		err = tripped // whichever wait the stalled stream was in
 	}
@@ -90,7 +93,9 @@ func (s *Service) action(ctx context.Context, a *aflight.Action) ([]byte, error)
 	case a.GetType() == wire.ActionSplit && s.Coordinator != nil:
 		return s.Coordinator.Split(a.GetBody())
 	case a.GetType() == wire.ActionWorkerStatus && s.Worker != nil:
-		body = s.Worker.Status(wire.WantDetail(a.GetBody()))
+		st := s.Worker.Status(wire.WantDetail(a.GetBody()))
+		addCounters(&st)
+		body = st
 	default:
 		return nil, wire.Errorf(wire.KindUnimplemented, "unknown action %q", a.GetType())
 	}

@@ -26,13 +26,3 @@ func toStatus(err error) error {
 func codeLabel(err error) string {
 	return status.Code(toStatus(err)).String()
 }
-
-// mountError classifies a failure to reach a file system: a refused login
-// is a permission problem (retrying elsewhere cannot help), anything else
-// makes the storage unavailable for now.
-func mountError(err error) error {
-	if wire.KindOf(err) == wire.KindPermission {
-		return wire.Wrap(wire.KindPermission, err, "mount")
-	}
-	return wire.Wrap(wire.KindUnavailable, err, "mount")
-}

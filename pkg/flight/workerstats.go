@@ -6,37 +6,43 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// addCounters copies the process's worker counters into a worker-status
-// answer, so the coordinator's console can show throughput and failures
-// without scraping every worker's /metrics.
+// addCounters copies the process's worker counters — the values its
+// /metrics shows, from the pipeline and from this edge — into a
+// worker-status answer, so the coordinator's console can show throughput
+// and failures without scraping every worker's /metrics.
 func addCounters(st *wire.WorkerStatus) {
-	st.Images = counterVec(imagesTotal)
-	st.Streams = counterVec(streamsTotal)
-	st.BytesRead = int64(counterValue(bytesRead))
-	st.PixelBytes = int64(counterValue(pixelBytes))
-	st.SendTimeouts = int64(counterValue(sendTimeouts))
+	fams, _ := prometheus.DefaultGatherer.Gather() // partial results on error: show what there is
+	for _, f := range fams {
+		switch f.GetName() {
+		case "imageflight_images_total":
+			st.Images = byLabel(f)
+		case "imageflight_doget_streams_total":
+			st.Streams = byLabel(f)
+		case "imageflight_file_bytes_read_total":
+			st.BytesRead = total(f)
+		case "imageflight_pixel_bytes_total":
+			st.PixelBytes = total(f)
+		case "imageflight_send_timeouts_total":
+			st.SendTimeouts = total(f)
+		}
+	}
 }
 
-func counterVec(v *prometheus.CounterVec) map[string]int64 {
-	ch := make(chan prometheus.Metric, 16)
-	go func() { v.Collect(ch); close(ch) }()
+// byLabel sums a counter family by its (single) label's value.
+func byLabel(f *dto.MetricFamily) map[string]int64 {
 	out := map[string]int64{}
-	for m := range ch {
-		var d dto.Metric
-		if m.Write(&d) != nil || d.Counter == nil {
-			continue
-		}
-		for _, l := range d.Label {
-			out[l.GetValue()] += int64(d.Counter.GetValue())
+	for _, m := range f.GetMetric() {
+		for _, l := range m.GetLabel() {
+			out[l.GetValue()] += int64(m.GetCounter().GetValue())
 		}
 	}
 	return out
 }
 
-func counterValue(c prometheus.Counter) float64 {
-	var d dto.Metric
-	if c.Write(&d) != nil || d.Counter == nil {
-		return 0
+func total(f *dto.MetricFamily) int64 {
+	var n float64
+	for _, m := range f.GetMetric() {
+		n += m.GetCounter().GetValue()
 	}
-	return d.Counter.GetValue()
+	return int64(n)
 }

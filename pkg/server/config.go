@@ -19,8 +19,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/imageflight/imageflight/pkg/flight"
 	"github.com/imageflight/imageflight/pkg/hdfsio"
+	"github.com/imageflight/imageflight/pkg/pipeline"
+	"github.com/imageflight/imageflight/pkg/planner"
 )
 
 // Version is reported in gossip metadata and cluster status.
@@ -84,8 +85,8 @@ type Config struct {
 	// locations (default: from the Hadoop configuration, else host:9870).
 	NameNodeHTTP []string
 
-	Coordinator flight.CoordinatorConfig
-	Worker      flight.WorkerConfig
+	Coordinator planner.CoordinatorConfig
+	Worker      pipeline.WorkerConfig
 	// Security is TLS and client authentication (default: neither).
 	Security SecurityConfig
 	Logger   *slog.Logger
@@ -119,8 +120,8 @@ func DefaultConfig() Config {
 		// gossip's suspicion timeout would.
 		ProbeInterval: time.Second,
 		HDFS:          hdfsio.DefaultHDFSConfig(),
-		Coordinator:   flight.DefaultCoordinatorConfig(),
-		Worker:        flight.DefaultWorkerConfig(),
+		Coordinator:   planner.DefaultCoordinatorConfig(),
+		Worker:        pipeline.DefaultWorkerConfig(),
 		Logger:        slog.Default(),
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/imageflight/imageflight/pkg/flight"
+	"github.com/imageflight/imageflight/pkg/planner"
 )
 
 // prober gives the coordinator direct evidence about workers: it asks each
@@ -13,7 +13,7 @@ import (
 // twice in a row, well before gossip's suspicion timeout declares it dead.
 // A benched worker that answers again is planned for again.
 type prober struct {
-	workers  func() []flight.WorkerInfo
+	workers  func() []planner.WorkerInfo
 	active   func(ctx context.Context, location string) int64 // -1: no answer
 	interval time.Duration
 	timeout  time.Duration
@@ -23,7 +23,7 @@ type prober struct {
 	benched map[string]bool
 }
 
-func newProber(workers func() []flight.WorkerInfo, interval time.Duration, active func(context.Context, string) int64) *prober {
+func newProber(workers func() []planner.WorkerInfo, interval time.Duration, active func(context.Context, string) int64) *prober {
 	return &prober{workers: workers, active: active, interval: interval, timeout: max(interval/2, 200*time.Millisecond),
 		fails: map[string]int{}, benched: map[string]bool{}}
 }
@@ -47,7 +47,7 @@ func (p *prober) run(ctx context.Context) {
 		var wg sync.WaitGroup
 		for _, w := range p.workers() {
 			wg.Add(1)
-			go func(w flight.WorkerInfo) {
+			go func(w planner.WorkerInfo) {
 				defer wg.Done()
 				pctx, cancel := context.WithTimeout(ctx, p.timeout)
 				defer cancel()

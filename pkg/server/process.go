@@ -17,6 +17,8 @@ import (
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/membership"
 	"github.com/imageflight/imageflight/pkg/peer"
+	"github.com/imageflight/imageflight/pkg/pipeline"
+	"github.com/imageflight/imageflight/pkg/planner"
 	"github.com/imageflight/imageflight/pkg/wire"
 )
 
@@ -86,8 +88,8 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	p.roots, p.mounts = roots, mounts
 	p.svc = &flight.Service{}
 	if cfg.Role&RoleWorker != 0 {
-		deps := flight.WorkerDeps{Roots: roots, Secret: secret, Mounts: mounts, Peers: p.peers, Logger: cfg.Logger}
-		if p.svc.Worker, err = flight.NewWorker(cfg.Worker, deps); err != nil {
+		deps := pipeline.WorkerDeps{Roots: roots, Secret: secret, Mounts: mounts, Peers: p.peers, Logger: cfg.Logger}
+		if p.svc.Worker, err = pipeline.NewWorker(cfg.Worker, deps); err != nil {
 			return fail(err)
 		}
 	}
@@ -134,10 +136,10 @@ func (p *Process) assemble(secret []byte, roots hdfsio.Roots) (*hdfsio.Mounts, e
 // health prober that benches unreachable workers.
 func (p *Process) startCoordinator(roots hdfsio.Roots, secret []byte, mounts *hdfsio.Mounts) error {
 	ws := &workerSet{m: p.member, self: p.meta, log: p.log}
-	deps := flight.CoordinatorDeps{Roots: roots, Secret: secret, Mounts: mounts, Workers: ws,
+	deps := planner.CoordinatorDeps{Roots: roots, Secret: secret, Mounts: mounts, Workers: ws,
 		Locate: webHDFSLocator(p.cfg), Self: p.Location(), Logger: p.cfg.Logger}
 	var err error
-	if p.svc.Coordinator, err = flight.NewCoordinator(p.cfg.Coordinator, deps); err != nil {
+	if p.svc.Coordinator, err = planner.NewCoordinator(p.cfg.Coordinator, deps); err != nil {
 		return err
 	}
 	p.svc.ClusterStatus = p.ClusterStatus
@@ -254,7 +256,7 @@ func dialHDFS(ctx context.Context, authority string, hc hdfsio.HDFSConfig) (hdfs
 }
 
 // webHDFSLocator finds replica hosts through the NameNode's WebHDFS API.
-func webHDFSLocator(cfg Config) flight.Locator {
+func webHDFSLocator(cfg Config) planner.Locator {
 	return func(ctx context.Context, file hdfsio.Location) ([]string, error) {
 		addrs := cfg.NameNodeHTTP
 		if len(addrs) == 0 {
@@ -275,7 +277,7 @@ type workerSet struct {
 	warned  sync.Map // names of mismatched workers already logged
 }
 
-func (s *workerSet) LiveWorkers() []flight.WorkerInfo {
+func (s *workerSet) LiveWorkers() []planner.WorkerInfo {
 	all := s.gossipWorkers()
 	if s.healthy == nil {
 		return all
@@ -290,8 +292,8 @@ func (s *workerSet) LiveWorkers() []flight.WorkerInfo {
 }
 
 // gossipWorkers are the workers gossip reports alive.
-func (s *workerSet) gossipWorkers() []flight.WorkerInfo {
-	var out []flight.WorkerInfo
+func (s *workerSet) gossipWorkers() []planner.WorkerInfo {
+	var out []planner.WorkerInfo
 	for _, n := range s.m.Nodes("") {
 		if n.Meta.Role != membership.RoleWorker && n.Meta.Role != membership.RoleStandalone {
 			continue
@@ -302,7 +304,7 @@ func (s *workerSet) gossipWorkers() []flight.WorkerInfo {
 			}
 			continue
 		}
-		out = append(out, flight.WorkerInfo{Name: n.Name, Location: n.Meta.Flight, Host: n.Meta.Host, Capacity: n.Meta.Capacity})
+		out = append(out, planner.WorkerInfo{Name: n.Name, Location: n.Meta.Flight, Host: n.Meta.Host, Capacity: n.Meta.Capacity})
 	}
 	return out
 }

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/imageflight/imageflight/pkg/client"
-	"github.com/imageflight/imageflight/pkg/flight"
 	"github.com/imageflight/imageflight/pkg/hdfsio"
+	"github.com/imageflight/imageflight/pkg/planner"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 )
@@ -132,7 +132,7 @@ func (p *Process) Mounts() *hdfsio.Mounts { return p.mounts }
 
 // RecentPlans are the coordinator's last plans, newest first (nil on a
 // worker).
-func (p *Process) RecentPlans() []flight.PlanRecord {
+func (p *Process) RecentPlans() []planner.PlanRecord {
 	if p.svc.Coordinator == nil {
 		return nil
 	}

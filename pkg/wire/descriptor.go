@@ -60,6 +60,11 @@ type Descriptor struct {
 	FailureReasons bool `json:"failureReasons,omitempty"`
 }
 
+// FailureColumn is the nullable string column the descriptor's
+// failureReasons adds: null for a good row, why the image failed for an
+// invalid row.
+const FailureColumn = "failure"
+
 // DefaultDescriptor holds readImages' defaults: not recursive, server-chosen
 // partitions, no sampling, keep invalid rows.
 func DefaultDescriptor() Descriptor {

@@ -112,3 +112,13 @@ func Wrap(k Kind, err error, what string) error {
 
 // AutoKind asks Wrap to classify the error itself.
 const AutoKind Kind = -1
+
+// MountError classifies a failure to reach a file system (planning's or a
+// worker's): a refused login is a permission problem (retrying elsewhere
+// cannot help), anything else makes the storage unavailable for now.
+func MountError(err error) error {
+	if KindOf(err) == KindPermission {
+		return Wrap(KindPermission, err, "mount")
+	}
+	return Wrap(KindUnavailable, err, "mount")
+}

@@ -19,22 +19,52 @@ type BatchMeta struct {
 // AppendBatchMeta appends m's JSON to dst, without reflection: it goes on
 // every batch.
 func AppendBatchMeta(dst []byte, m BatchMeta) []byte {
-	dst = append(dst, `{"next":`...)
-	return append(strconv.AppendInt(dst, int64(m.Next), 10), '}')
+	return appendCount(dst, "next", m.Next)
 }
 
 // ParseBatchMeta reads a batch's app_metadata.
 func ParseBatchMeta(b []byte) (BatchMeta, error) {
-	var m struct {
-		Next *int `json:"next"`
-	}
+	n, err := parseCount(b, "next", "batch app_metadata", "resume position")
+	return BatchMeta{Next: n}, err
+}
+
+// EndpointMeta is the app_metadata of every endpoint of a FlightInfo.
+// Files is the split's planned file count (Ticket.Count): a client sizes
+// each endpoint's share of a read before streaming it (the PyTorch
+// dataset's equal shards). Endpoints from older coordinators carry none.
+type EndpointMeta struct {
+	Files int `json:"files"`
+}
+
+// AppendEndpointMeta appends m's JSON to dst.
+func AppendEndpointMeta(dst []byte, m EndpointMeta) []byte {
+	return appendCount(dst, "files", m.Files)
+}
+
+// ParseEndpointMeta reads an endpoint's app_metadata.
+func ParseEndpointMeta(b []byte) (EndpointMeta, error) {
+	n, err := parseCount(b, "files", "endpoint app_metadata", "file count")
+	return EndpointMeta{Files: n}, err
+}
+
+// appendCount appends the JSON object {"key":n}.
+func appendCount(dst []byte, key string, n int) []byte {
+	dst = append(append(append(dst, `{"`...), key...), `":`...)
+	return append(strconv.AppendInt(dst, int64(n), 10), '}')
+}
+
+// parseCount reads the non-negative integer under key of a JSON object
+// (other keys ignored: later servers may add some).
+func parseCount(b []byte, key, what, meaning string) (int, error) {
+	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
-		return BatchMeta{}, fmt.Errorf("batch app_metadata %q: %w", truncate(b, 64), err)
+		return 0, fmt.Errorf("%s %q: %w", what, truncate(b, 64), err)
 	}
-	if m.Next == nil || *m.Next < 0 {
-		return BatchMeta{}, fmt.Errorf("batch app_metadata %q: no resume position (\"next\" ≥ 0)", truncate(b, 64))
+	var n int
+	if raw, ok := m[key]; !ok || string(raw) == "null" || json.Unmarshal(raw, &n) != nil || n < 0 {
+		return 0, fmt.Errorf("%s %q: no %s (%q ≥ 0)", what, truncate(b, 64), meaning, key)
 	}
-	return BatchMeta{Next: *m.Next}, nil
+	return n, nil
 }
 
 // resumeSep starts the resume suffix. It cannot occur in a signed ticket

@@ -34,8 +34,13 @@ type vectors struct {
 		Raw  string `json:"raw"`
 		Next int    `json:"next"`
 	} `json:"batch_meta"`
-	BadBatchMeta []string      `json:"bad_batch_meta"`
-	Tickets      ticketVectors `json:"tickets"`
+	BadBatchMeta []string `json:"bad_batch_meta"`
+	EndpointMeta []struct {
+		Raw   string `json:"raw"`
+		Files int    `json:"files"`
+	} `json:"endpoint_meta"`
+	BadEndpointMeta []string      `json:"bad_endpoint_meta"`
+	Tickets         ticketVectors `json:"tickets"`
 }
 
 type ticketVectors struct {
@@ -106,7 +111,7 @@ func sameJSON(a, b Descriptor) bool {
 	return bytes.Equal(ja, jb)
 }
 
-func TestVectorsResumeAndBatchMeta(t *testing.T) {
+func TestVectorsResumeAndMetadata(t *testing.T) {
 	v, _ := loadVectors(t)
 	for _, tc := range v.Resume {
 		if got := string(ResumeTicket([]byte(tc.Ticket), tc.Skip)); got != tc.Wire {
@@ -122,18 +127,47 @@ func TestVectorsResumeAndBatchMeta(t *testing.T) {
 			t.Errorf("ParseResume(%q) error %v, want a bad ticket", w, err)
 		}
 	}
-	for _, tc := range v.BatchMeta {
-		m, err := ParseBatchMeta([]byte(tc.Raw))
-		if err != nil || m.Next != tc.Next {
-			t.Errorf("ParseBatchMeta(%q) = %+v, %v", tc.Raw, m, err)
-		}
-		if m2, err := ParseBatchMeta(AppendBatchMeta(nil, m)); err != nil || m2 != m {
-			t.Errorf("AppendBatchMeta does not round-trip %+v", m)
-		}
+	type count struct {
+		raw  string
+		want int
 	}
-	for _, raw := range v.BadBatchMeta {
-		if _, err := ParseBatchMeta([]byte(raw)); err == nil {
-			t.Errorf("ParseBatchMeta(%q) accepted", raw)
+	var batch, endpoint []count
+	for _, tc := range v.BatchMeta {
+		batch = append(batch, count{tc.Raw, tc.Next})
+	}
+	for _, tc := range v.EndpointMeta {
+		endpoint = append(endpoint, count{tc.Raw, tc.Files})
+	}
+	for _, m := range []struct {
+		name  string
+		good  []count
+		bad   []string
+		parse func([]byte) (int, error)
+		write func(int) []byte
+	}{
+		{"BatchMeta", batch, v.BadBatchMeta,
+			func(b []byte) (int, error) { m, err := ParseBatchMeta(b); return m.Next, err },
+			func(n int) []byte { return AppendBatchMeta(nil, BatchMeta{Next: n}) }},
+		{"EndpointMeta", endpoint, v.BadEndpointMeta,
+			func(b []byte) (int, error) { m, err := ParseEndpointMeta(b); return m.Files, err },
+			func(n int) []byte { return AppendEndpointMeta(nil, EndpointMeta{Files: n}) }},
+	} {
+		if len(m.good) == 0 || len(m.bad) == 0 {
+			t.Fatalf("no %s vectors", m.name)
+		}
+		for _, tc := range m.good {
+			n, err := m.parse([]byte(tc.raw))
+			if err != nil || n != tc.want {
+				t.Errorf("Parse%s(%q) = %d, %v; want %d", m.name, tc.raw, n, err, tc.want)
+			}
+			if n2, err := m.parse(m.write(n)); err != nil || n2 != n {
+				t.Errorf("Append%s does not round-trip %d", m.name, n)
+			}
+		}
+		for _, raw := range m.bad {
+			if _, err := m.parse([]byte(raw)); err == nil {
+				t.Errorf("Parse%s(%q) accepted", m.name, raw)
+			}
 		}
 	}
 }

@@ -47,7 +47,7 @@ out of the non-imageflight methods. On a shared machine read the CPU column.
 
 Gray photos (the corpus has one): torchvision, HF and Ray convert them to RGB (PIL
 convert / mode="RGB"); imageflight's server expands a gray image to 3 channels when the
-tensor column is 3xHxW (pkg/flight/apply.go), and the dataset's "image" is 3 channels by
+tensor column is 3xHxW (pkg/pipeline/apply.go), and the dataset's "image" is 3 channels by
 default (channels=3), so every method delivers every image.
 
 Check (untimed): imageflight's tensors against torchvision's for the same files, as PSNR in

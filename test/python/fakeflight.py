@@ -1,6 +1,6 @@
-"""A test double of OUR OWN imageflight server (the Go coordinator/worker in pkg/flight),
-for the Python client's unit tests: an in-process pyarrow Flight server speaking the same
-contract (JSON command, endpoints with several locations, ``{"next": N}`` app_metadata,
+"""A test double of OUR OWN imageflight server (the Go coordinator and worker, pkg/planner and
+pkg/pipeline), for the Python client's unit tests: an in-process pyarrow Flight server speaking
+the same contract (JSON command, endpoints with several locations, ``{"next": N}`` app_metadata,
 ``<ticket>;skip=N`` resume tickets) with synthetic rows. It stands in for no third-party
 system.
 
@@ -51,6 +51,7 @@ class FakeServer(flight.FlightServerBase):
         self.tickets_seen: List[bytes] = []
         self.lock = threading.Lock()
         self.row_bytes = 6
+        self.total_records = -1                 # FlightInfo.total_records (the file count)
         self.stall_after: Optional[int] = None  # rows sent, then silence until cancelled
         self.hang_before_schema = 0.0           # seconds DoGet waits before answering
         self.unhang = threading.Event()         # set: a hanging DoGet answers now (test teardown)
@@ -66,7 +67,7 @@ class FakeServer(flight.FlightServerBase):
             raise flight.FlightUnauthorizedError(f"path {cmd['path']} is outside the server's roots")
         if cmd["path"].startswith("/missing"):
             raise pa.ArrowKeyError(f"path {cmd['path']} not found")
-        return flight.FlightInfo(SCHEMA, descriptor, self.endpoints, -1, -1)
+        return flight.FlightInfo(SCHEMA, descriptor, self.endpoints, self.total_records, -1)
 
     def do_get(self, context, ticket):
         raw = ticket.ticket

@@ -160,9 +160,10 @@ def test_progress_line_without_tqdm(fake, capsys, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_tqdm)
     a = fake()
     a.endpoints = [fl.FlightEndpoint(F.ticket(i, 2), [a.location]) for i in range(3)]
+    a.total_records = 7  # one file dropped: the line ends at the real count
     imageflight.read_images("/d", coordinator=a.location, progress=True)
     err = capsys.readouterr().err
-    assert "3/3 splits, 6 rows" in err
+    assert err.endswith("imageflight: 6/6 images, 3/3 splits, 0.0 MB\n"), err
 
 
 def test_progress_uses_tqdm_when_installed(fake, monkeypatch):
@@ -193,7 +194,44 @@ def test_progress_uses_tqdm_when_installed(fake, monkeypatch):
     a.endpoints = [fl.FlightEndpoint(F.ticket(i, 2), [a.location]) for i in range(3)]
     imageflight.read_images("/d", coordinator=a.location, progress=True)
     (bar,) = bars
-    assert (bar.total, bar.n, bar.post["rows"], bar.closed) == (3, 3, 6, True)
+    assert (bar.total, bar.n, bar.post["splits"], bar.closed) == (None, 6, "3/3", True)
+
+
+def test_progress_counts_rows_consumed_not_received(fake, monkeypatch):
+    """Issue 17: the bar lagged the rows consumed (it counted splits, and rows as they
+    arrived). It must show exactly the rows handed to the caller, out of the plan's count."""
+    import sys
+    import types
+
+    bars = []
+
+    class FakeTqdm:
+        def __init__(self, total, unit, desc):
+            self.total, self.n = total, 0
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def set_postfix(self, post, refresh=True):
+            pass
+
+        def close(self):
+            pass
+
+    mod = types.ModuleType("tqdm.auto")
+    mod.tqdm = FakeTqdm
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", mod)
+    a = fake()
+    a.total_records = 12
+    a.endpoints = [fl.FlightEndpoint(F.ticket(i, 4), [a.location]) for i in range(3)]
+    seen = []
+    for b in imageflight.iter_batches("/d", coordinator=a.location, progress=True, max_workers=3):
+        seen.append(b.num_rows)
+        assert bars[0].n == sum(seen), "the bar shows the rows consumed so far"
+        time.sleep(0.05)  # readers run ahead meanwhile
+    assert (bars[0].total, bars[0].n) == (12, 12)
 
 
 def test_on_batch_and_stats(fake):
@@ -368,3 +406,19 @@ def test_to_numpy_invalid_none_keeps_alignment():
     assert isinstance(out, list) and out[0].shape == (1, 2, 3) and out[1] is None
     with pytest.raises(ValueError, match="invalid"):
         imageflight.to_numpy(col, invalid="skip")
+
+
+@pytest.mark.parametrize("files, shards, share", [
+    ([6, 6, 6, 6], 2, 12),
+    ([5, 5, 5, 5, 4], 2, 9),    # a shard may hold only two endpoints: the two smallest
+    ([3, 9, 1], 3, 1),
+    ([4, 4], 3, 0),             # fewer endpoints than shards: someone reads nothing
+    ([], 1, 0),
+])
+def test_equal_share(files, shards, share):
+    assert S.equal_share(files, shards) == share
+    # Every dealing of the endpoints gives every shard at least the share.
+    for seed in range(20):
+        for shard in range(shards):
+            mine = S.shard_endpoints(len(files), shard, shards, seed, 0)
+            assert sum(files[i] for i in mine) >= share

@@ -229,8 +229,11 @@ import json, os, sys, time
 import imageflight
 from imageflight.torch import ImageFlightDataset
 from torch.utils.data import DataLoader
-coord, path = sys.argv[1], sys.argv[2]
-ds = ImageFlightDataset(path, coordinator=coord, num_partitions=8)  # plans: gRPC live here
+coord, path, grpc_in_parent = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+if grpc_in_parent:
+    imageflight.read_images(path, coordinator=coord)  # gRPC live in this process
+ds = ImageFlightDataset(path, coordinator=coord, num_partitions=8)  # plans through a helper
+parent_helpers = len(children(os.getpid()))
 loader = DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context="fork", timeout=120)
 it = iter(loader)
 workers = [w.pid for w in it._workers]
@@ -240,18 +243,24 @@ for s in it:
     n += 1
     for w in workers:
         most[w] = max(most[w], len(children(w)))
-print(json.dumps({"rows": n, "most": list(most.values())}))
+print(json.dumps({"rows": n, "most": list(most.values()), "parent_helpers": parent_helpers}))
 """
 
 
-def test_one_helper_per_dataloader_worker(coordinator, corpus):
-    """DataLoader(num_workers=2), 8 endpoints: each forked worker runs one helper at most,
-    whatever the number of its concurrent streams (it was one per stream)."""
+@pytest.mark.parametrize("grpc_in_parent", [False, True], ids=["dataset-only", "grpc-in-parent"])
+def test_helpers_per_dataloader_worker(coordinator, corpus, grpc_in_parent):
+    """DataLoader(num_workers=2), 8 endpoints. The dataset plans through one helper of the
+    parent, which keeps no gRPC state: its forked workers use gRPC directly, no helper each
+    (issue 17: fewer processes). A parent that used gRPC itself makes its workers run one
+    helper each at most, whatever the number of their concurrent streams."""
     pytest.importorskip("torch", reason="torch not installed (IMAGEFLIGHT_TEST_TORCH=1 test/python/setup.sh)")
-    out, _ = _run(LOADER, coordinator, corpus.root + "/many")
+    out, _ = _run(LOADER, coordinator, corpus.root + "/many", "1" if grpc_in_parent else "0")
     assert out["rows"] == 200, out
-    assert max(out["most"]) == 1, f"helper processes per worker: {out['most']}"
-    REPORT.append(f"DataLoader(num_workers=2): helper processes per worker (most seen): {out['most']}")
+    assert out["parent_helpers"] == 1, out
+    want = 1 if grpc_in_parent else 0
+    assert max(out["most"]) == want, f"helper processes per worker: {out['most']}"
+    REPORT.append(f"DataLoader(num_workers=2), {'gRPC used in the parent' if grpc_in_parent else 'dataset only'}: "
+                  f"helper processes per worker (most seen): {out['most']}")
 
 
 # Seconds from the start of an epoch (workers forking) to the SIGINT: workers and helpers

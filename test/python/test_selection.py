@@ -99,6 +99,19 @@ def test_header_only_rows_match_decoded_rows(coordinator, corpus):
     assert deviations == [("images/cls=jpeg/truncated.jpg", -1, deviations[0][2])] and deviations[0][2] > 0
 
 
+def test_header_only_count_is_the_decoding_count(coordinator, corpus):
+    """Issue 17: with drop_image_failures the truncated JPEG (valid header) is dropped by the
+    decoding read; the header-only read must drop it too (the same rows, without pixels)."""
+    full = read(coordinator, corpus.images, recursive=True, drop_image_failures=True)
+    head = read(coordinator, corpus.images, recursive=True, drop_image_failures=True, pixels=False)
+    assert head.num_rows == full.num_rows > 20
+    strip = lambda t: sorted((r["origin"], r["height"], r["width"], r["nChannels"], r["mode"])
+                             for r in t.column("image").to_pylist())
+    assert strip(head) == strip(full)
+    assert not any(o.endswith("/truncated.jpg") for o, *_ in strip(head))
+    assert all(len(d) == 0 for d in head.column("image").combine_chunks().field("data").to_pylist())
+
+
 def test_failure_reasons(coordinator, corpus):
     t = read(coordinator, f"{corpus.images}/cls=broken", failure_reasons=True)
     assert t.column_names == ["image", "failure"]
@@ -179,6 +192,17 @@ def test_spark_options_and_paths(spark, coordinator, corpus):
     assert df.columns == ["image", "failure", "cls"] or df.columns == ["image", "failure"]
     rows = df.collect()
     assert all(len(x.image.data) == 0 and x.failure for x in rows)
+
+
+def test_spark_header_only_count_is_the_decoding_count(spark, coordinator, corpus):
+    """Issue 17: count() with pixels=false (62) disagreed with the decoding read (61) with
+    dropInvalid: the truncated JPEG has a valid header. Both must count it the same way."""
+    def reader():  # DataFrameReader.option mutates the reader: one per query
+        return (spark.read.format("imageflight").option("coordinator", coordinator)
+                .option("recursive", "true").option("dropInvalid", "true"))
+
+    decoded = reader().load(corpus.images).count()
+    assert reader().option("pixels", "false").load(corpus.images).count() == decoded > 20
 
 
 def _by_cls(rows):

@@ -262,3 +262,33 @@ def test_finding_the_classes_decodes_nothing(go_bins, corpus, labelled):
         assert pixel_rows() > before  # the metric does count decoded rows
     finally:
         c.close()
+
+
+def test_drop_last_gives_every_epoch_the_same_batches(coordinator, labelled):
+    """Issue 17: batches per epoch varied with how the endpoints (and so the last partial
+    batches) fell across the workers. drop_last=True: equal shards, every epoch alike."""
+    n = sum(PER_CLASS.values())
+    kw = dict(coordinator=coordinator, classes=CLASSES, num_partitions=5, shuffle=True,
+              shuffle_seed=3, transform=lambda t: t[:8, :10])  # one size: collate stacks
+    plain = ImageFlightDataset(labelled, **kw)
+    files = [ep.files for ep in plain.plan.endpoints]
+    assert sum(files) == n and len(files) == 5, files
+    equal = ImageFlightDataset(labelled, drop_last=True, **kw)
+    share = equal.share(num_workers=2)
+    assert share == sum(sorted(files)[:2]) and 0 < share < n // 2
+
+    def batches(ds, epoch):
+        ds.set_epoch(epoch)
+        loader = DataLoader(ds, batch_size=3, drop_last=True, num_workers=2,
+                            multiprocessing_context="fork", timeout=120)
+        out = [b["origin"] for b in loader]
+        flat = [o for b in out for o in b]
+        assert len(flat) == len(set(flat)), "no image twice in an epoch"
+        return len(out)
+
+    varying = [batches(plain, e) for e in range(4)]
+    constant = [batches(equal, e) for e in range(4)]
+    assert len(set(varying)) > 1, f"the seeded epochs were meant to show the variation: {varying}"
+    assert constant == [2 * (share // 3)] * 4, constant
+    REPORT.append(f"drop_last=True: batches per epoch {constant} (share {share} of {n} images "
+                  f"per worker, 5 endpoints of {files}); without: {varying}")

@@ -7,7 +7,8 @@ import pathlib
 import pytest
 
 from imageflight import InvalidArgument
-from imageflight._wire import DescriptorError, parse_batch_meta, parse_descriptor, parse_resume, resume_ticket
+from imageflight._wire import (DescriptorError, parse_batch_meta, parse_descriptor, parse_endpoint_meta,
+                               parse_resume, resume_ticket)
 
 VECTORS = json.loads((pathlib.Path(__file__).resolve().parents[2] / "pkg/wire/testdata/vectors.json").read_text())
 
@@ -60,6 +61,16 @@ def test_batch_meta(case):
 @pytest.mark.parametrize("raw", VECTORS["bad_batch_meta"])
 def test_bad_batch_meta(raw):
     assert parse_batch_meta(raw.encode()) is None
+
+
+@pytest.mark.parametrize("case", VECTORS["endpoint_meta"], ids=lambda c: c["raw"])
+def test_endpoint_meta(case):
+    assert parse_endpoint_meta(case["raw"].encode()) == case["files"]
+
+
+@pytest.mark.parametrize("raw", VECTORS["bad_endpoint_meta"])
+def test_bad_endpoint_meta(raw):
+    assert parse_endpoint_meta(raw.encode()) is None
 
 
 @pytest.mark.parametrize("case", VECTORS["tickets"]["cases"], ids=lambda c: c["name"])

@@ -165,9 +165,11 @@ def iter_plan(
                                                    shuffle_buffer)
     if shuffle_seed is None and shuffle:
         shuffle_seed = random.SystemRandom().randrange(2**63)
+    # The plan's file count is the progress total when every endpoint is read.
+    total = plan.total_records if endpoints is None and plan.total_records >= 0 else None
     return _iterate(plan, eps, window, max_in_flight, bool(shuffle), shuffle_seed,
                     shuffle_buffer, timeout, stall_timeout, on_batch,
-                    stats if stats is not None else ReadStats(), progress)
+                    stats if stats is not None else ReadStats(), (bool(progress), total))
 
 
 def _check(n: int, max_workers, max_in_flight, shuffle_buffer) -> Tuple[int, Optional[int], int]:
@@ -195,27 +197,34 @@ def _iterate(plan: Plan, eps: List[Endpoint], window: int, max_in_flight: Option
              shuffle: bool, shuffle_seed: Optional[int], shuffle_buffer: int,
              timeout: Optional[float], stall_timeout: Optional[float],
              on_batch: Optional[BatchCallback], stats: ReadStats,
-             progress: bool) -> Iterator[pa.RecordBatch]:
+             progress: Tuple[bool, Optional[int]]) -> Iterator[pa.RecordBatch]:
     stats.endpoints += len(eps)
+    bar = _Progress(len(eps), progress[1], progress[0], stats)
     rng = random.Random(shuffle_seed)
     if shuffle:
         rng.shuffle(eps)
     batches = _stream_endpoints(plan, eps, window, max_in_flight, rng if shuffle else None,
-                                timeout, stall_timeout, on_batch, stats, progress)
+                                timeout, stall_timeout, on_batch, stats, bar)
     if shuffle and shuffle_buffer > 0:
         batches = _shuffle_rows(batches, shuffle_buffer, rng)
-    yield from batches
+    finished = False
+    try:
+        for b in batches:
+            bar.consumed(b.num_rows)
+            yield b
+        finished = True
+    finally:
+        bar.close(finished)
 
 
 def _stream_endpoints(plan: Plan, eps: List[Endpoint], window: int,
                       max_in_flight: Optional[int], rng: Optional[random.Random],
                       timeout: Optional[float], stall_timeout: Optional[float],
                       on_batch: Optional[BatchCallback], stats: ReadStats,
-                      progress: bool) -> Iterator[pa.RecordBatch]:
+                      bar: _Progress) -> Iterator[pa.RecordBatch]:
     if not eps:
         return
     flow = _Flow(max_in_flight, stats)
-    bar = _Progress(len(eps), progress, stats)
     pending = collections.deque(eps)
     active: List[_Feed] = []
     feeds: List[_Feed] = []
@@ -261,7 +270,6 @@ def _stream_endpoints(plan: Plan, eps: List[Endpoint], window: int,
             flow.closed = True
             flow.cond.notify_all()
         stats.seconds += time.monotonic() - started
-        bar.close()
         # Readers blocked on a permit exit at once; one blocked in a network read exits
         # after it (its stream is cancelled by EndpointReader when the generator closes).
         for f in feeds:

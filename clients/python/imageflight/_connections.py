@@ -16,11 +16,16 @@ in the child). PyTorch's ``DataLoader(num_workers=N)`` forks exactly so. Hence:
   unchanged on top of it. A child forked from a process with no live gRPC state uses
   gRPC directly.
 
+A process about to fork workers can avoid that helper in each of them: Flight calls made
+inside :func:`through_helper` run in the process's own helper, so the process keeps no
+gRPC state and the workers it forks use gRPC directly (the PyTorch dataset plans so).
+
 ``IMAGEFLIGHT_FORK_PROXY=always|never|auto`` (default ``auto``) overrides the decision.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import threading
@@ -89,7 +94,8 @@ def _before_fork() -> None:
 
 
 def _after_fork_child() -> None:
-    global _clients, _clients_lock, _tainted
+    global _clients, _clients_lock, _tainted, _through_helper
+    _through_helper = 0
     _inherited.extend(_clients.values())
     _clients = {}
     _clients_lock = threading.Lock()  # the parent's may have been held by another thread
@@ -109,6 +115,26 @@ def grpc_tainted() -> bool:
     return _tainted
 
 
+_through_helper = 0  # depth of through_helper() blocks open in this process
+
+
+@contextlib.contextmanager
+def through_helper():
+    """Within this block, the process's Flight calls (its reading threads' too) run in its
+    helper (as in a forked child), leaving no gRPC state in this process: children it
+    forks later use gRPC directly instead of starting a helper each (one helper here, kept
+    for later calls, instead of one per child per epoch). A process whose gRPC is live
+    already gains nothing; its children use helpers as before."""
+    global _through_helper
+    with _clients_lock:
+        _through_helper += 1
+    try:
+        yield
+    finally:
+        with _clients_lock:
+            _through_helper -= 1
+
+
 def connect(location: str) -> Any:
     """Returns a FlightClient for location (cached per process and thread-safe).
 
@@ -118,11 +144,12 @@ def connect(location: str) -> Any:
     ``get_flight_info`` methods that runs each call in a helper process.
     """
     location = _normalize_location(location)
-    key = (location, os.getpid())
+    proxied = grpc_tainted() or _through_helper > 0
+    key = (location, os.getpid(), proxied)
     with _clients_lock:
         c = _clients.get(key)
         if c is None:
-            if grpc_tainted():
+            if proxied:
                 c = _forkproxy.ProxyClient(location, _GRPC_OPTIONS)
             else:
                 c = flight.FlightClient(location, generic_options=_GRPC_OPTIONS)
@@ -154,9 +181,10 @@ def _drop_client(location: str) -> None:
     The client is not closed: other threads may be streaming from it (closing it would fail
     their calls with "FlightClient is closed"); it is closed when the last reader lets go.
     """
-    key = (_normalize_location(location), os.getpid())
+    location = _normalize_location(location)
     with _clients_lock:
-        _clients.pop(key, None)
+        for proxied in (False, True):
+            _clients.pop((location, os.getpid(), proxied), None)
 
 
 class _CallOptions(flight.FlightCallOptions):

@@ -12,6 +12,7 @@ import pyarrow.flight as flight
 
 from ._connections import _call_options, _drop_client, _normalize_location, connect
 from ._errors import ImageFlightError, _translate
+from ._wire import parse_endpoint_meta
 
 DEFAULT_COORDINATOR = "grpc://127.0.0.1:8815"
 
@@ -40,6 +41,9 @@ class Endpoint:
     index: int
     ticket: bytes
     locations: Tuple[str, ...]
+    #: The split's planned file count (from the endpoint's app_metadata); -1 when the
+    #: coordinator does not say.
+    files: int = -1
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,9 @@ def get_plan(
         locs = tuple(coordinator if loc == _REUSE_CONNECTION else loc for loc in locs)
         if not locs:  # Flight spec: no location means "the service that answered GetFlightInfo".
             locs = (coordinator,)
-        endpoints.append(Endpoint(index=i, ticket=ep.ticket.ticket, locations=locs))
+        files = parse_endpoint_meta(getattr(ep, "app_metadata", None))
+        endpoints.append(Endpoint(index=i, ticket=ep.ticket.ticket, locations=locs,
+                                  files=-1 if files is None else files))
     schema = info.schema
     if schema.get_field_index("image") != 0 or not pa.types.is_struct(schema.field(0).type):
         raise ImageFlightError(f"unexpected schema from {coordinator}: {schema}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from ._errors import InvalidArgument
 
@@ -19,6 +19,15 @@ def shard_endpoints(n_endpoints: int, shard: int, shards: int, seed: Optional[in
     if seed is not None:
         random.Random(_mix(seed, epoch)).shuffle(order)
     return order[shard::shards]
+
+
+def equal_share(files: Sequence[int], shards: int) -> int:
+    """How many samples every shard can yield in every epoch, whatever the shuffle: the
+    endpoints are dealt round-robin, so each shard holds at least ``len(files) // shards``
+    of them, and so at least the sum of that many of the smallest file counts."""
+    if shards < 1:
+        raise InvalidArgument(f"shards must be >= 1, got {shards}")
+    return sum(sorted(files)[:len(files) // shards])
 
 
 def _mix(*parts: int) -> int:

@@ -111,13 +111,18 @@ class ReadStats:
 
 
 class _Progress:
-    """tqdm bar over splits (rows and MB as postfix), else one ``\\r``-updated stderr line."""
+    """Images handed to the consumer, counted when they are handed over (not when they
+    arrive: batches read ahead are not progress), out of the plan's file count when it is
+    known; splits done, MB received and resumes beside. A tqdm bar when tqdm is
+    installed, else one ``\\r``-updated stderr line."""
 
-    def __init__(self, total: int, enabled: bool, stats: ReadStats):
+    def __init__(self, splits: int, total: Optional[int], enabled: bool, stats: ReadStats):
         self.enabled = enabled
+        self.splits = splits
         self.total = total
         self.stats = stats
-        self.done = 0
+        self.done = 0  # splits finished
+        self.images = 0  # rows handed to the consumer
         self.lock = threading.Lock()
         self.bar = None
         self.last = 0.0
@@ -125,52 +130,61 @@ class _Progress:
             try:
                 from tqdm.auto import tqdm  # type: ignore
 
-                self.bar = tqdm(total=total, unit="split", desc="imageflight")
+                self.bar = tqdm(total=total, unit="img", desc="imageflight")
             except ImportError:
                 self.bar = None
 
-    def batch(self, endpoint: int, location: str, b: pa.RecordBatch) -> None:
+    def consumed(self, rows: int) -> None:
         if not self.enabled:
             return
         with self.lock:
-            self._show(False)
+            self.images += rows
+            if self.bar is not None:
+                self.bar.set_postfix(self._post(), refresh=False)
+                self.bar.update(rows)  # draws the postfix too
+            else:
+                self._line(False)
 
     def split_done(self) -> None:
         if not self.enabled:
             return
         with self.lock:
             self.done += 1
-            if self.bar is not None:
-                self.bar.update(1)
-            self._show(True)
 
-    def _text(self) -> str:
+    def _post(self) -> Dict[str, object]:
         s = self.stats
-        extra = f", {s.resumes} resumed" if s.resumes else ""
-        extra += f", {s.failovers} failed over" if s.failovers else ""
-        return f"{self.done}/{self.total} splits, {s.rows} rows, {s.bytes / 1e6:.1f} MB{extra}"
+        post: Dict[str, object] = dict(splits=f"{self.done}/{self.splits}", MB=round(s.bytes / 1e6, 1))
+        if s.resumes:
+            post["resumed"] = s.resumes
+        if s.failovers:
+            post["failed_over"] = s.failovers
+        return post
 
-    def _show(self, force: bool) -> None:
-        if self.bar is not None:
-            s = self.stats
-            post = dict(rows=s.rows, MB=round(s.bytes / 1e6, 1))
-            if s.resumes:
-                post["resumed"] = s.resumes
-            self.bar.set_postfix(post, refresh=False)
-            return
+    def _line(self, force: bool) -> None:
         now = time.monotonic()
         if not force and now - self.last < 0.5:
             return
         self.last = now
-        sys.stderr.write(f"\rimageflight: {self._text()}")
+        of = f"/{self.total}" if self.total is not None else ""
+        extra = "".join(f", {v} {k.replace('_', ' ')}" for k, v in self._post().items()
+                        if k not in ("splits", "MB"))
+        sys.stderr.write(f"\rimageflight: {self.images}{of} images, {self.done}/{self.splits} "
+                         f"splits, {self.stats.bytes / 1e6:.1f} MB{extra}")
         sys.stderr.flush()
 
-    def close(self) -> None:
+    def close(self, finished: bool) -> None:
+        """Ends the display; a finished read that dropped images ends at its real count."""
         if not self.enabled:
             return
-        if self.bar is not None:
-            self.bar.close()
-        else:
-            self._show(True)
+        with self.lock:
+            if self.bar is not None:
+                if finished and self.total is not None and self.images != self.total:
+                    self.bar.total = self.images
+                self.bar.set_postfix(self._post(), refresh=False)
+                self.bar.close()
+                return
+            if finished and self.total is not None:
+                self.total = self.images
+            self._line(True)
             sys.stderr.write("\n")
             sys.stderr.flush()

@@ -379,14 +379,24 @@ def parse_resume(wire: bytes) -> Tuple[bytes, int]:
     return wire[:i], int(digits)
 
 
-def parse_batch_meta(raw: Optional[bytes]) -> Optional[int]:
-    """The resume position (``next``) of a batch's app_metadata; None when absent or not
-    a non-negative integer."""
+def _count(raw: Optional[bytes], key: str) -> Optional[int]:
     if not raw:
         return None
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return None
-    n = doc.get("next") if isinstance(doc, dict) else None
+    n = doc.get(key) if isinstance(doc, dict) else None
     return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
+
+
+def parse_batch_meta(raw: Optional[bytes]) -> Optional[int]:
+    """The resume position (``next``) of a batch's app_metadata; None when absent or not
+    a non-negative integer."""
+    return _count(raw, "next")
+
+
+def parse_endpoint_meta(raw: Optional[bytes]) -> Optional[int]:
+    """The planned file count (``files``) of an endpoint's app_metadata; None when absent
+    (an older coordinator) or not a non-negative integer."""
+    return _count(raw, "files")

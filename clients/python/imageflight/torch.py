@@ -30,8 +30,11 @@ and world size come from the ``rank``/``world_size`` arguments, else from
 is handed to the workers), else 0 and 1. Shards hold whole endpoints: ask for at least
 ``world_size * num_workers`` partitions (``num_partitions``), ideally a multiple.
 
-**Fork safety**: workers started by fork after the parent used gRPC read through one
-helper process each (see ``imageflight._connections``), which dies with its worker;
+**Fork safety**: the dataset plans (and finds or checks the classes) through one helper
+process of the creating process (``imageflight._connections.through_helper``), so that
+process keeps no gRPC state and forked DataLoader workers use gRPC directly. Workers
+forked after the parent used gRPC itself (e.g. ``plan=`` from ``get_plan``, or a read in
+the main process) read through one helper process each, which dies with its worker;
 spawn and forkserver workers use gRPC directly.
 """
 
@@ -48,10 +51,11 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from ._batches import iter_plan
+from ._connections import through_helper
 from ._errors import InvalidArgument
 from ._image import _check_channels, _pixels
 from ._plan import Plan, get_plan
-from ._shard import _mix, shard_endpoints
+from ._shard import _mix, equal_share, shard_endpoints
 from ._stats import ReadStats
 from ._stream import DEFAULT_STALL_TIMEOUT
 
@@ -101,6 +105,17 @@ class ImageFlightDataset(IterableDataset):
     (``drop_image_failures=False``, default, so the plan counts the files: ``len()``), or
     dropped by the server (``True``).
 
+    **Equal shards** (``drop_last=True``): every shard -- each DataLoader worker of each
+    rank -- yields the same number of samples in every epoch, :meth:`share`, and drops the
+    rest of its endpoints' rows (other rows each epoch when shuffled). With
+    ``DataLoader(ds, batch_size=B, drop_last=True, num_workers=W)`` every epoch then has
+    the same ``world_size * W * (ds.share(W) // B)`` batches per rank, and distributed
+    ranks never wait for one another at the end of an epoch (as ``DistributedSampler``'s
+    ``drop_last``). The share is the sum of the ``n // shards`` smallest endpoints' file
+    counts (each shard reads at least that many endpoints): ask for a ``num_partitions``
+    that is a multiple of the shard count, so that little is dropped. Invalid images
+    count in the plan but give no sample: a shard with some yields fewer, and warns.
+
     ``len(ds)`` (and so ``len(DataLoader(ds, ...))``) is the number of planned files, known
     from the plan without decoding; an epoch yields that many samples less the invalid
     images. It raises TypeError, saying why, when the plan has no count
@@ -124,6 +139,7 @@ class ImageFlightDataset(IterableDataset):
       rank, world_size: this process's place among the ranks (default: torch.distributed).
       replan_each_epoch: plan again at every :meth:`set_epoch` (new files are seen;
         tickets never expire mid-training).
+      drop_last: equal shards (above).
       max_workers, max_in_flight, timeout, stall_timeout: as for
         :func:`imageflight.iter_batches`, per DataLoader worker.
     """
@@ -155,6 +171,7 @@ class ImageFlightDataset(IterableDataset):
         rank: Optional[int] = None,
         world_size: Optional[int] = None,
         replan_each_epoch: bool = False,
+        drop_last: bool = False,
         max_workers: Optional[int] = None,
         max_in_flight: Optional[int] = -1,
         timeout: Optional[float] = None,
@@ -174,7 +191,8 @@ class ImageFlightDataset(IterableDataset):
         if plan is None:
             if path is None:
                 raise InvalidArgument("ImageFlightDataset needs a path (or plan=)")
-            plan = get_plan(path, coordinator, timeout, **self._read)
+            with through_helper():
+                plan = get_plan(path, coordinator, timeout, **self._read)
         elif not isinstance(plan, Plan):
             raise InvalidArgument(f"plan must be an imageflight.Plan, got {plan!r}")
         self.plan = plan
@@ -192,16 +210,20 @@ class ImageFlightDataset(IterableDataset):
         self.transform, self.target_transform = transform, target_transform
         self.rank, self.world_size = (None, None) if rank is None else (int(rank), int(world_size))
         self.replan_each_epoch = bool(replan_each_epoch)
+        self.drop_last = bool(drop_last)
+        if self.drop_last:
+            self._check_counts()
         self.max_workers, self.max_in_flight = max_workers, max_in_flight
         self.timeout, self.stall_timeout = timeout, stall_timeout
         self.epoch = 0
         self._dist: Optional[Tuple[int, int]] = None
         self.stats = ReadStats()  # this process's reads (each worker has its own copy)
-        if label_column is not None and classes is None:
-            classes = self._scan_classes()
-        elif label_column is not None:
-            classes = list(classes)
-            self._check_classes(classes)
+        with through_helper():
+            if label_column is not None and classes is None:
+                classes = self._scan_classes()
+            elif label_column is not None:
+                classes = list(classes)
+                self._check_classes(classes)
         self.classes: List[Any] = list(classes) if classes is not None else []
         self.class_to_idx: Dict[Any, int] = {c: i for i, c in enumerate(self.classes)}
 
@@ -260,6 +282,19 @@ class ImageFlightDataset(IterableDataset):
                     f"{self.path!r} have a {col!r} value not in classes {list(classes)[:20]}; "
                     f"pass classes=None to find the classes by reading the folder")
 
+    def _check_counts(self) -> None:
+        if any(ep.files < 0 for ep in self.plan.endpoints):
+            raise InvalidArgument(
+                "drop_last=True needs each endpoint's file count, which this coordinator "
+                "does not send (it predates endpoint app_metadata): upgrade it")
+
+    def share(self, num_workers: int = 0) -> int:
+        """With ``drop_last=True``: the samples each shard yields per epoch, for
+        ``num_workers`` DataLoader workers per rank (0: the main process reads)."""
+        self._check_counts()
+        shards = self.rank_world()[1] * max(1, int(num_workers))
+        return equal_share([ep.files for ep in self.plan.endpoints], shards)
+
     def __len__(self) -> int:
         total = self.plan.total_records
         if total < 0:
@@ -279,7 +314,10 @@ class ImageFlightDataset(IterableDataset):
         (With ``persistent_workers=True`` the workers keep the epoch they started with.)"""
         self.epoch = int(epoch)
         if self.replan_each_epoch and self.path is not None:
-            self.plan = get_plan(self.path, self.coordinator, self.timeout, **self._read)
+            with through_helper():
+                self.plan = get_plan(self.path, self.coordinator, self.timeout, **self._read)
+            if self.drop_last:
+                self._check_counts()
 
     def __getstate__(self) -> Dict[str, Any]:
         # Pickled in the main process for spawn workers: record torch.distributed's rank
@@ -319,17 +357,31 @@ class ImageFlightDataset(IterableDataset):
                           f"num_partitions >= {shards}", stacklevel=2)
         if not mine:
             return
+        limit = None
+        if self.drop_last:
+            limit = equal_share([ep.files for ep in self.plan.endpoints], shards)
+            if limit == 0:
+                return
         batches = iter_plan(
             self.plan, endpoints=mine, max_workers=self.max_workers,
             max_in_flight=self.max_in_flight, shuffle=self.shuffle,
             shuffle_seed=_mix(self.shuffle_seed, self.epoch, shard),
             shuffle_buffer=self.shuffle_buffer if self.shuffle else 0,
             timeout=self.timeout, stall_timeout=self.stall_timeout, stats=self.stats)
+        yielded = 0
         try:
             for batch in batches:
-                yield from self._samples(batch)
+                for sample in self._samples(batch):
+                    yield sample
+                    yielded += 1
+                    if yielded == limit:
+                        return
         finally:
             batches.close()
+        if limit is not None:
+            warnings.warn(f"imageflight: shard {shard} of {shards} yielded {yielded} samples, "
+                          f"{limit - yielded} short of the equal share {limit} (invalid "
+                          f"images: see ds.stats.failed)", stacklevel=2)
 
     def _samples(self, batch: pa.RecordBatch) -> Iterator[Dict[str, Any]]:
         names = batch.schema.names
