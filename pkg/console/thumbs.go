@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"image"
 	"image/color"
 	"image/draw"
 	"image/jpeg"
+	"regexp"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -193,4 +195,24 @@ func baseName(uri string) string {
 		}
 	}
 	return uri
+}
+
+var pageThumb = regexp.MustCompile(`<img src="data:image/jpeg;base64,([^"]+)"`)
+
+// PageThumbnails decodes the thumbnails a rendered page embeds (DataURI's
+// inverse), in page order: what a browser shows, for tests and tools.
+func PageThumbnails(page string) ([]image.Image, error) {
+	var out []image.Image
+	for _, m := range pageThumb.FindAllStringSubmatch(page, -1) {
+		raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
+		if err != nil {
+			return out, fmt.Errorf("thumbnail %d: %w", len(out), err)
+		}
+		img, err := jpeg.Decode(bytes.NewReader(raw))
+		if err != nil {
+			return out, fmt.Errorf("thumbnail %d: %w", len(out), err)
+		}
+		out = append(out, img)
+	}
+	return out, nil
 }

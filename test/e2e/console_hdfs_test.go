@@ -1,11 +1,7 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/base64"
 	"fmt"
-	"html"
-	"image/jpeg"
 	"image/png"
 	"io"
 	"net/http"
@@ -17,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imageflight/imageflight/pkg/console"
 	"github.com/imageflight/imageflight/pkg/corpus"
 )
 
@@ -49,17 +46,13 @@ func consoleOnHDFS(t *testing.T, consoleAddr, coordinator, root string, entries 
 				t.Errorf("partition cls=%s: no bar of %d files", cls, n)
 			}
 		}
-		srcs := regexp.MustCompile(`<img src="data:image/jpeg;base64,([^"]+)"`).FindAllStringSubmatch(body, -1)
-		if len(srcs) < len(want) {
-			t.Fatalf("%d thumbnails for %d classes", len(srcs), len(want))
+		thumbs, err := console.PageThumbnails(body)
+		if err != nil || len(thumbs) < len(want) {
+			t.Fatalf("%d thumbnails for %d classes: %v", len(thumbs), len(want), err)
 		}
-		for _, s := range srcs {
-			raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(s[1]))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m, err := jpeg.Decode(bytes.NewReader(raw)); err != nil || m.Bounds().Dx() != 96 {
-				t.Fatalf("thumbnail: %v", err)
+		for _, m := range thumbs {
+			if m.Bounds().Dx() != 96 {
+				t.Fatalf("thumbnail of %v, want 96 pixels wide", m.Bounds())
 			}
 		}
 		if !strings.Contains(body, `<h2>Broken files</h2>`) {
