@@ -185,6 +185,7 @@ func TestBrowseRefusals(t *testing.T) {
 		{"/data/../etc", http.StatusForbidden},
 		{"/data/missing", http.StatusNotFound},
 		{"hdfs://nn:8020/data", http.StatusForbidden},
+		{"/data/cls=dog/f.png", http.StatusBadRequest},
 	} {
 		code, body := get(t, srv.URL+"/browse?path="+url.QueryEscape(tc.path))
 		if code != tc.code {

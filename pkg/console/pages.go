@@ -225,6 +225,10 @@ func (c *Console) browse(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, http.StatusBadGateway, err.Error())
 		return
 	}
+	if fi, err := fsys.Stat(ctx, loc.Path); err == nil && !fi.IsDir() {
+		c.fail(w, http.StatusBadRequest, loc.String()+" is a file: browse its folder")
+		return
+	}
 	var confine func(string) bool
 	if loc.Scheme == "file" {
 		confine = hdfsio.LocalConfine(c.deps.Roots)
