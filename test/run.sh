@@ -39,6 +39,7 @@ system_packages() {
   command -v java >/dev/null || need+=(openjdk-17-jdk-headless)
   command -v mvn >/dev/null || need+=(maven)
   command -v kinit >/dev/null || need+=(krb5-user)   # ticket-cache logins in the Kerberos HDFS tests
+  [ -x /usr/bin/chromium ] || need+=(chromium)        # the console's browser test (Playwright drives it)
   python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then

@@ -1,7 +1,8 @@
 // Command coordinator plans imageflight reads: it answers GetFlightInfo with
 // one endpoint per split, each naming the live workers (found by gossip)
 // that can serve it. With --standalone it also serves DoGet itself. Its
-// subcommands read a path (read), show the cluster (status), write the
+// subcommands read a path (read), show the cluster (status), summarize a
+// folder with a contact sheet of its classes (inspect), write the
 // sample corpus (gen-samples) and run the whole path end to end on that
 // corpus (demo).
 package main
@@ -17,7 +18,8 @@ import (
 
 func main() {
 	flags := append(cliconfig.ServeFlags("127.0.0.1:8815", "127.0.0.1:7946"),
-		&cli.BoolFlag{Name: "standalone", EnvVars: []string{"IMAGEFLIGHT_STANDALONE"}, Usage: "also serve DoGet in this process (an in-process worker)"})
+		&cli.BoolFlag{Name: "standalone", EnvVars: []string{"IMAGEFLIGHT_STANDALONE"}, Usage: "also serve DoGet in this process (an in-process worker)"},
+		&cli.StringFlag{Name: "http-listen", EnvVars: []string{"IMAGEFLIGHT_HTTP_LISTEN"}, Usage: "serve the web console on this address (default: on --metrics-listen, beside /metrics); behind the Flight TLS and --auth-users-file when those are set"})
 	app := &cli.App{
 		Name:  "coordinator",
 		Usage: "plan image reads over Arrow Flight for a gossip cluster of workers",
@@ -27,9 +29,12 @@ func main() {
 			if c.Bool("standalone") {
 				role = server.RoleStandalone
 			}
-			return cliconfig.Serve(c, role)
+			return cliconfig.Serve(c, role, func(cfg *server.Config) {
+				cfg.HTTPListen = c.String("http-listen")
+				cfg.Console = newConsole
+			})
 		},
-		Commands: []*cli.Command{readCommand(), statusCommand(), genSamplesCommand(), demoCommand()},
+		Commands: []*cli.Command{readCommand(), statusCommand(), inspectCommand(), genSamplesCommand(), demoCommand()},
 	}
 	if err := app.Run(flagsFirst(app, os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "coordinator:", err)

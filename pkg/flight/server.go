@@ -93,7 +93,9 @@ func (s *Service) action(ctx context.Context, a *aflight.Action) ([]byte, error)
 	case a.GetType() == wire.ActionSplit && s.Coordinator != nil:
 		return s.Coordinator.Split(a.GetBody())
 	case a.GetType() == wire.ActionWorkerStatus && s.Worker != nil:
-		body = s.Worker.Status()
+		st := s.Worker.Status(wire.WantDetail(a.GetBody()))
+		addCounters(&st)
+		body = st
 	default:
 		return nil, wire.Errorf(wire.KindUnimplemented, "unknown action %q", a.GetType())
 	}

@@ -12,6 +12,10 @@ var (
 		Name: "imageflight_images_total",
 		Help: "Images served by this worker, by result (ok, invalid, dropped).",
 	}, []string{"result"})
+	pixelBytes = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "imageflight_pixel_bytes_total",
+		Help: "Bytes of decoded (and transformed) pixels in the rows served.",
+	})
 	bytesRead = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "imageflight_file_bytes_read_total",
 		Help: "Encoded image bytes read from storage.",

@@ -35,7 +35,9 @@ type decoded struct {
 // Run streams the split from its resume position: decodes run in parallel
 // (bounded worker-wide), rows go out in split order in batches capped by
 // BatchBytes, each batch carrying the position after it.
-func (sp *Split) Run(ctx context.Context, send SendFunc) error {
+func (sp *Split) Run(ctx context.Context, send SendFunc) (err error) {
+	send, ended := sp.w.streams.track(sp.t, sp.skip, len(sp.locs), send)
+	defer func() { ended(err) }()
 	streamsInFlight.Inc()
 	defer streamsInFlight.Dec()
 	ctx, cancel := context.WithCancel(ctx)
@@ -186,11 +188,13 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 	if pipe.HeaderOnly {
 		d.row.Data = nil
 	}
+	pixelBytes.Add(float64(len(d.row.Data)))
 	d.mem = ra.keep(d.row.Data)
 	return d
 }
 
 func (w *Worker) failed(origin string, drop bool, reason string) decoded {
+	w.streams.failed(origin, reason)
 	if drop {
 		imagesTotal.WithLabelValues("dropped").Inc()
 		return decoded{}

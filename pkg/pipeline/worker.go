@@ -130,6 +130,7 @@ type Worker struct {
 	decodeSlots chan struct{} // worker-wide bound on concurrent decodes
 	streamSlots chan struct{} // worker-wide bound on streams being served
 	mem         *memBudget    // worker-wide bound on image memory
+	streams     streamLog     // the last streams and failed files, for worker-status
 }
 
 // NewWorker returns a worker.
@@ -160,9 +161,15 @@ func (w *Worker) Memory() (used, high int64) { return w.mem.stats() }
 // Active is the number of streams being served.
 func (w *Worker) Active() int64 { return w.active.Load() }
 
-// Status is the worker-status answer.
-func (w *Worker) Status() wire.WorkerStatus {
-	return wire.WorkerStatus{Active: w.active.Load(), Draining: w.draining.Load()}
+// Status is the worker-status answer; detail adds the recent streams and
+// failed files.
+func (w *Worker) Status(detail bool) wire.WorkerStatus {
+	st := wire.WorkerStatus{Active: w.active.Load(), Draining: w.draining.Load(), BudgetLimit: w.mem.limit}
+	st.BudgetUsed, _ = w.mem.stats()
+	if detail {
+		w.streams.fill(&st)
+	}
+	return st
 }
 
 // Drain refuses new streams and waits until in-flight ones finish or ctx ends.

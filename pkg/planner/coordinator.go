@@ -135,6 +135,7 @@ type Coordinator struct {
 
 	planSlots chan struct{} // MaxConcurrentPlans plans at once
 	planWait  time.Duration // how long a plan waits for a slot
+	recent    planLog       // the last plans, for the console
 }
 
 // NewCoordinator returns a coordinator.
@@ -156,12 +157,14 @@ func NewCoordinator(cfg CoordinatorConfig, deps CoordinatorDeps) (*Coordinator, 
 
 // GetFlightInfo plans a read: validate, confine, list, sample, cut, assign,
 // sign. Errors carry a wire kind.
-func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDescriptor) (*aflight.FlightInfo, error) {
+func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDescriptor) (info *aflight.FlightInfo, err error) {
+	start := time.Now()
+	var p *readPlan
+	defer func() { c.recent.add(desc.GetCmd(), start, p, err) }()
 	req, err := parseDescriptor(desc)
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
 	// The slot covers the whole plan, not just its listing: cutting,
 	// signing, packing and storing hold the listing's memory (and add
 	// their own) until the FlightInfo is built.
@@ -170,11 +173,10 @@ func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDes
 		return nil, err
 	}
 	defer release()
-	p, err := c.Plan(ctx, req)
-	if err != nil {
+	if p, err = c.Plan(ctx, req); err != nil {
 		return nil, err
 	}
-	info, err := c.flightInfo(desc, req, p)
+	info, err = c.flightInfo(desc, req, p)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -59,8 +60,16 @@ type Config struct {
 	Host string
 	// Capacity is the decode slots published to the coordinator.
 	Capacity int
-	// MetricsListen serves Prometheus /metrics when set.
+	// MetricsListen serves Prometheus /metrics when set, and the console
+	// unless HTTPListen is set.
 	MetricsListen string
+	// HTTPListen serves the console on its own address.
+	HTTPListen string
+	// Console builds the web console's handler once the process is up (nil:
+	// no console). It is served under / on HTTPListen or MetricsListen
+	// (neither: not served), behind this process's TLS and authentication
+	// (see serveHTTP).
+	Console func(*Process) (http.Handler, error)
 	// DrainTimeout bounds how long SIGTERM waits for in-flight streams.
 	DrainTimeout time.Duration
 	// ProbeInterval is how often the coordinator checks each worker

@@ -20,7 +20,6 @@ import (
 	"github.com/imageflight/imageflight/pkg/pipeline"
 	"github.com/imageflight/imageflight/pkg/planner"
 	"github.com/imageflight/imageflight/pkg/wire"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Process is a running imageflight process.
@@ -43,6 +42,10 @@ type Process struct {
 	meta    membership.Meta // what this process publishes in gossip
 
 	metricsAddr string
+	console     *http.Server // the console's own listener (HTTPListen)
+	consoleAddr string
+	roots       hdfsio.Roots
+	mounts      *hdfsio.Mounts
 }
 
 // Start validates cfg, then starts a process: listens, joins gossip,
@@ -82,6 +85,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if err != nil {
 		return fail(err)
 	}
+	p.roots, p.mounts = roots, mounts
 	p.svc = &flight.Service{}
 	if cfg.Role&RoleWorker != 0 {
 		deps := pipeline.WorkerDeps{Roots: roots, Secret: secret, Mounts: mounts, Peers: p.peers, Logger: cfg.Logger}
@@ -103,13 +107,11 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	p.conns = trackConns(lis)
 	p.srv.InitListener(p.conns)
 	go func() { p.served <- p.srv.Serve() }()
-	if cfg.MetricsListen != "" {
-		if err := p.serveMetrics(); err != nil {
-			p.Shutdown(ctx)
-			return nil, err
-		}
+	if err := p.serveHTTP(); err != nil {
+		p.Shutdown(ctx)
+		return nil, err
 	}
-	p.log.Info("serving", "name", p.member.Name(), "flight", p.Location(), "gossip", p.member.Addr(), "roots", cfg.Roots)
+	p.log.Info("serving", "name", p.member.Name(), "flight", p.Location(), "gossip", p.member.Addr(), "roots", cfg.Roots, "console", p.ConsoleURL())
 	return p, nil
 }
 
@@ -140,7 +142,7 @@ func (p *Process) startCoordinator(roots hdfsio.Roots, secret []byte, mounts *hd
 	if p.svc.Coordinator, err = planner.NewCoordinator(p.cfg.Coordinator, deps); err != nil {
 		return err
 	}
-	p.svc.ClusterStatus = p.clusterStatus
+	p.svc.ClusterStatus = p.ClusterStatus
 	if p.cfg.ProbeInterval > 0 {
 		p.probe = newProber(ws.gossipWorkers, p.cfg.ProbeInterval, p.workerActive)
 		ws.healthy = p.probe.healthy
@@ -200,19 +202,6 @@ func (p *Process) join(secret []byte) error {
 	return err
 }
 
-func (p *Process) serveMetrics() error {
-	lis, err := net.Listen("tcp", p.cfg.MetricsListen)
-	if err != nil {
-		return fmt.Errorf("metrics listen %s: %w", p.cfg.MetricsListen, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.Handler())
-	p.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	p.metricsAddr = lis.Addr().String()
-	go p.metrics.Serve(lis)
-	return nil
-}
-
 // MetricsAddr is where /metrics is served ("" when disabled).
 func (p *Process) MetricsAddr() string { return p.metricsAddr }
 
@@ -248,8 +237,10 @@ func (p *Process) Shutdown(ctx context.Context) error {
 	p.stopServing(ctx)
 	p.peers.Close()
 	p.local.Close()
-	if p.metrics != nil {
-		p.metrics.Close()
+	for _, srv := range []*http.Server{p.metrics, p.console} {
+		if srv != nil {
+			srv.Close()
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -318,7 +309,19 @@ func (s *workerSet) gossipWorkers() []planner.WorkerInfo {
 	return out
 }
 
-func (p *Process) clusterStatus(ctx context.Context) wire.ClusterStatus {
+// ClusterStatus is the cluster-status answer: every member with its state
+// and, for workers, their worker-status.
+func (p *Process) ClusterStatus(ctx context.Context) wire.ClusterStatus {
+	return p.clusterStatus(ctx, false)
+}
+
+// ClusterStatusDetail is ClusterStatus with each worker's recent streams
+// and failed files (the console's Reads page).
+func (p *Process) ClusterStatusDetail(ctx context.Context) wire.ClusterStatus {
+	return p.clusterStatus(ctx, true)
+}
+
+func (p *Process) clusterStatus(ctx context.Context, detail bool) wire.ClusterStatus {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	nodes := p.member.Nodes("")
@@ -339,7 +342,9 @@ func (p *Process) clusterStatus(ctx context.Context) wire.ClusterStatus {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			st.Members[i].Active = p.workerActive(ctx, st.Members[i].Location)
+			if ws := p.workerStatus(ctx, st.Members[i].Location, detail); ws != nil {
+				st.Members[i].Active, st.Members[i].Worker = ws.Active, ws
+			}
 		}(i)
 	}
 	wg.Wait()
@@ -353,15 +358,28 @@ func (p *Process) clusterStatus(ctx context.Context) wire.ClusterStatus {
 
 // workerActive asks a worker how many streams it serves; -1 if it can't say.
 func (p *Process) workerActive(ctx context.Context, location string) int64 {
-	body, err := p.peers.Action(ctx, location, wire.ActionWorkerStatus, nil)
+	if ws := p.workerStatus(ctx, location, false); ws != nil {
+		return ws.Active
+	}
+	return -1
+}
+
+// workerStatus asks a worker for its worker-status (with detail, its
+// recent streams and failures too); nil if it can't say.
+func (p *Process) workerStatus(ctx context.Context, location string, detail bool) *wire.WorkerStatus {
+	var req []byte
+	if detail {
+		req, _ = json.Marshal(wire.WorkerStatusRequest{Detail: true})
+	}
+	body, err := p.peers.Action(ctx, location, wire.ActionWorkerStatus, req)
 	if err != nil {
-		return -1
+		return nil
 	}
 	var ws wire.WorkerStatus
 	if json.Unmarshal(body, &ws) != nil {
-		return -1
+		return nil
 	}
-	return ws.Active
+	return &ws
 }
 
 // Run starts a process and serves until ctx ends, then shuts down

@@ -19,6 +19,7 @@ import (
 	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/corpus"
 	"github.com/imageflight/imageflight/pkg/hdfstest"
+	"github.com/imageflight/imageflight/pkg/server/servertest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -38,7 +39,8 @@ func TestHDFS(t *testing.T) {
 	root := hc.URI("/images")
 	c := &cluster{t: t, roots: []string{root}, secret: filepath.Join(t.TempDir(), "secret")}
 	hdfsArgs := []string{"--hdfs-dial-timeout", "10s", "--hdfs-rpc-timeout", "30s", "--hdfs-namenode-http", hc.HTTPAddr()}
-	c.coord = c.start("coord", append([]string{"127.0.0.1"}, hdfsArgs...)...)
+	consoleAddr := servertest.FreeAddr(t, "127.0.0.1")
+	c.coord = c.start("coord", append([]string{"127.0.0.1", "--http-listen", consoleAddr}, hdfsArgs...)...)
 	// w1 says it runs on the DataNodes' host: block locality should favour it.
 	w1 := c.addWorker("w1", append([]string{"--host", "127.0.0.1"}, hdfsArgs...)...)
 	c.addWorker("w2", hdfsArgs...)
@@ -108,6 +110,8 @@ func TestHDFS(t *testing.T) {
 			t.Errorf("missing path: %v, want NotFound naming it", err)
 		}
 	})
+
+	consoleOnHDFS(t, consoleAddr, c.location(), root, entries)
 
 	t.Run("pyarrow reads hdfs:// with exact pixels", func(t *testing.T) {
 		py := venvPython(t)

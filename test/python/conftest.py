@@ -111,6 +111,6 @@ def spark():
 
 def pytest_terminal_summary(terminalreporter):
     if REPORT:
-        terminalreporter.section("imageflight: Spark oracle and fault measurements")
+        terminalreporter.section("imageflight: Spark oracle and fault measurements, console screenshots")
         for line in dict.fromkeys(REPORT):  # unique, in order
             terminalreporter.write_line(line)

@@ -9,6 +9,8 @@ nChannels, mode, data in BGR(A) order) plus ``key=value`` partition columns.
   :class:`Plan` is plain picklable data: tickets are bytes)
 - :func:`to_numpy` -> pixels as ``numpy`` arrays (one row, or a whole table/batch/column);
   :func:`labels_to_indices` -> class indices with a stable mapping
+- :func:`show` -> a thumbnail grid of image rows for notebooks (tables, batches, pandas and
+  Spark DataFrames); under IPython, tables of image rows display as that grid
 - :mod:`imageflight.spark` -> Spark 4 Python data source ``"imageflight"`` (extra ``spark``)
 - :mod:`imageflight.torch` -> a PyTorch ``IterableDataset`` (extra ``torch``)
 
@@ -46,6 +48,7 @@ from .client import (
     to_numpy,
 )
 
+from .notebook import Gallery, enable_notebook, show
 from .transforms import Tensor, Transforms
 
 __version__ = "0.1.0"
@@ -57,6 +60,7 @@ __all__ = [
     "REASON_IN_WORKER_LOG",
     "Endpoint",
     "FailedImage",
+    "Gallery",
     "ImageFlightError",
     "InvalidArgument",
     "PathNotFound",
@@ -71,12 +75,14 @@ __all__ = [
     "Unavailable",
     "build_command",
     "close_connections",
+    "enable_notebook",
     "get_plan",
     "iter_batches",
     "iter_plan",
     "labels_to_indices",
     "read_images",
     "read_plan",
+    "show",
     "to_numpy",
 ]
 
@@ -93,3 +99,6 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(list(globals()) + list(_LAZY))
+
+
+enable_notebook()  # a no-op outside IPython

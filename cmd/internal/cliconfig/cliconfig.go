@@ -142,12 +142,16 @@ func ClientSecurity(c *cli.Context, cfg *client.Config) error {
 	return nil
 }
 
-// Serve builds the config for role from parsed flags and runs the process
-// until SIGINT or SIGTERM, then shuts it down gracefully.
-func Serve(c *cli.Context, role server.Role) error {
+// Serve builds the config for role from parsed flags, lets each of adjust
+// add what only its command knows, and runs the process until SIGINT or
+// SIGTERM, then shuts it down gracefully.
+func Serve(c *cli.Context, role server.Role, adjust ...func(*server.Config)) error {
 	cfg, err := Config(c, role)
 	if err != nil {
 		return err
+	}
+	for _, a := range adjust {
+		a(&cfg)
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
