@@ -37,6 +37,10 @@ type Descriptor struct {
 	// decode at reduced scale (libjpeg-turbo's DCT scaling) before the
 	// exact resize: faster, not byte-identical to decode + resize.
 	FastResize bool `json:"fastResize,omitempty"`
+	// Model is SynapseML ONNXModel's parameters (modelLocation, feedDict,
+	// fetchDict, miniBatchSize, softMaxDict, argMaxDict): workers run the
+	// model on the tensors and stream its outputs instead of the tensor.
+	Model json.RawMessage `json:"model,omitempty"`
 	// BasePath is where partition discovery starts (Spark's basePath):
 	// every path must lie under it.
 	BasePath string `json:"basePath,omitempty"`
@@ -106,7 +110,7 @@ func (d *Descriptor) fields() map[string]any {
 		"path": (*pathsValue)(&d.Paths), "recursive": &d.Recursive, "numPartitions": &d.NumPartitions,
 		"sampleRatio": &d.SampleRatio, "seed": &d.Seed,
 		"dropImageFailures": &d.DropImageFailures, "dropInvalid": &d.DropImageFailures,
-		"transforms": &d.Transforms, "tensor": &d.Tensor, "fastResize": &d.FastResize,
+		"transforms": &d.Transforms, "tensor": &d.Tensor, "fastResize": &d.FastResize, "model": &d.Model,
 		"basePath": &d.BasePath, "pathGlobFilter": &d.PathGlobFilter, "fileExtensions": &d.FileExtensions,
 		"limit": &d.Limit, "partitionFilters": &d.PartitionFilters, "pixels": (*invertedBool)(&d.HeaderOnly),
 		"failureReasons": &d.FailureReasons,
@@ -174,7 +178,7 @@ func (d Descriptor) Validate() error {
 	if err := d.validateSelection(); err != nil {
 		return err
 	}
-	_, err := ParsePipeline(d.Transforms, d.Tensor, d.FastResize)
+	_, err := ParsePipeline(d.Transforms, d.Tensor, d.Model, d.FastResize)
 	return err
 }
 

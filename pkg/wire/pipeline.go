@@ -24,18 +24,38 @@ type Pipeline struct {
 	HeaderOnly bool
 	// FailureReasons adds the "failure" column.
 	FailureReasons bool
+	// Model is the ONNX model run on each mini-batch of tensors (nil: none);
+	// its output columns replace the tensor column. With HeaderOnly the
+	// rows then carry the transformed image's size but no pixels.
+	Model *stage.ModelParams
+	// ModelSize and ModelDigest ("sha256:<hex>") are the model file's as
+	// the coordinator read it at planning (tickets only).
+	ModelSize   int64
+	ModelDigest string
 }
 
-// ParsePipeline validates the transforms and tensor of a descriptor (or a
-// ticket); problems are DescriptorErrors naming "transforms" or "tensor",
-// with the stage index and key in the message.
-func ParsePipeline(transforms, tensor json.RawMessage, fastResize bool) (Pipeline, error) {
+// ParsePipeline validates the transforms, tensor and model of a descriptor
+// (or a ticket); problems are DescriptorErrors naming "transforms",
+// "tensor" or "model", with the stage index and key in the message. What
+// needs the model file (its inputs and outputs) is checked at planning.
+func ParsePipeline(transforms, tensor, model json.RawMessage, fastResize bool) (Pipeline, error) {
 	p := Pipeline{FastResize: fastResize}
 	var err error
 	if p.Stages, err = stage.Parse(transforms); err != nil {
 		return p, &DescriptorError{Key: "transforms", Msg: paramMsg(err)}
 	}
-	if len(bytes.TrimSpace(tensor)) == 0 || string(bytes.TrimSpace(tensor)) == "null" {
+	if p.Model, err = stage.ParseModel(model); err != nil {
+		return p, &DescriptorError{Key: "model", Msg: paramMsg(err)}
+	}
+	if p.Model != nil {
+		if msg := checkPath(p.Model.Location, false); msg != "" {
+			return p, &DescriptorError{Key: "model", Msg: "model.modelLocation: " + msg}
+		}
+	}
+	if isNull(tensor) {
+		if p.Model != nil {
+			return p, &DescriptorError{Key: "model", Msg: `needs "tensor" (and transforms fixing the image size): the model is fed the tensor`}
+		}
 		return p, nil
 	}
 	tp, err := stage.ParseTensor(tensor)
@@ -55,6 +75,11 @@ func ParsePipeline(transforms, tensor json.RawMessage, fastResize bool) (Pipelin
 	return p, nil
 }
 
+func isNull(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || string(raw) == "null"
+}
+
 // paramMsg strips the sentinel pkg/transform appends, keeping the path.
 func paramMsg(err error) string {
 	var pe *stage.ParamError
@@ -67,14 +92,15 @@ func paramMsg(err error) string {
 // Pipeline is the descriptor's pipeline (ParsePipeline) with its
 // header-only and failure-reason flags.
 func (d Descriptor) Pipeline() (Pipeline, error) {
-	p, err := ParsePipeline(d.Transforms, d.Tensor, d.FastResize)
+	p, err := ParsePipeline(d.Transforms, d.Tensor, d.Model, d.FastResize)
 	p.HeaderOnly, p.FailureReasons = d.HeaderOnly, d.FailureReasons
 	return p, err
 }
 
 // Pipeline is the ticket's pipeline, as Descriptor.Pipeline.
 func (t *Ticket) Pipeline() (Pipeline, error) {
-	p, err := ParsePipeline(t.Transforms, t.Tensor, t.FastResize)
+	p, err := ParsePipeline(t.Transforms, t.Tensor, t.Model, t.FastResize)
 	p.HeaderOnly, p.FailureReasons = t.HeaderOnly, t.FailureReasons
+	p.ModelSize, p.ModelDigest = t.ModelSize, t.ModelDigest
 	return p, err
 }

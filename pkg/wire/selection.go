@@ -226,9 +226,10 @@ func (d Descriptor) validateSelection() error {
 			return &DescriptorError{Key: "pathGlobFilter", Msg: err.Error()}
 		}
 	}
-	if d.HeaderOnly && (len(bytes.TrimSpace(d.Transforms)) > 0 && string(bytes.TrimSpace(d.Transforms)) != "null" ||
-		len(bytes.TrimSpace(d.Tensor)) > 0 && string(bytes.TrimSpace(d.Tensor)) != "null") {
-		return &DescriptorError{Key: "pixels", Msg: "false (headers only) cannot be combined with transforms or tensor"}
+	// With a model, "pixels": false leaves the pixels out of rows whose
+	// features the model computed from them.
+	if d.HeaderOnly && isNull(d.Model) && (!isNull(d.Transforms) || !isNull(d.Tensor)) {
+		return &DescriptorError{Key: "pixels", Msg: "false (headers only) cannot be combined with transforms or tensor, except with a model"}
 	}
 	return nil
 }

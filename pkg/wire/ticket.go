@@ -37,6 +37,11 @@ type Ticket struct {
 	Transforms json.RawMessage `json:"tf,omitempty"`
 	Tensor     json.RawMessage `json:"tensor,omitempty"`
 	FastResize bool            `json:"fast,omitempty"`
+	// Model is the descriptor's; ModelSize and ModelDigest ("sha256:<hex>")
+	// are the model file's at planning: a worker runs only those bytes.
+	Model       json.RawMessage `json:"model,omitempty"`
+	ModelSize   int64           `json:"msize,omitempty"`
+	ModelDigest string          `json:"mdigest,omitempty"`
 	// HeaderOnly and FailureReasons are the descriptor's "pixels": false
 	// and "failureReasons".
 	HeaderOnly     bool `json:"hdr,omitempty"`

@@ -93,6 +93,8 @@ _KEYS = {
     "transforms": ("transforms", lambda v: True, "list"),
     "tensor": ("tensor", lambda v: True, "object"),
     "fastResize": ("fastResize", _bool, "bool"),
+    # SynapseML ONNXModel's parameters; their names and the model file are the server's to check.
+    "model": ("model", lambda v: True, "object"),
     "basePath": ("basePath", _opt(lambda v: isinstance(v, str)), "string"),
     "pathGlobFilter": ("pathGlobFilter", _opt(lambda v: isinstance(v, str)), "string"),
     "fileExtensions": ("fileExtensions", _opt(lambda v: isinstance(v, list) and all(isinstance(e, str) for e in v)),
@@ -145,7 +147,7 @@ def parse_descriptor(cmd: Any) -> Dict[str, Any]:
     if math.isnan(ratio) or not 0.0 <= ratio <= 1.0:
         raise DescriptorError("sampleRatio", f"must be within [0, 1], got {ratio}")
     _check_selection(out)
-    _check_pipeline(out.get("transforms"), out.get("tensor"))
+    _check_pipeline(out.get("transforms"), out.get("tensor"), out.get("model"))
     return out
 
 
@@ -212,8 +214,9 @@ def _check_selection(out: Dict[str, Any]) -> None:
             check_glob(pat)
         except ValueError as e:
             raise DescriptorError("pathGlobFilter", str(e)) from None
-    if out.get("pixels") is False and (out.get("transforms") is not None or out.get("tensor") is not None):
-        raise DescriptorError("pixels", "false (headers only) cannot be combined with transforms or tensor")
+    if out.get("pixels") is False and out.get("model") is None and (
+            out.get("transforms") is not None or out.get("tensor") is not None):
+        raise DescriptorError("pixels", "false (headers only) cannot be combined with transforms or tensor, except with a model")
 
 
 def _scalar(v: Any) -> bool:
@@ -345,9 +348,9 @@ def check_glob_path(pattern: str) -> None:
             check_glob(seg)
 
 
-def _check_pipeline(transforms: Any, tensor: Any) -> None:
-    """The structure of ``transforms`` and ``tensor`` (docs/transforms.md); stage
-    parameters are the server's to check."""
+def _check_pipeline(transforms: Any, tensor: Any, model: Any = None) -> None:
+    """The structure of ``transforms``, ``tensor`` and ``model`` (docs/transforms.md,
+    docs/models.md); stage and model parameters are the server's to check."""
     if transforms is not None:
         if not isinstance(transforms, list):
             raise DescriptorError("transforms", f"must be a list of stages, got {transforms!r}")
@@ -356,6 +359,11 @@ def _check_pipeline(transforms: Any, tensor: Any) -> None:
                 raise DescriptorError("transforms", f'transforms[{i}]: must be an object with an "action", got {st!r}')
     if tensor is not None and not isinstance(tensor, dict):
         raise DescriptorError("tensor", f"must be an object of tensor parameters, got {tensor!r}")
+    if model is not None:
+        if not isinstance(model, dict):
+            raise DescriptorError("model", f"must be an object of ONNXModel parameters, got {model!r}")
+        if tensor is None:
+            raise DescriptorError("model", 'needs "tensor" (and transforms fixing the image size): the model is fed the tensor')
 
 
 _RESUME_SEP = b";skip="
