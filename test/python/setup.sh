@@ -21,7 +21,7 @@ stamp="$venv/.imageflight-setup-stamp"
 with_torch="${IMAGEFLIGHT_TEST_TORCH:-0}"
 want="$( (cat "$here/requirements.txt" "$root/clients/python/pyproject.toml"; echo "torch=$with_torch") | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
-   && "$venv/bin/python" -c 'import imageflight, pyarrow.flight, pandas, numpy, pyspark, pytest, PIL' 2>/dev/null; then
+   && "$venv/bin/python" -c 'import imageflight, pyarrow.flight, pandas, numpy, pyspark, pytest, PIL, onnx, onnxruntime' 2>/dev/null; then
   echo "setup.sh: $venv up to date" >&2
   exit 0
 fi
@@ -33,6 +33,6 @@ if [ "$with_torch" = "1" ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch>=2.1"
   "$venv/bin/python" -c 'import torch'
 fi
-"$venv/bin/python" -c 'import imageflight, pyarrow.flight, pandas, numpy, pyspark, pytest, PIL'
+"$venv/bin/python" -c 'import imageflight, pyarrow.flight, pandas, numpy, pyspark, pytest, PIL, onnx, onnxruntime'
 echo "$want" > "$stamp"
 echo "setup.sh: $venv ready" >&2
