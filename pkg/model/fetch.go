@@ -1,7 +1,10 @@
 package model
 
 import (
+	"context"
 	"io"
+
+	"github.com/imageflight/imageflight/pkg/hdfsio"
 
 	"github.com/imageflight/imageflight/pkg/wire"
 )
@@ -28,4 +31,26 @@ func Verify(data []byte, name string, size int64, digest string) error {
 			name, len(data), got, size, digest)
 	}
 	return nil
+}
+
+// ReadFile reads a model file through mounts (confined like any image);
+// a missing file is NotFound naming it.
+func ReadFile(ctx context.Context, mounts *hdfsio.Mounts, loc hdfsio.Location, limit int64) ([]byte, error) {
+	fsys, err := mounts.For(ctx, loc)
+	if err != nil {
+		return nil, wire.MountError(err)
+	}
+	f, err := fsys.Open(ctx, loc.Path)
+	if err != nil {
+		switch k := wire.KindOf(err); k {
+		case wire.KindNotFound:
+			return nil, wire.Errorf(k, "model %s does not exist", loc)
+		case wire.KindPermission:
+			return nil, wire.Errorf(wire.KindInvalidArgument, "model %s resolves outside the served roots", loc)
+		default:
+			return nil, wire.Wrap(wire.KindUnavailable, err, "open model "+loc.String())
+		}
+	}
+	defer f.Close()
+	return ReadModel(f, loc.String(), limit)
 }

@@ -107,7 +107,7 @@ func (s *Session) Run(ctx context.Context, plan stage.ModelPlan, miniBatch int, 
 		switch c.Op {
 		case "fetch":
 			cols[i] = fetched[idx[c.Output]]
-			if want := in.N * elems(c.Shape); len(cols[i].F32)+len(cols[i].F64) != want {
+			if want := in.N * c.Values(); len(cols[i].F32)+len(cols[i].F64) != want {
 				return nil, wire.Errorf(wire.KindInternal, "model output %q gave %d values, its declared shape %v makes %d", c.Output, len(cols[i].F32)+len(cols[i].F64), c.Shape, want)
 			}
 		case "softmax", "argmax":
@@ -143,12 +143,4 @@ func padded[T float32 | float64](v []T, n int) []T {
 	out := make([]T, n)
 	copy(out, v)
 	return out
-}
-
-func elems(shape []int) int {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	return n
 }

@@ -30,6 +30,7 @@ type batcher struct {
 	img     *imagerow.Builder
 	rest    *array.RecordBuilder // tensor and partition columns; nil if none
 	tensor  array.Builder        // nil without a tensor column
+	model   *modelBatch          // runs the model when a batch is cut; nil without one
 	failure *array.StringBuilder // nil without a failure column
 	parts   int                  // index in rest of the first partition column
 	size    int                  // bytes of a batch's own slab
@@ -49,8 +50,11 @@ func newBatcher(schema *arrow.Schema, pipe *wire.Pipeline, batchBytes int64) *ba
 	if fields := schema.Fields()[1:]; len(fields) > 0 {
 		b.rest = array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema(fields, nil))
 	}
-	if pipe.Tensor != nil {
+	if pipe.Tensor != nil && pipe.Model == nil {
 		b.tensor, b.parts = b.rest.Field(b.parts), b.parts+1
+	}
+	if pipe.ModelPlan != nil {
+		b.parts += len(pipe.ModelPlan.Columns) // useModel fills them
 	}
 	if pipe.FailureReasons {
 		b.failure, b.parts = b.rest.Field(b.parts).(*array.StringBuilder), b.parts+1
@@ -90,6 +94,9 @@ func (b *batcher) add(d *decoded, parts []partitionValue, size int64) {
 	b.img.Append(&d.row)
 	if b.tensor != nil {
 		appendTensor(b.tensor, d.tensor)
+	}
+	if b.model != nil {
+		b.model.add(d.tensor)
 	}
 	if b.failure != nil {
 		if d.row.Valid() {
@@ -147,6 +154,11 @@ func (b *batcher) reserve(n int) {
 }
 
 func (b *batcher) flush(send SendFunc, next int) error {
+	if b.model != nil {
+		if err := b.model.run(); err != nil {
+			return err
+		}
+	}
 	rec := b.record()
 	defer rec.Release()
 	if err := send(rec, wire.BatchMeta{Next: next}); err != nil {

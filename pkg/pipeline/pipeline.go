@@ -50,6 +50,9 @@ func (sp *Split) Run(ctx context.Context, send SendFunc) (err error) {
 	defer func() { cancel(); releaseQueue(pending, queue) }()
 	b := newBatcher(sp.schema, &sp.pipe, sp.w.cfg.BatchBytes)
 	defer b.release()
+	if err := b.useModel(ctx, sp.model, &sp.pipe); err != nil {
+		return wire.Wrap(wire.KindInternal, err, "split")
+	}
 	held := heldRows{conn: connOf(ctx)} // memory of the rows in b
 	defer held.release()
 	pos := sp.skip
@@ -148,7 +151,8 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 	// body, so the file is decoded and its pixels left out: a count is then
 	// the decoding read's count (Spark's image source decodes for
 	// dropInvalid's count too).
-	if pipe.HeaderOnly && !drop {
+	// With a model, the tensor needs the pixels too.
+	if pipe.HeaderOnly && !drop && pipe.Model == nil {
 		return w.headerOnly(ctx, origin, data)
 	}
 	opts, stages := w.cfg.Decode, pipe.Stages
@@ -185,7 +189,7 @@ func (w *Worker) decodeOne(ctx context.Context, fsys hdfsio.FileSystem, loc hdfs
 		return w.failed(origin, drop, failureReason(err, origin, loc.Path))
 	}
 	imagesTotal.WithLabelValues("ok").Inc()
-	if pipe.HeaderOnly {
+	if pipe.HeaderOnly { // pixels left out (a dropping count, or a model's features)
 		d.row.Data = nil
 	}
 	pixelBytes.Add(float64(len(d.row.Data)))

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/imagerow"
+	"github.com/imageflight/imageflight/pkg/model"
 	"github.com/imageflight/imageflight/pkg/schema"
 	"github.com/imageflight/imageflight/pkg/wire"
 )
@@ -48,6 +49,8 @@ type WorkerConfig struct {
 	// edge's send guard); a stream whose client stalls fails and frees its
 	// slot and memory.
 	SendTimeout time.Duration
+	// Model holds the ONNX Runtime library, threads and session cache.
+	Model model.Config
 }
 
 // DefaultWorkerConfig returns the serving defaults.
@@ -75,6 +78,8 @@ func DefaultWorkerConfig() WorkerConfig {
 		// A training loop that stops reading for a minute has stalled or
 		// died; its slot and memory serve others better.
 		SendTimeout: time.Minute,
+		// Reasons in model.DefaultConfig.
+		Model: model.DefaultConfig(),
 	}
 }
 
@@ -98,7 +103,7 @@ func (c WorkerConfig) Validate() error {
 	case c.SendTimeout <= 0:
 		return fmt.Errorf("worker: send timeout must be positive, got %s", c.SendTimeout)
 	}
-	return nil
+	return c.Model.Validate()
 }
 
 // WorkerDeps are what a worker is wired to.
@@ -131,6 +136,9 @@ type Worker struct {
 	streamSlots chan struct{} // worker-wide bound on streams being served
 	mem         *memBudget    // worker-wide bound on image memory
 	streams     streamLog     // the last streams and failed files, for worker-status
+
+	runtime *model.Runtime // ONNX Runtime, loaded by the first model read
+	models  *model.Cache   // open model sessions by digest
 }
 
 // NewWorker returns a worker.
@@ -147,7 +155,7 @@ func NewWorker(cfg WorkerConfig, deps WorkerDeps) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, deps: deps, signer: wire.NewSigner(deps.Secret), log: log, splitCache: map[string]wire.SplitList{},
 		decodeSlots: make(chan struct{}, cfg.Parallelism), streamSlots: make(chan struct{}, cfg.MaxStreams),
-		mem: newMemBudget(cfg.MemoryBudget)}
+		mem: newMemBudget(cfg.MemoryBudget), runtime: model.NewRuntime(cfg.Model), models: model.NewCache(cfg.Model.CacheBytes)}
 	return w, nil
 }
 
@@ -197,7 +205,10 @@ type Split struct {
 	pipe   wire.Pipeline
 	schema *arrow.Schema
 	arena  *arena // where Run lays decoded pixels out; nil with transforms
-	once   sync.Once
+	model  *model.Session
+	// releaseModel releases model (nil without one).
+	releaseModel func()
+	once         sync.Once
 }
 
 // Open verifies a DoGet ticket (with its resume suffix) and prepares its
@@ -218,6 +229,7 @@ func (w *Worker) Open(ctx context.Context, ticket []byte) (*Split, error) {
 	case w.streamSlots <- struct{}{}:
 		return sp, nil
 	case <-ctx.Done():
+		sp.releaseModel()
 		w.inflight.Done()
 		w.active.Add(-1)
 		return nil, wire.Wrap(wire.AutoKind, ctx.Err(), "waiting for a stream slot")
@@ -256,14 +268,24 @@ func (w *Worker) open(ctx context.Context, ticket []byte) (*Split, error) {
 	if th, tw := int64(pipe.TensorShape[1]), int64(pipe.TensorShape[2]); pipe.Tensor != nil && th*tw > w.cfg.Decode.MaxPixels {
 		return nil, wire.Errorf(wire.KindInvalidArgument, "tensor of %dx%d is %d pixels per row, over this worker's limit of %d (--max-pixels)", tw, th, th*tw, w.cfg.Decode.MaxPixels)
 	}
-	sp := &Split{w: w, t: t, skip: skip, fsys: fsys, locs: make([]hdfsio.Location, len(t.Files)), pipe: pipe, schema: schema.For(t.Columns, pipe)}
+	var sess *model.Session
+	release := func() {}
+	if pipe.Model != nil {
+		if sess, release, err = w.openModel(ctx, &pipe); err != nil {
+			return nil, err
+		}
+	}
+	sp := &Split{w: w, t: t, skip: skip, fsys: fsys, locs: make([]hdfsio.Location, len(t.Files)), pipe: pipe, schema: schema.For(t.Columns, pipe),
+		model: sess, releaseModel: release}
 	for i, f := range t.Files {
 		sp.locs[i] = base.Join(f.Rel)
 		if !sp.locs[i].Within(base) {
+			release()
 			return nil, wire.Errorf(wire.KindPermission, "ticket file %q escapes %s", f.Rel, base)
 		}
 	}
 	if sp.dirs, err = parseDirs(t.Columns, t.Dirs, len(t.Files)); err != nil {
+		release()
 		return nil, wire.Wrap(wire.KindInvalidArgument, err, fmt.Sprintf("split %d of plan %s", t.Split, t.Plan))
 	}
 	return sp, nil
@@ -275,6 +297,7 @@ func (sp *Split) Schema() *arrow.Schema { return sp.schema }
 // Close releases the split's stream slot.
 func (sp *Split) Close() {
 	sp.once.Do(func() {
+		sp.releaseModel()
 		<-sp.w.streamSlots
 		sp.w.inflight.Done()
 		sp.w.active.Add(-1)

@@ -173,10 +173,14 @@ func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDes
 		return nil, err
 	}
 	defer release()
+	pm, err := c.planModel(ctx, req)
+	if err != nil {
+		return nil, err
+	}
 	if p, err = c.Plan(ctx, req); err != nil {
 		return nil, err
 	}
-	info, err = c.flightInfo(desc, req, p)
+	info, err = c.flightInfo(desc, req, p, pm)
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +268,11 @@ func (c *Coordinator) GetSchema(ctx context.Context, desc *aflight.FlightDescrip
 	if err != nil {
 		return nil, err
 	}
+	pm, err := c.planModel(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	pipe.ModelPlan = pm.plan
 	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(schema.For(wireColumns(listing.Columns()), pipe), memory.DefaultAllocator)}, nil
 }
 

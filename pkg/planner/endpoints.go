@@ -14,12 +14,13 @@ import (
 // flightInfo signs one ticket per split. Each split's list is packed once:
 // the packed sizes decide between inline tickets and a by-reference plan
 // kept on the coordinator, which keeps the packed form.
-func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descriptor, p *readPlan) (*aflight.FlightInfo, error) {
+func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descriptor, p *readPlan, pm plannedModel) (*aflight.FlightInfo, error) {
 	expires := time.Now().Add(c.cfg.TicketTTL)
 	pipe, err := req.Pipeline()
 	if err != nil {
 		return nil, err
 	}
+	pipe.ModelPlan = pm.plan
 	cols := wireColumns(p.columns)
 	info := &aflight.FlightInfo{
 		Schema:           aflight.SerializeSchema(schema.For(cols, pipe), memory.DefaultAllocator),
@@ -35,7 +36,8 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descri
 		return &wire.Ticket{Plan: p.id, Split: i, Base: p.base.String(), Columns: cols, Drop: req.DropImageFailures,
 			Expires: expires.Unix(), Count: len(p.splits[i].Files),
 			Transforms: req.Transforms, Tensor: req.Tensor, FastResize: req.FastResize,
-			HeaderOnly: req.HeaderOnly, FailureReasons: req.FailureReasons}
+			HeaderOnly: req.HeaderOnly, FailureReasons: req.FailureReasons,
+			Model: req.Model, ModelSize: pm.size, ModelDigest: pm.digest}
 	}
 	packed, total, err := packSplits(p, header)
 	if err != nil {

@@ -3,7 +3,8 @@
 // (pkg/planner) announces it in FlightInfo and GetSchema, and the worker's
 // pipeline (pkg/pipeline) builds its record batches in it. It holds Spark's
 // image struct, the tensor column (Arrow's canonical fixed-shape tensor
-// extension type), the failure column and the partition columns.
+// extension type) or a model's columns, the failure column and the
+// partition columns.
 package schema
 
 import (
@@ -17,9 +18,10 @@ import (
 // nullable column per partition directory key.
 func For(cols []wire.Column, p wire.Pipeline) *arrow.Schema {
 	fields := []arrow.Field{imagerow.ImageField}
-	if p.Tensor != nil {
+	if p.Tensor != nil && p.Model == nil {
 		fields = append(fields, arrow.Field{Name: "tensor", Type: NewTensorType(p.TensorShape[:], p.Tensor.Double), Nullable: true})
 	}
+	fields = append(fields, modelFields(p)...)
 	if p.FailureReasons {
 		fields = append(fields, arrow.Field{Name: wire.FailureColumn, Type: arrow.BinaryTypes.String, Nullable: true})
 	}

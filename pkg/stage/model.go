@@ -224,6 +224,15 @@ type ModelColumn struct {
 	Double bool
 }
 
+// Values is how many values each row of c holds (1 for an argmax).
+func (c ModelColumn) Values() int {
+	n := 1
+	for _, d := range c.Shape {
+		n *= d
+	}
+	return n
+}
+
 // ModelPlan is what a model does to the stream, known from the spec, the
 // model's declared inputs and outputs, and the tensor's shape.
 type ModelPlan struct {

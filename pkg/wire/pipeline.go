@@ -32,6 +32,9 @@ type Pipeline struct {
 	// the coordinator read it at planning (tickets only).
 	ModelSize   int64
 	ModelDigest string
+	// ModelPlan is the model's columns, set once its file was read
+	// (planning, or the worker's session): the schema needs it.
+	ModelPlan *stage.ModelPlan
 }
 
 // ParsePipeline validates the transforms, tensor and model of a descriptor

@@ -45,6 +45,9 @@ func ServeFlags(defListen, defGossip string) []cli.Flag {
 		&cli.Int64Flag{Name: "plan-store-bytes", Value: d.Coordinator.PlanStoreBytes, EnvVars: env("plan-store-bytes"), Usage: "bytes of packed file lists the coordinator keeps for plans too large for FlightInfo; the oldest plans are evicted first"},
 		&cli.Int64Flag{Name: "memory-budget", Value: d.Worker.MemoryBudget, EnvVars: env("memory-budget"), Usage: "bytes of images a worker holds at once (being read and decoded, waiting, in unsent batches); decodes wait for room, one larger image goes alone (default: half the machine's or cgroup's memory, at least 256 MiB)"},
 		&cli.DurationFlag{Name: "send-timeout", Value: d.Worker.SendTimeout, EnvVars: env("send-timeout"), Usage: "a stream whose client reads nothing for this long fails (DeadlineExceeded), freeing its slot and memory"},
+		&cli.StringFlag{Name: "onnxruntime-library", EnvVars: env("onnxruntime-library"), Usage: "ONNX Runtime's shared library (libonnxruntime.so.*, e.g. from `pip install onnxruntime`: onnxruntime/capi/) for reads with a model; default: search the loader path, the active virtualenv and beside the binary (docs/models.md)"},
+		&cli.IntFlag{Name: "model-threads", Value: d.Worker.Model.Threads, EnvVars: env("model-threads"), Usage: "intra-op threads of each model session, shared by all streams (default: cores)"},
+		&cli.Int64Flag{Name: "model-cache-bytes", Value: d.Worker.Model.CacheBytes, EnvVars: env("model-cache-bytes"), Usage: "bytes of models whose sessions a worker keeps open between reads (a model in use stays open)"},
 		&cli.IntFlag{Name: "max-concurrent-plans", Value: d.Coordinator.MaxConcurrentPlans, EnvVars: env("max-concurrent-plans"), Usage: "plans (GetFlightInfo, GetSchema: listing through the stored FlightInfo) a coordinator runs at once; more wait up to 30s, then answer ResourceExhausted"},
 		&cli.IntFlag{Name: "max-flightinfo-bytes", Value: d.Coordinator.MaxInfoBytes, EnvVars: env("max-flightinfo-bytes"), Usage: "largest FlightInfo with inline file lists; larger plans stay on the coordinator and workers fetch their splits"},
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("log-level"), Usage: "debug, info, warn or error"},
@@ -98,6 +101,9 @@ func Config(c *cli.Context, role server.Role) (server.Config, error) {
 	cfg.Coordinator.MaxConcurrentPlans = c.Int("max-concurrent-plans")
 	cfg.Worker.MemoryBudget = c.Int64("memory-budget")
 	cfg.Worker.SendTimeout = c.Duration("send-timeout")
+	cfg.Worker.Model.Library = c.String("onnxruntime-library")
+	cfg.Worker.Model.Threads = c.Int("model-threads")
+	cfg.Worker.Model.CacheBytes = c.Int64("model-cache-bytes")
 	cfg.LocalGossip = c.Bool("local-gossip")
 	cfg.Security = server.SecurityConfig{TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"), TLSCA: c.String("tls-ca"),
 		AuthUsersFile: c.String("auth-users-file"), Auth: c.Bool("auth"), TokenTTL: c.Duration("auth-token-ttl")}
