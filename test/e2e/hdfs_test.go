@@ -19,6 +19,7 @@ import (
 	"github.com/imageflight/imageflight/pkg/client"
 	"github.com/imageflight/imageflight/pkg/corpus"
 	"github.com/imageflight/imageflight/pkg/hdfstest"
+	"github.com/imageflight/imageflight/pkg/model"
 	"github.com/imageflight/imageflight/pkg/server/servertest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -36,9 +37,18 @@ func TestHDFS(t *testing.T) {
 	if err := hc.PutDir(local, "/images"); err != nil {
 		t.Fatal(err)
 	}
+	models := t.TempDir()
+	modelFile := filepath.Join(models, "convnet.onnx")
+	if err := os.WriteFile(modelFile, readFile(t, "../../pkg/model/testdata/convnet.onnx"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := hc.PutDir(models, "/models"); err != nil {
+		t.Fatal(err)
+	}
 	root := hc.URI("/images")
-	c := &cluster{t: t, roots: []string{root}, secret: filepath.Join(t.TempDir(), "secret")}
-	hdfsArgs := []string{"--hdfs-dial-timeout", "10s", "--hdfs-rpc-timeout", "30s", "--hdfs-namenode-http", hc.HTTPAddr()}
+	c := &cluster{t: t, roots: []string{root, hc.URI("/models")}, secret: filepath.Join(t.TempDir(), "secret")}
+	hdfsArgs := []string{"--hdfs-dial-timeout", "10s", "--hdfs-rpc-timeout", "30s", "--hdfs-namenode-http", hc.HTTPAddr(),
+		"--onnxruntime-library", ortLibrary(t)}
 	consoleAddr := servertest.FreeAddr(t, "127.0.0.1")
 	c.coord = c.start("coord", append([]string{"127.0.0.1", "--http-listen", consoleAddr}, hdfsArgs...)...)
 	// w1 says it runs on the DataNodes' host: block locality should favour it.
@@ -138,6 +148,24 @@ func TestHDFS(t *testing.T) {
 		}
 	})
 
+	t.Run("model served from HDFS equals onnxruntime in Python", func(t *testing.T) {
+		out, err := exec.Command(venvPython(t), "model_read.py", c.location(), root, hc.URI("/models/convnet.onnx"), modelFile, "4").CombinedOutput()
+		if err != nil {
+			t.Fatalf("model_read.py: %v\n%s", err, out)
+		}
+		var got struct {
+			Rows, Checked int
+			MaxDiff       float64 `json:"max_diff"`
+		}
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("model_read.py output: %v\n%s", err, out)
+		}
+		if got.Rows != len(entries) || got.Checked == 0 || got.MaxDiff > 1e-5 {
+			t.Errorf("model from HDFS: %+v, want %d rows, features within 1e-5 of onnxruntime", got, len(entries))
+		}
+		t.Logf("model from HDFS: %d rows, %d with features, max |diff| %g", got.Rows, got.Checked, got.MaxDiff)
+	})
+
 	t.Run("DataNode killed mid-read", func(t *testing.T) {
 		cl := client.New(client.DefaultConfig(c.location()))
 		defer cl.Close()
@@ -180,6 +208,26 @@ func TestHDFS(t *testing.T) {
 		}
 		t.Logf("NameNode down reported in %s: %v", took.Round(time.Millisecond), st.Message())
 	})
+}
+
+// ortLibrary is ONNX Runtime's library from the project virtualenv's
+// onnxruntime wheel (test/python/setup.sh installs it).
+func ortLibrary(t *testing.T) string {
+	t.Helper()
+	lib := model.TestLibrary()
+	if lib == "" {
+		t.Fatal("no libonnxruntime.so in ../../.venv (run test/python/setup.sh) nor IMAGEFLIGHT_ONNXRUNTIME_LIBRARY")
+	}
+	return lib
+}
+
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // venvPython is the project virtualenv's python (test/python/setup.sh).
