@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import tempfile
 
 import numpy as np
@@ -23,6 +24,8 @@ import pyarrow as pa
 import pyarrow.flight as fl
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+
+import imageflight
 
 from conftest import REPORT
 from servers import Cluster
@@ -269,3 +272,65 @@ def test_worker_without_onnxruntime(go_bins, model_root):
         assert "cannot run ONNX models" in msg and "pip install onnxruntime" in msg and "--onnxruntime-library" in msg, msg
     finally:
         c.close()
+
+
+def _client_model(model_root: str) -> "imageflight.Model":
+    return imageflight.Model(os.path.join(model_root, "models", "convnet.onnx"), input="input", mini_batch_size=3,
+                             fetch={"features": "pooled", "logits": "fc_out"}, softmax={"logits": "probability"},
+                             argmax={"probability": "prediction"})
+
+
+def test_python_client_and_sigkilled_worker(go_bins, model_cluster, model_root):
+    """imageflight.read_images(model=Model(...)) gives the raw protocol's features; so does a
+    read whose worker is SIGKILLed after its first batch (the client resumes the split on the
+    other worker: every row once, the same features)."""
+    images = os.path.join(model_root, "images")
+    kw = dict(transforms=TRANSFORMS, tensor=TENSOR, model=_client_model(model_root), pixels=False)
+    raw, _ = _read(model_cluster.location, {"path": images, "transforms": TRANSFORMS, "tensor": TENSOR,
+                                            "model": model_spec(os.path.join(model_root, "models", "convnet.onnx")),
+                                            "pixels": False})
+    want = _by_origin(raw, "features")
+    got = imageflight.read_images(images, coordinator=model_cluster.location, **kw)
+    assert _by_origin(got, "features") == want
+
+    # One split of ~1 row per batch (--batch-bytes below one tensor), so the kill lands mid-split.
+    c = Cluster(go_bins, model_root, workers=2,
+                worker_args=["--onnxruntime-library", ort_library(), "--model-threads", "1", "--batch-bytes", "700000"])
+    try:
+        plan = imageflight.get_plan(imageflight.build_command(images, num_partitions=1, **kw), c.location)
+        victim = c.worker_locations.index(plan.endpoints[0].locations[0])
+        killed = []
+
+        def hook(endpoint, location, batch):
+            if location == c.worker_locations[victim] and not killed:
+                c.workers[victim].kill(signal.SIGKILL)
+                killed.append(batch.num_rows)
+
+        stats = imageflight.ReadStats()
+        t = imageflight.read_plan(plan, on_batch=hook, stats=stats, stall_timeout=10)
+        assert killed and stats.resumes + stats.failovers >= 1, stats
+        assert t.num_rows == len(want)
+        assert _by_origin(t, "features") == want
+    finally:
+        c.close()
+
+
+def test_spark_option_model(spark, model_cluster, model_root):
+    """The Spark source with .option("model", ...): features as array<float>, equal to the raw
+    protocol's, beside image and the argmax double."""
+    images = os.path.join(model_root, "images")
+    raw, _ = _read(model_cluster.location, {"path": images, "transforms": TRANSFORMS, "tensor": TENSOR,
+                                            "model": model_spec(os.path.join(model_root, "models", "convnet.onnx"))})
+    want = _by_origin(raw, "features")
+    df = (spark.read.format("imageflight").option("coordinator", model_cluster.location)
+          .option("transforms", json.dumps(TRANSFORMS)).option("tensor", json.dumps(TENSOR))
+          .option("model", _client_model(model_root).json()).load(images))
+    assert [f.name for f in df.schema.fields] == ["image", "features", "logits", "probability", "prediction"]
+    assert df.schema["prediction"].dataType.simpleString() == "double"
+    rows = df.select("image.origin", "features").collect()
+    got = {r.origin: (None if r.features is None else [float(v) for v in r.features]) for r in rows}
+    assert set(got) == set(want)
+    for o, v in want.items():
+        assert (v is None) == (got[o] is None)
+        if v is not None:
+            assert np.array_equal(np.asarray(v, np.float32), np.asarray(got[o], np.float32)), o

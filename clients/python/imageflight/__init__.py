@@ -49,7 +49,7 @@ from .client import (
 )
 
 from .notebook import Gallery, enable_notebook, show
-from .transforms import Tensor, Transforms
+from .transforms import Model, Tensor, Transforms
 
 __version__ = "0.1.0"
 
@@ -63,6 +63,7 @@ __all__ = [
     "Gallery",
     "ImageFlightError",
     "InvalidArgument",
+    "Model",
     "PathNotFound",
     "PermissionDenied",
     "Plan",

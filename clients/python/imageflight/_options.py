@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ._errors import InvalidArgument
 from ._wire import parse_descriptor
-from .transforms import stages_json, tensor_json
+from .transforms import model_json, stages_json, tensor_json
 
 
 _BOOL_TRUE = {"true", "1", "yes", "on"}
@@ -69,7 +69,7 @@ def resolve_path(path: str) -> str:
 #: The keyword-only selection options of build_command, which read_images, iter_batches
 #: and get_plan take as ``**selection``.
 SELECTION_KEYS = ("base_path", "path_glob_filter", "file_extensions", "limit",
-                  "partition_filters", "pixels", "failure_reasons")
+                  "partition_filters", "pixels", "failure_reasons", "model")
 
 
 def check_selection(public: Callable[..., Any], selection: Dict[str, Any]) -> None:
@@ -104,6 +104,7 @@ def build_command(
     partition_filters: Any = None,
     pixels: Any = True,
     failure_reasons: Any = False,
+    model: Any = None,
 ) -> Dict[str, Any]:
     """Validates the read options and returns the JSON command for GetFlightInfo.
 
@@ -114,7 +115,8 @@ def build_command(
     pathGlobFilter), ``file_extensions`` (Ray's file_extensions: a list, or a comma-separated
     string), ``limit`` (exact file count, by the sampling hash), ``partition_filters`` (a list
     of ``{"column", "op", "value"/"values"}`` dicts), ``pixels`` (False: header-only rows) and
-    ``failure_reasons`` (add the ``failure`` column)."""
+    ``failure_reasons`` (add the ``failure`` column), and ``model`` (an ONNX model the
+    workers run on the tensor: :class:`~imageflight.Model`, docs/models.md)."""
     paths = _paths(path)
     recursive = _as_bool("recursive", recursive)
     drop = _as_bool("drop_image_failures", drop_image_failures)
@@ -146,6 +148,9 @@ def build_command(
         command["fastResize"] = True
     command.update(_selection(base_path, path_glob_filter, file_extensions, limit, partition_filters,
                               pixels, failure_reasons))
+    params = model_json(model)
+    if params is not None:
+        command["model"] = params
     return parse_descriptor(command)
 
 

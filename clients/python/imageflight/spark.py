@@ -110,11 +110,12 @@ _OPTIONS = {
     "partitionfilters": ("partitionFilters", "partition_filters"),
     "pixels": ("pixels", "pixels"),
     "failurereasons": ("failureReasons", "failure_reasons"),
+    "model": ("model", "model"),
 }
 
 _SUPPORTED = ("coordinator, recursive, sampleRatio, seed, dropInvalid, numPartitions, timeout, "
               "stallTimeout, planTtl, transforms, tensor, fastResize, basePath, pathGlobFilter, "
-              "fileExtensions, limit, partitionFilters, pixels, failureReasons")
+              "fileExtensions, limit, partitionFilters, pixels, failureReasons, model")
 
 #: Columns of the server's schema that are not partition columns.
 _DATA_COLUMNS = ("image", "tensor", "failure")

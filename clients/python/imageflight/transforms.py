@@ -134,6 +134,57 @@ class Tensor:
         return f"Tensor({self.params!r})"
 
 
+class Model:
+    """SynapseML ``ONNXModel``'s parameters: an ONNX model the workers run on the ``tensor``
+    of every image, streaming its outputs instead of the tensor (docs/models.md).
+
+    ``location``: the model file, a path or ``hdfs://`` URI inside a served root.
+    ``fetch``: column -> model output (``fetchDict``). ``input``: the model's input fed the
+    tensor (``feedDict`` is ``{input: "tensor"}``). ``mini_batch_size``: images per inference
+    call (SynapseML's default 10). ``softmax`` / ``argmax``: source column -> new column
+    (``softMaxDict`` / ``argMaxDict``)."""
+
+    def __init__(self, location: Any, fetch: Dict[str, str], input: str = "input",
+                 mini_batch_size: Optional[int] = None, softmax: Optional[Dict[str, str]] = None,
+                 argmax: Optional[Dict[str, str]] = None):
+        import os
+        if isinstance(location, os.PathLike):
+            location = os.fspath(location)
+        if isinstance(location, str) and "://" not in location and not location.startswith("file:"):
+            location = os.path.abspath(location)
+        self.params: Dict[str, Any] = {"modelLocation": location, "feedDict": {input: "tensor"},
+                                       "fetchDict": dict(fetch)}
+        if mini_batch_size is not None:
+            self.params["miniBatchSize"] = mini_batch_size
+        if softmax:
+            self.params["softMaxDict"] = dict(softmax)
+        if argmax:
+            self.params["argMaxDict"] = dict(argmax)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.params.items()}
+
+    def json(self) -> str:
+        """The parameters as JSON text, e.g. for Spark's ``.option("model", ...)``."""
+        import json
+        return json.dumps(self.to_json())
+
+    def __repr__(self) -> str:
+        return f"Model({self.params!r})"
+
+
+def model_json(model: Any) -> Optional[Dict[str, Any]]:
+    """The JSON ONNXModel parameters of a Model, a dict, or a JSON string."""
+    if model is None:
+        return None
+    if isinstance(model, Model):
+        return model.to_json()
+    if isinstance(model, str):
+        import json
+        return json.loads(model)
+    return dict(model)
+
+
 def _warn_unscaled(params: Dict[str, Any], stacklevel: int) -> None:
     """Warns about torchvision-style means/stds (all below 1) on unscaled 0..255 pixels."""
     mean, std = params.get("normalizeMean"), params.get("normalizeStd")
