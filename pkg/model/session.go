@@ -36,12 +36,20 @@ type Session struct {
 	Digest string
 	Size   int64
 	r      runner
+	closed []func()
 }
+
+// OnClose registers f to run when the session is closed (a worker gives
+// back the memory it counted for the session).
+func (s *Session) OnClose(f func()) { s.closed = append(s.closed, f) }
 
 // Close releases the runtime session.
 func (s *Session) Close() {
 	if s.r != nil {
 		s.r.close()
+	}
+	for _, f := range s.closed {
+		f()
 	}
 }
 

@@ -37,8 +37,19 @@ func (w *Worker) openModel(ctx context.Context, pipe *wire.Pipeline) (s *model.S
 		if err := model.Verify(data, loc.String(), pipe.ModelSize, pipe.ModelDigest); err != nil {
 			return nil, err
 		}
+		s, err := w.runtime.Open(data)
+		if err != nil {
+			return nil, err
+		}
+		// The session holds the weights (about the file's size) and
+		// ONNX Runtime's copy of the graph: counted as twice the file in
+		// the memory budget while the session stays open. Activations
+		// of a running batch are not counted.
+		n := 2 * int64(len(data))
+		w.mem.force(n)
+		s.OnClose(func() { w.mem.release(n) })
 		w.log.Info("model loaded", "model", loc, "digest", pipe.ModelDigest, "bytes", len(data))
-		return w.runtime.Open(data)
+		return s, nil
 	})
 	if err != nil {
 		return nil, nil, err
