@@ -26,6 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import onnx
@@ -91,15 +92,17 @@ TENSOR = {"normalizeMean": [0.485, 0.456, 0.406], "normalizeStd": [0.229, 0.224,
 
 
 def read(location, cmd):
+    """Plans cmd and reads every endpoint in parallel, as the clients do."""
     client = fl.FlightClient(location)
     info = client.get_flight_info(fl.FlightDescriptor.for_command(json.dumps(cmd).encode()))
-    batches, nbytes = [], 0
-    for ep in info.endpoints:
+
+    def one(ep):
         uri = ep.locations[0].uri
-        for chunk in fl.FlightClient(uri.decode() if isinstance(uri, bytes) else uri).do_get(ep.ticket):
-            batches.append(chunk.data)
-            nbytes += chunk.data.nbytes
-    return pa.Table.from_batches(batches, schema=info.schema), nbytes
+        return [chunk.data for chunk in fl.FlightClient(uri.decode() if isinstance(uri, bytes) else uri).do_get(ep.ticket)]
+
+    with ThreadPoolExecutor(max(1, len(info.endpoints))) as pool:
+        batches = [b for bs in pool.map(one, info.endpoints) for b in bs]
+    return pa.Table.from_batches(batches, schema=info.schema), sum(b.nbytes for b in batches)
 
 
 def main():
