@@ -76,7 +76,7 @@ race_unit() {
 race_faults() { GOFLAGS=-race go test -count=1 -timeout 30m -run 'TestFaults' ./test/e2e/; }
 
 # CGO_ENABLED=0: image/jpeg instead of libjpeg-turbo.
-pure_go() { CGO_ENABLED=0 go test -count=1 -timeout 30m ./pkg/imagerow/ ./pkg/corpus/ ./pkg/plan/ ./pkg/planner/ ./pkg/schema/ ./pkg/pipeline/ ./pkg/flight/ ./pkg/wire/ ./pkg/stage/ ./pkg/client/; }
+pure_go() { CGO_ENABLED=0 go test -count=1 -timeout 30m ./pkg/imagerow/ ./pkg/corpus/ ./pkg/plan/ ./pkg/planner/ ./pkg/schema/ ./pkg/pipeline/ ./pkg/flight/ ./pkg/wire/ ./pkg/stage/ ./pkg/model/ ./pkg/client/; }
 
 # Counted, not timed: a duration -fuzztime races the fuzz coordinator's own
 # deadline on a loaded machine (go.dev/issue/75804, fixed in Go 1.27) and
