@@ -5,6 +5,7 @@ package pipeline
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -88,11 +89,11 @@ func TestModelOnTheWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range 2 {
-			if !equal32(row.f32[i], want[i].F32) {
+			if !slices.Equal(row.f32[i], want[i].F32) {
 				t.Errorf("%s column %d: %v, want %v", row.origin, i, row.f32[i], want[i].F32)
 			}
 		}
-		if !equal64(row.f64[0], want[2].F64) || row.f64[1][0] != want[3].F64[0] {
+		if !slices.Equal(row.f64[0], want[2].F64) || row.f64[1][0] != want[3].F64[0] {
 			t.Errorf("%s: softmax/argmax %v %v, want %v %v", row.origin, row.f64[0], row.f64[1], want[2].F64, want[3].F64)
 		}
 		valid++
@@ -200,28 +201,4 @@ func (r *rig) readColumns(t *testing.T, cmd string, tensorOnly bool) []modelRow 
 		t.Fatalf("tensor read has %d float columns", len(rows[0].f32))
 	}
 	return rows
-}
-
-func equal32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equal64(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
