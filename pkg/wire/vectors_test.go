@@ -269,3 +269,24 @@ func makeTicketVectors(t *testing.T) ticketVectors {
 	}
 	return tv
 }
+
+// TestModelsDocExample: the descriptor docs/models.md shows is valid.
+func TestModelsDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/models.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := bytes.Cut(doc, []byte("```json\n"))
+	block, _, ok2 := bytes.Cut(rest, []byte("```"))
+	if !ok || !ok2 {
+		t.Fatal("docs/models.md has no json block")
+	}
+	d, err := ParseDescriptor(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.Pipeline()
+	if err != nil || p.Model == nil || p.Model.MiniBatch != 32 || !p.HeaderOnly {
+		t.Fatalf("pipeline %+v, %v", p, err)
+	}
+}
