@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	aflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/imageflight/imageflight/cmd/internal/cliconfig"
@@ -39,6 +40,7 @@ func readCommand() *cli.Command {
 			&cli.StringFlag{Name: "transforms", Usage: `SynapseML ImageTransformer stages as JSON, e.g. '[{"action": "resize", "size": 224, "keepAspectRatio": true}]'`},
 			&cli.StringFlag{Name: "tensor", Usage: `add a tensor column: SynapseML toTensor parameters as JSON, e.g. '{"colorScaleFactor": 0.00392}'`},
 			&cli.BoolFlag{Name: "fast-resize", Usage: "decode JPEGs at reduced scale when the first stage shrinks them 2x or more"},
+			&cli.StringFlag{Name: "model", Usage: `run an ONNX model on the tensor on the workers: SynapseML ONNXModel parameters as JSON, e.g. '{"modelLocation": "/data/m.onnx", "feedDict": {"input": "tensor"}, "fetchDict": {"features": "pooled"}}' (docs/models.md)`},
 		}, cliconfig.ClientFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -46,7 +48,8 @@ func readCommand() *cli.Command {
 			}
 			req := wire.Descriptor{Path: c.Args().First(), Recursive: c.Bool("recursive"), NumPartitions: c.Int("num-partitions"),
 				SampleRatio: c.Float64("sample-ratio"), Seed: c.Int64("seed"), DropImageFailures: c.Bool("drop-image-failures"),
-				Transforms: json.RawMessage(c.String("transforms")), Tensor: json.RawMessage(c.String("tensor")), FastResize: c.Bool("fast-resize")}
+				Transforms: json.RawMessage(c.String("transforms")), Tensor: json.RawMessage(c.String("tensor")), FastResize: c.Bool("fast-resize"),
+				Model: json.RawMessage(c.String("model"))}
 			if err := req.Validate(); err != nil {
 				return err
 			}
@@ -98,6 +101,9 @@ func (s *summary) add(b client.Batch) {
 			s.maxW, s.maxH = r.Width, r.Height
 		}
 		for c := 1; c < int(rec.NumCols()); c++ {
+			if _, tensor := rec.Column(c).DataType().(arrow.ExtensionType); tensor {
+				continue // a tensor or model column: no value to count
+			}
 			name := rec.ColumnName(c)
 			if s.partitions[name] == nil {
 				s.partitions[name] = map[string]int{}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -334,3 +335,21 @@ def test_spark_option_model(spark, model_cluster, model_root):
         assert (v is None) == (got[o] is None)
         if v is not None:
             assert np.array_equal(np.asarray(v, np.float32), np.asarray(got[o], np.float32)), o
+
+
+def test_cli_read_with_model(go_bins, model_cluster, model_root):
+    """`coordinator read --model JSON` reads through the workers' model and summarises the rows."""
+    import subprocess
+    out = subprocess.run([go_bins["coordinator"], "read", os.path.join(model_root, "images"),
+                          "--coordinator", model_cluster.location, "--transforms", json.dumps(TRANSFORMS),
+                          "--tensor", json.dumps(TENSOR),
+                          "--model", json.dumps(model_spec(os.path.join(model_root, "models", "convnet.onnx")))],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"^rows +10 \(\d+ invalid\)$", out.stdout, re.M), out.stdout
+    bad = subprocess.run([go_bins["coordinator"], "read", os.path.join(model_root, "images"),
+                          "--coordinator", model_cluster.location, "--transforms", json.dumps(TRANSFORMS),
+                          "--tensor", json.dumps(TENSOR),
+                          "--model", json.dumps(model_spec(os.path.join(model_root, "models", "nope.onnx")))],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "nope.onnx does not exist" in bad.stderr, bad.stderr
