@@ -11,6 +11,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	aflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/imageflight/imageflight/pkg/imagerow"
 	"github.com/imageflight/imageflight/pkg/model"
@@ -58,6 +60,23 @@ func TestModelOnTheWorker(t *testing.T) {
 		"transforms": [{"action": "resize", "height": 4, "width": 4}], "tensor": {"colorScaleFactor": 0.00392156862745098}}`
 	for _, row := range r.readColumns(t, tensorCmd, true) {
 		tensors[row.origin] = row.f32[0]
+	}
+	res, err := r.coord.GetSchema(context.Background(), plannertest.Descriptor(cmd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, err := aflight.DeserializeSchema(res.GetSchema(), memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range sch.Fields() {
+		names = append(names, f.Name+":"+f.Type.String())
+	}
+	if want := []string{"image", "features:extension<arrow.fixed_shape_tensor[value_type=float32, shape=[5]]>",
+		"logits:extension<arrow.fixed_shape_tensor[value_type=float32, shape=[4]]>",
+		"prob:extension<arrow.fixed_shape_tensor[value_type=float64, shape=[4]]>", "pred:float64"}; len(names) != 5 || !slices.Equal(names[1:], want[1:]) {
+		t.Fatalf("GetSchema: %v, want %v", names, want)
 	}
 	rows := r.readColumns(t, cmd, false)
 	rt := model.NewRuntime(model.Config{Library: model.TestLibrary(), Threads: 1})
