@@ -32,6 +32,7 @@ func modelRig(t *testing.T) (*rig, map[string][]byte) {
 		t.Fatal(err)
 	}
 	files := map[string][]byte{
+		"/data/parts/cls=x/a.png":    plannertest.RGBPNG(t, 8, 8),
 		"/data/img/a.png":            plannertest.RGBPNG(t, 40, 30),
 		"/data/img/b.png":            plannertest.RGBPNG(t, 9, 13),
 		"/data/img/gray.png":         plannertest.PNG(t, 20, 16, 9),
@@ -146,6 +147,22 @@ func TestModelPlanningErrors(t *testing.T) {
 		{"../../elsewhere/m.onnx", "", wire.KindInvalidArgument, "outside the served roots"},
 		{"../img/a.png", "", wire.KindInvalidArgument, "img/a.png: not an ONNX model"},
 		{"convnet.onnx", `[{"action": "resize", "height": 8, "width": 8}]`, wire.KindInvalidArgument, `input "x" has shape [?, 3, 4, 4]; the tensor is [batch, 3, 8, 8]`},
+	}
+	clash := strings.Replace(strings.Replace(modelCmd, "MODEL", "convnet.onnx", 1), `"features": "features"`, `"CLS": "features"`, 1)
+	clash = strings.Replace(clash, testBase+"/img", testBase+"/parts", 1)
+	for _, get := range []func() error{
+		func() error {
+			_, err := r.coord.GetFlightInfo(context.Background(), plannertest.Descriptor(clash))
+			return err
+		},
+		func() error {
+			_, err := r.coord.GetSchema(context.Background(), plannertest.Descriptor(clash))
+			return err
+		},
+	} {
+		if err := get(); wire.KindOf(err) != wire.KindInvalidArgument || !strings.Contains(err.Error(), `model column "CLS" is also a partition column`) {
+			t.Errorf("model column named like a partition column: %v", err)
+		}
 	}
 	for _, tc := range tests {
 		cmd := strings.Replace(modelCmd, "MODEL", tc.model, 1)

@@ -180,6 +180,9 @@ func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDes
 	if p, err = c.Plan(ctx, req); err != nil {
 		return nil, err
 	}
+	if err := pm.clash(wireColumns(p.columns)); err != nil {
+		return nil, err
+	}
 	info, err = c.flightInfo(desc, req, p, pm)
 	if err != nil {
 		return nil, err
@@ -270,6 +273,9 @@ func (c *Coordinator) GetSchema(ctx context.Context, desc *aflight.FlightDescrip
 	}
 	pm, err := c.planModel(ctx, req)
 	if err != nil {
+		return nil, err
+	}
+	if err := pm.clash(wireColumns(listing.Columns())); err != nil {
 		return nil, err
 	}
 	pipe.ModelPlan = pm.plan

@@ -3,6 +3,8 @@ package planner
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/imageflight/imageflight/pkg/hdfsio"
 	"github.com/imageflight/imageflight/pkg/model"
@@ -59,4 +61,20 @@ func paramText(err error) string {
 		return pe.Error()
 	}
 	return err.Error()
+}
+
+// clash refuses a model column named like a partition column of the
+// listing (Spark resolves column names case-insensitively).
+func (pm plannedModel) clash(cols []wire.Column) error {
+	if pm.plan == nil {
+		return nil
+	}
+	for _, mc := range pm.plan.Columns {
+		for _, c := range cols {
+			if strings.EqualFold(mc.Name, c.Name) {
+				return &wire.DescriptorError{Key: "model", Msg: fmt.Sprintf("model column %q is also a partition column of the listing (a %s=... folder): name it otherwise", mc.Name, c.Name)}
+			}
+		}
+	}
+	return nil
 }
