@@ -91,6 +91,7 @@ fuzz() {
   for f in FuzzDecodeJPEG FuzzDecodePNG FuzzDecodeGIF FuzzDecodeBMP FuzzDecodeTIFF FuzzDecodeWebP; do
     go test -run '^$' -fuzz "^$f\$" -fuzztime "${n}x" -timeout 20m ./pkg/imagerow/
   done
+  go test -run '^$' -fuzz '^FuzzReadIO$' -fuzztime "${n}x" -timeout 20m ./pkg/model/
 }
 
 pytest_stage() { .venv/bin/python -m pytest -q test/python; }
