@@ -139,9 +139,10 @@ func TestConsoleLive(t *testing.T) {
 	if _, err := cl.ReadAll(ctx, info, func(client.Batch) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	rates := regexp.MustCompile(`<td class="num">([0-9.e+-]+)</td>\s*<td class="num">([0-9.e+-]+)</td>\s*<td class="num">([0-9.e+-]+)</td>\s*<td class="num">[0-9.]+ [KMG]?i?B of`).FindStringSubmatch(get("/cluster"))
+	page := get("/cluster")
+	rates := regexp.MustCompile(`<td class="num">([0-9.]+)</td>\s*<td class="num">([0-9.]+)</td>\s*<td class="num">([0-9.]+)</td>\s*<td class="num">[0-9.]+ [KMG]?i?B of`).FindStringSubmatch(page)
 	if rates == nil {
-		t.Fatal("no rates on the second look at /cluster")
+		t.Fatalf("no plain-number rates on the second look at /cluster:\n%s", page)
 	}
 	for i, name := range []string{"images/s", "MB/s decoded", "MB/s read"} {
 		if v, _ := strconv.ParseFloat(rates[i+1], 64); v <= 0 {

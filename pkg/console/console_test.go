@@ -296,3 +296,14 @@ func TestReadsPage(t *testing.T) {
 		t.Fatal("a name reached the page as markup")
 	}
 }
+
+func TestRateIsPlainNotation(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{{1100.4, "1100"}, {175.26, "175"}, {57.13, "57.1"}, {3.14159, "3.14"}, {0.5, "0.5"}, {0.0123, "0.0123"}, {0, "0"}} {
+		if got := rate(tc.v); got != tc.want {
+			t.Errorf("rate(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}

@@ -21,7 +21,21 @@ var funcs = template.FuncMap{
 	"bytes":   func(n int64) string { return humanBytes(n) },
 	"bytes64": func(n int) string { return humanBytes(int64(n)) },
 	"join":    strings.Join,
-	"rate":    func(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }, // 3 significant digits, however slow
+	"rate":    rate,
+}
+
+// rate shows about three significant digits in plain notation: 'g' would
+// write 1100 images/s as 1.1e+03.
+func rate(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case v >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64) // plain down to 0.0001, however slow
 }
 
 func humanBytes(n int64) string {
