@@ -32,7 +32,8 @@ import org.apache.spark.sql.execution.datasources.v2.BatchScanExec;
  * pruned and full reads, explain() of pushed filters and limits, preferred locations, and the
  * rows of a read during which the Go test SIGKILLs a worker).
  *
- * Args: coordinator corpusDir metricsURLs(comma) [failoverDir killMarkerFile]
+ * Args: coordinator corpusDir metricsURLs(comma) [failoverDir killMarkerFile
+ *       [tlsCoordinator caFile user password]]
  */
 public final class ConnectorCheck {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -124,6 +125,9 @@ public final class ConnectorCheck {
     out.put("readImagesCount",
         io.imageflight.spark.ImageFlight.readImages(spark, dir, false, 2, true, 1.0, 0L).count());
 
+    if (args.length > 8) {
+      secure(spark, dir, args[5], args[6], args[7], args[8], out);
+    }
     if (args.length > 4) {
       failover(spark, coord, args[3], args[4], out);
     }
@@ -242,6 +246,22 @@ public final class ConnectorCheck {
       a.addObject().set("rddPreferred", rddPrefs);
     }
     return a;
+  }
+
+  /** Reads through a TLS cluster with basic auth, and once with a wrong password. */
+  static void secure(SparkSession spark, String dir, String coord, String ca, String user, String password,
+      ObjectNode out) {
+    Dataset<Row> df = spark.read().format("imageflight").option("coordinator", coord).option("tlsCAFile", ca)
+        .option("username", user).option("password", password).load(dir);
+    out.put("secureCount", df.count());
+    out.put("secureBytes", df.agg(sum(length(col("image.data")))).first().getLong(0));
+    try {
+      spark.read().format("imageflight").option("coordinator", coord).option("tlsCAFile", ca)
+          .option("username", user).option("password", password + "x").load(dir).count();
+      out.put("secureBadPassword", "accepted");
+    } catch (RuntimeException e) {
+      out.put("secureBadPassword", String.valueOf(e));
+    }
   }
 
   /**

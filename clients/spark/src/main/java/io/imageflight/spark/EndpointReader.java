@@ -230,7 +230,10 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
         }
         ColumnVector[] cols = new ColumnVector[columns.length];
         for (int i = 0; i < columns.length; i++) {
-          cols[i] = new ArrowColumnVector(root.getVector(columns[i]));
+          FieldVector v = root.getVector(columns[i]);
+          cols[i] = v instanceof org.apache.arrow.vector.complex.FixedSizeListVector
+              ? new TensorColumnVector(readSchema.fields()[i].dataType(), (org.apache.arrow.vector.complex.FixedSizeListVector) v)
+              : new ArrowColumnVector(v);
         }
         batch = new ColumnarBatch(cols, count);
         return true;
