@@ -34,6 +34,7 @@ for line in "${lines[@]}"; do
   cp="sparkdeps/target/cp-$line.txt"
   if [[ ! -s "$cp" || sparkdeps/pom.xml -nt "$cp" ]]; then
     (cd sparkdeps && mvn_ -P "$p" dependency:build-classpath -Dmdep.outputFile="target/cp-$line.txt")
+    touch "$cp" # Maven leaves an unchanged file as it was
   fi
   echo "$here/$jar"
 done

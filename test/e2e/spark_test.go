@@ -161,6 +161,7 @@ func TestSparkConnector(t *testing.T) {
 			}
 			c.waitWorkers(3)
 			checkClassVersion(t, jars[i], line.classMajor)
+			runWireVectors(t, line, jars[i])
 			res := runCheck(t, c, line, jars[i], dir, failDir, metrics, secureArgs)
 			if !strings.HasPrefix(res.Spark, line.sparkPrefix) || !strings.HasPrefix(res.Scala, line.name[strings.Index(line.name, "_")+1:]) {
 				t.Errorf("ran Spark %s / Scala %s, want %s", res.Spark, res.Scala, line.name)
@@ -189,6 +190,32 @@ func assertSecure(t *testing.T, res checkResult, entries []corpus.Entry) {
 	if !strings.Contains(res.SecureBadPassword, "UNAUTHENTICATED") {
 		t.Errorf("a wrong password gave %q, want UNAUTHENTICATED", res.SecureBadPassword)
 	}
+}
+
+// runWireVectors checks the connector's resume and batch-metadata codec against
+// pkg/wire/testdata/vectors.json, the vectors the Go and Python clients pass.
+func runWireVectors(t *testing.T, line sparkLine, jar string) {
+	t.Helper()
+	cp := jar + ":" + sparkClasspath(t, line)
+	classes := t.TempDir()
+	src := "../../clients/spark/check/io/imageflight/spark/WireVectorsCheck.java"
+	if out, err := exec.Command("javac", "-nowarn", "-d", classes, "-cp", cp, src).CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, out)
+	}
+	out, err := exec.Command("java", "-cp", classes+":"+cp, "io.imageflight.spark.WireVectorsCheck",
+		"../../pkg/wire/testdata/vectors.json").CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte(" passed, 0 failed")) {
+		t.Errorf("wire vectors: %v\n%s", err, out)
+	}
+}
+
+func sparkClasspath(t *testing.T, line sparkLine) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../clients/spark/sparkdeps/target", "cp-"+line.name+".txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // readmeBlocks returns the ```lang blocks of clients/spark/README.md.
@@ -220,11 +247,7 @@ func runReadmeJava(t *testing.T, c *cluster, line sparkLine, jar, wd string, ent
 	if err := os.WriteFile(src, []byte(readmeBlocks(t, "java")[0]), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sparkCP, err := os.ReadFile(filepath.Join("../../clients/spark/sparkdeps/target", "cp-"+line.name+".txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp := jar + ":" + strings.TrimSpace(string(sparkCP))
+	cp := jar + ":" + sparkClasspath(t, line)
 	classes := t.TempDir()
 	if out, err := exec.Command("javac", "-nowarn", "-d", classes, "-cp", cp, src).CombinedOutput(); err != nil {
 		t.Fatalf("javac README example: %v\n%s", err, out)
@@ -271,6 +294,34 @@ func runReadmePython(t *testing.T, c *cluster, jar, wd string, entries []corpus.
 	if !strings.Contains(text, "PushedFilters: [IsNotNull(split), EqualTo(split,train)]") {
 		t.Errorf("README PySpark example's explain() shows no pushed filter:\n%s", text)
 	}
+
+	// The README's word on the name clash: with the jar, the Python source cannot register.
+	clash := exec.Command(venvPython(t), "-c", `
+import os
+from pyspark.sql import SparkSession
+import imageflight.spark
+spark = (SparkSession.builder.master("local[1]")
+         .config("spark.jars", os.environ["IMAGEFLIGHT_JAR"]).getOrCreate())
+try:
+    imageflight.spark.register(spark)
+    print("registered")
+except Exception as e:
+    print(e)
+`)
+	clash.Env = append(os.Environ(), "IMAGEFLIGHT_JAR="+jar, "PYTHONPATH="+mustAbs(t, "../../clients/python"))
+	out, err = clash.Output()
+	if err != nil || !bytes.Contains(out, []byte("DATA_SOURCE_ALREADY_EXISTS")) {
+		t.Errorf("Python source registered beside the jar: %v\n%s", err, out)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // checkClassVersion asserts the jar's own classes target the line's Java.
@@ -306,13 +357,8 @@ func checkClassVersion(t *testing.T, jar string, want uint16) {
 // reports its failover read under way, a worker that is streaming is SIGKILLed.
 func runCheck(t *testing.T, c *cluster, line sparkLine, jar, dir, failDir string, metrics, secureArgs []string) checkResult {
 	t.Helper()
-	cpFile := filepath.Join("../../clients/spark/sparkdeps/target", "cp-"+line.name+".txt")
-	sparkCP, err := os.ReadFile(cpFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	classes := t.TempDir()
-	cp := jar + ":" + strings.TrimSpace(string(sparkCP))
+	cp := jar + ":" + sparkClasspath(t, line)
 	javac := exec.Command("javac", "-nowarn", "-d", classes, "-cp", cp, "../../clients/spark/check/ConnectorCheck.java")
 	if out, err := javac.CombinedOutput(); err != nil {
 		t.Fatalf("javac: %v\n%s", err, out)

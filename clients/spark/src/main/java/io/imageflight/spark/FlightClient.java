@@ -164,7 +164,8 @@ final class FlightClient {
     if (opts.username == null) {
       return null;
     }
-    String key = opts.coordinator + "|" + opts.username;
+    // Keyed by the password too: another password must not reuse this one's token.
+    String key = opts.coordinator + "|" + opts.username + "|" + opts.password;
     if (!renew) {
       String t = TOKENS.get(key);
       if (t != null) {
