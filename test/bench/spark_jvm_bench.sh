@@ -7,7 +7,7 @@
 #
 # Usage: test/bench/spark_jvm_bench.sh [DIR [LINE]]
 #   DIR: a folder of images with cls=... folders (default: the sample corpus, 6x);
-#        test/bench/photos.sh's folder has no cls= level: the where() row then reads nothing.
+#        test/bench/photos.sh's folder has no cls= level: the where() rows are left out.
 #   LINE: connector jar line (default 3.5_2.12).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -37,8 +37,12 @@ public final class ConnectorBench {
         .option("transforms", "[{\"action\":\"resize\",\"size\":224,\"keepAspectRatio\":true},"
             + "{\"action\":\"centercrop\",\"height\":224,\"width\":224}]").load(dir);
     System.out.printf("%-44s %10s %10s %10s%n", "query", "wall s", "CPU s", "result");
+    boolean hasCls = java.util.Arrays.asList(ours.get().columns()).contains("cls");
     for (String[] q : new String[][] {{"count()", ""}, {"where(cls = ...).count()", "where"},
         {"sum(length(image.data))", "full"}}) {
+      if (q[1].equals("where") && !hasCls) {
+        continue; // a folder without cls= partitions
+      }
       run(q[0] + "  format(\"image\")", () -> query(image.get(), q[1], cls));
       run(q[0] + "  imageflight (JVM)", () -> query(ours.get(), q[1], cls));
     }
