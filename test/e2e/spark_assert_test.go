@@ -307,3 +307,17 @@ func assertSecure(t *testing.T, res checkResult, entries []corpus.Entry) {
 		t.Errorf("a wrong password gave %q, want UNAUTHENTICATED", res.SecureBadPassword)
 	}
 }
+
+// assertSynapse: SynapseML's ImageTransformer takes the connector's DataFrame unchanged
+// (Spark's image schema) and resizes every valid image; SynapseML 1.1.0 exists for Spark
+// 3.5 / Scala 2.12 only, the line whose test classpath has it.
+func assertSynapse(t *testing.T, res checkResult, line sparkLine, entries []corpus.Entry) {
+	t.Helper()
+	want := -1
+	if line.name == "3.5_2.12" {
+		want = valid(entries)
+	}
+	if res.SynapseResized != want {
+		t.Errorf("SynapseML ImageTransformer resized %d rows to 32x48, want %d", res.SynapseResized, want)
+	}
+}

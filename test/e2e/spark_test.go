@@ -81,6 +81,7 @@ type checkResult struct {
 	ReadImagesCount      int
 	FailoverClean        []string
 	FailoverKilled       []string
+	SynapseResized       int
 	SecureCount          int
 	SecureBytes          int64
 	SecureBadPassword    string
@@ -167,6 +168,7 @@ func TestSparkConnector(t *testing.T) {
 			assertLocality(t, res, c)
 			assertFailover(t, res)
 			assertSecure(t, res, entries)
+			assertSynapse(t, res, line, entries)
 			runReadmeJava(t, c, line, jars[i], readmeDir, entries)
 			if line.name == "4_2.13" {
 				runReadmePython(t, c, jars[i], readmeDir, entries)

@@ -125,6 +125,10 @@ public final class ConnectorCheck {
     out.put("readImagesCount",
         io.imageflight.spark.ImageFlight.readImages(spark, dir, false, 2, true, 1.0, 0L).count());
 
+    System.err.println("PHASE synapseResized");
+    out.put("synapseResized", synapse(spark.read().format("imageflight").option("coordinator", coord)
+        .option("dropInvalid", "true").load(dir)));
+
     if (args.length > 8) {
       secure(spark, dir, args[5], args[6], args[7], args[8], out);
     }
@@ -246,6 +250,28 @@ public final class ConnectorCheck {
       a.addObject().set("rddPreferred", rddPrefs);
     }
     return a;
+  }
+
+  /**
+   * SynapseML's own ImageTransformer (resize to 32x48) on the connector's DataFrame, when
+   * SynapseML is on the classpath (the Spark 3.5 / Scala 2.12 line): how many rows it resized
+   * to that shape, -1 without SynapseML. Called by reflection: the other lines have no jar.
+   */
+  static long synapse(Dataset<Row> df) throws Exception {
+    Class<?> c;
+    try {
+      c = Class.forName("com.microsoft.azure.synapse.ml.opencv.ImageTransformer");
+    } catch (ClassNotFoundException e) {
+      return -1;
+    }
+    Object t = c.getConstructor().newInstance();
+    t = c.getMethod("setInputCol", String.class).invoke(t, "image");
+    t = c.getMethod("setOutputCol", String.class).invoke(t, "resized");
+    t = c.getMethod("resize", int.class, int.class).invoke(t, 32, 48);
+    @SuppressWarnings("unchecked")
+    Dataset<Row> out = (Dataset<Row>) c.getMethod("transform", Dataset.class).invoke(t, df);
+    return out.where("resized.height = 32 AND resized.width = 48 AND length(resized.data) = 32 * 48 * resized.nChannels")
+        .count();
   }
 
   /** Reads through a TLS cluster with basic auth, and once with a wrong password. */
