@@ -62,6 +62,9 @@ lint() {
   if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted" >&2; return 1; fi
   go vet ./...
   go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+  # test/e2e/spark_test.go builds only with the tag of its own stage.
+  go vet -tags sparkjvm ./test/e2e/
+  go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags sparkjvm ./test/e2e/
 }
 
 # -timeout is per package: the HDFS packages start JVM clusters, which a
@@ -96,6 +99,15 @@ fuzz() {
 
 pytest_stage() { .venv/bin/python -m pytest -q test/python; }
 
+# The JVM Spark connector (clients/spark): its three jars built with Maven (Maven Central
+# on the first run, offline after), each checked in real Spark in local[2] against a real
+# coordinator and workers (test/e2e/spark_test.go); the README's PySpark example runs in
+# the virtualenv's PySpark.
+spark_jvm() {
+  clients/spark/build.sh
+  go test -tags sparkjvm -count=1 -timeout 60m -run '^TestSparkConnector$' ./test/e2e/
+}
+
 # Real HDFS, coordinator and workers in containers, faults.
 docker_stage() {
   if [ "$(id -u)" != 0 ]; then
@@ -115,6 +127,7 @@ stage "go test -race (fault tests, race-built binaries)" race_faults
 stage "go test, pure Go (CGO_ENABLED=0)" pure_go
 stage "go test -fuzz" fuzz
 stage "pytest" pytest_stage
+stage "spark connector (JVM)" spark_jvm
 stage "docker compose cluster" docker_stage
 
 passed=0 failed=0

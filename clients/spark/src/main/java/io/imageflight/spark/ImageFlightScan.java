@@ -1,0 +1,96 @@
+package io.imageflight.spark;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.apache.spark.sql.connector.metric.CustomMetric;
+import org.apache.spark.sql.connector.read.Batch;
+import org.apache.spark.sql.connector.read.InputPartition;
+import org.apache.spark.sql.connector.read.PartitionReaderFactory;
+import org.apache.spark.sql.connector.read.Scan;
+import org.apache.spark.sql.sources.Filter;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * One query's read: planned with GetFlightInfo when Spark asks for its partitions (one per
+ * Flight endpoint), read as Arrow columnar batches on the executors.
+ */
+final class ImageFlightScan implements Scan, Batch {
+  private final ReadOptions options;
+  private final StructType readSchema;
+  private final boolean headerOnly;
+  private final String pushedFiltersJson;
+  private final Filter[] pushedFilters;
+  private final Long pushedLimit;
+
+  ImageFlightScan(ReadOptions options, StructType readSchema, boolean headerOnly, String pushedFiltersJson,
+      Filter[] pushedFilters, Long pushedLimit) {
+    this.options = options;
+    this.readSchema = readSchema;
+    this.headerOnly = headerOnly;
+    this.pushedFiltersJson = pushedFiltersJson;
+    this.pushedFilters = pushedFilters;
+    this.pushedLimit = pushedLimit;
+  }
+
+  @Override
+  public StructType readSchema() {
+    return readSchema;
+  }
+
+  @Override
+  public String description() {
+    // Shown by explain() on the BatchScan node.
+    return "ImageFlightScan " + String.join(", ", options.paths)
+        + " PushedFilters: " + Arrays.toString(pushedFilters)
+        + ", PushedLimit: " + (pushedLimit == null ? "none" : pushedLimit)
+        + ", HeaderOnly: " + headerOnly;
+  }
+
+  @Override
+  public Batch toBatch() {
+    return this;
+  }
+
+  byte[] command() {
+    return options.command(headerOnly, pushedFiltersJson, pushedLimit);
+  }
+
+  @Override
+  public InputPartition[] planInputPartitions() {
+    FlightProto.FlightInfo info = FlightClient.getFlightInfo(options, command());
+    StructType planned = Schemas.spark(Schemas.arrow(info.schema));
+    List<String> want = partitionColumns(planned);
+    for (String c : readSchema.fieldNames()) {
+      if (Schemas.isPartitionColumn(c) && !want.contains(c)) {
+        throw new IllegalStateException("imageflight: column " + c + " is not in the plan's schema " + planned.simpleString()
+            + " (the folder layout changed since the DataFrame was created, or a user schema does not match)");
+      }
+    }
+    InputPartition[] out = new InputPartition[info.endpoints.size()];
+    for (int i = 0; i < out.length; i++) {
+      FlightProto.Endpoint ep = info.endpoints.get(i);
+      List<String> locs = new ArrayList<>(ep.locations);
+      if (locs.isEmpty()) {
+        locs.add(options.coordinator); // Flight: no location means the service that planned
+      }
+      out[i] = new EndpointPartition(i, ep.ticket, locs);
+    }
+    return out;
+  }
+
+  private static List<String> partitionColumns(StructType s) {
+    return Arrays.stream(s.fieldNames()).filter(Schemas::isPartitionColumn).collect(Collectors.toList());
+  }
+
+  @Override
+  public PartitionReaderFactory createReaderFactory() {
+    return new EndpointReader.Factory(options, readSchema);
+  }
+
+  @Override
+  public CustomMetric[] supportedCustomMetrics() {
+    return Metrics.all();
+  }
+}
