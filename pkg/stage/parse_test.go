@@ -104,19 +104,20 @@ func TestParseTensor(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(p, DefaultTensorParams) {
 		t.Fatalf("ParseTensor(nil) = %+v, %v", p, err)
 	}
-	p, err = ParseTensor(json.RawMessage(`{"tensorChannelOrder":"bgr","normalizeMean":[1,2,3],"normalizeStd":[0.5,0.5,0.5],"colorScaleFactor":0.00392156862745098,"tensorElementType":"double"}`))
-	want := TensorParams{ChannelOrder: "BGR", Mean: []float64{1, 2, 3}, Std: []float64{0.5, 0.5, 0.5}, ScaleFactor: 0.00392156862745098, Double: true}
+	p, err = ParseTensor(json.RawMessage(`{"tensorChannelOrder":"bgr","normalizeMean":[1,2,3],"normalizeStd":[0.5,0.5,0.5],"colorScaleFactor":0.00392156862745098,"tensorElementType":"double","autoConvertToColor":true}`))
+	want := TensorParams{ChannelOrder: "BGR", Mean: []float64{1, 2, 3}, Std: []float64{0.5, 0.5, 0.5}, ScaleFactor: 0.00392156862745098, Double: true, AutoConvertToColor: true}
 	if err != nil || !reflect.DeepEqual(p, want) {
 		t.Fatalf("ParseTensor = %+v, %v", p, err)
 	}
 	bad := []struct{ in, msg string }{
 		{`[1]`, "tensor: must be an object, got array [1]"},
-		{`{"toTensor":true}`, "tensor.toTensor: unknown key; allowed keys: tensorChannelOrder, normalizeMean, normalizeStd, colorScaleFactor, tensorElementType"},
+		{`{"toTensor":true}`, "tensor.toTensor: unknown key; allowed keys: tensorChannelOrder, normalizeMean, normalizeStd, colorScaleFactor, tensorElementType, autoConvertToColor"},
 		{`{"tensorChannelOrder":"GBR"}`, `tensor.tensorChannelOrder: must be RGB or BGR, got "GBR"`},
 		{`{"tensorElementType":"int"}`, `tensor.tensorElementType: must be "float" or "double", got "int"`},
 		{`{"colorScaleFactor":0}`, "tensor.colorScaleFactor: must be greater than 0, got 0"},
 		{`{"normalizeMean":[1,2]}`, "tensor.normalizeMean: must have 1 value (gray) or 3 (colour), got 2"},
 		{`{"normalizeStd":[1,0,1]}`, "tensor.normalizeStd: value 1 must not be 0"},
+		{`{"autoConvertToColor":1}`, "tensor.autoConvertToColor: must be true or false, got 1"},
 		{`{"normalizeStd":"1"}`, `tensor.normalizeStd: must be a list of numbers, got string "1"`},
 		{`{"normalizeMean":[1,2,3],"normalizeStd":[1]}`, "tensor.normalizeStd: must have as many values as normalizeMean (3), got 1"},
 	}

@@ -92,7 +92,8 @@ type ColorConv struct {
 // (imgproc.hpp ColorConversionCodes). Like OpenCV, every code whose source is
 // BGR/RGB/BGRA/RGBA accepts a 3- or a 4-channel source: BGRA2BGR on a BGR
 // image is a copy, BGR2RGB on a BGRA image drops alpha, BGR2BGRA on a BGRA
-// image keeps its alpha. Only GRAY2* insist on one channel.
+// image keeps its alpha (and, in OpenCV 3.2, swaps blue and red: see
+// pkg/transform). Only GRAY2* insist on one channel.
 var colorCodes = map[int]ColorConv{
 	0:  {Name: "BGR2BGRA", ToCn: 4},
 	1:  {Name: "BGRA2BGR", ToCn: 3},

@@ -131,8 +131,6 @@ func halve(src, dst Image) {
 
 func clampInt(v, lo, hi int) int { return max(lo, min(v, hi)) }
 
-func applyCrop(c stage.Crop, m Image) Image { return crop(m, c.X, c.Y, c.Width, c.Height) }
-
 func crop(m Image, x, y, w, h int) Image {
 	cn := m.Channels
 	out := Image{Height: h, Width: w, Channels: cn, Data: make([]byte, h*w*cn)}
@@ -140,11 +138,6 @@ func crop(m Image, x, y, w, h int) Image {
 		copy(out.Data[r*w*cn:(r+1)*w*cn], m.Data[((y+r)*m.Width+x)*cn:])
 	}
 	return out
-}
-
-func applyCenterCrop(c stage.CenterCrop, m Image) Image {
-	cw, ch := min(c.Width, m.Width), min(c.Height, m.Height)
-	return crop(m, m.Width/2-cw/2, m.Height/2-ch/2, cw, ch)
 }
 
 func applyFlip(f stage.Flip, m Image) Image {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,6 +133,57 @@ func TestToTensorErrors(t *testing.T) {
 	tt, err := ToTensor(Image{1, 1, 4, []byte{10, 20, 30, 40}}, stage.DefaultTensorParams)
 	if err != nil || tt.Channels != 3 || tt.F32[0] != 30 || tt.F32[1] != 20 || tt.F32[2] != 10 || tt.F64 != nil {
 		t.Errorf("ToTensor(BGRA) = %+v, %v", tt, err)
+	}
+}
+
+func TestToTensorAutoConvertToColor(t *testing.T) {
+	gray := Image{1, 2, 1, []byte{7, 9}}
+	tt, err := ToTensor(gray, stage.DefaultTensorParams) // SynapseML's default: one channel
+	if err != nil || tt.Channels != 1 || len(tt.F32) != 2 || tt.F32[1] != 9 {
+		t.Errorf("ToTensor(gray) = %+v, %v", tt, err)
+	}
+	p := stage.DefaultTensorParams
+	p.AutoConvertToColor, p.Mean = true, []float64{1, 2, 3}
+	tt, err = ToTensor(gray, p)
+	// three equal channels, each minus its mean
+	if err != nil || tt.Channels != 3 || !slices.Equal(tt.F32, []float32{6, 8, 5, 7, 4, 6}) {
+		t.Errorf("ToTensor(gray, autoConvertToColor) = %+v, %v", tt, err)
+	}
+}
+
+// TestFilterAfterCropReadsTheWholeImage: a crop is a view, so a filter
+// right after it equals the filter on the whole image, cropped (reflecting
+// only at the whole image's edges); a stage in between makes a new image.
+func TestFilterAfterCropReadsTheWholeImage(t *testing.T) {
+	m := Image{Height: 9, Width: 11, Channels: 3, Data: make([]byte, 9*11*3)}
+	for i := range m.Data {
+		m.Data[i] = byte(i * 37 % 251)
+	}
+	crop := `{"action":"crop","x":2,"y":3,"height":4,"width":5}`
+	for _, filter := range []string{
+		`{"action":"blur","height":5,"width":3}`,
+		`{"action":"blur","height":17,"width":17}`,
+		`{"action":"gaussiankernel","apertureSize":5,"sigma":0}`,
+		`{"action":"gaussiankernel","apertureSize":4,"sigma":1}`,
+	} {
+		whole, err := Apply(mustParse(t, `[`+filter+`,`+crop+`]`), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pipe := range []string{
+			crop + `,` + filter,
+			`{"action":"crop","x":1,"y":1,"height":8,"width":9},{"action":"crop","x":1,"y":2,"height":4,"width":5},` + filter,
+		} {
+			got, err := Apply(mustParse(t, `[`+pipe+`]`), m)
+			if err != nil || !bytes.Equal(got.Data, whole.Data) {
+				t.Errorf("%s: %v\n got %v\nwant %v", pipe, err, got.Data, whole.Data)
+			}
+		}
+		// threshold with type TOZERO and threshold -1 is an identity that makes a new image
+		copied, err := Apply(mustParse(t, `[`+crop+`,{"action":"threshold","threshold":-1,"maxVal":0,"type":3},`+filter+`]`), m)
+		if err != nil || bytes.Equal(copied.Data, whole.Data) {
+			t.Errorf("%s after a copy of the crop reads beyond it: %v", filter, err)
+		}
 	}
 }
 

@@ -24,7 +24,8 @@ def test_tensor_imagenet_preset():
         t = Tensor.imagenet()
     assert t.to_json() == {"tensorChannelOrder": "RGB", "colorScaleFactor": 1 / 255,
                            "tensorElementType": "float", "normalizeMean": list(IMAGENET_MEAN),
-                           "normalizeStd": list(IMAGENET_STD)}
+                           "normalizeStd": list(IMAGENET_STD), "autoConvertToColor": True}
+    assert "autoConvertToColor" not in Tensor.imagenet(auto_convert_to_color=False).to_json()
     assert Tensor.imagenet("BGR", "double").to_json()["tensorChannelOrder"] == "BGR"
 
 

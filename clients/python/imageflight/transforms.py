@@ -101,14 +101,20 @@ class Tensor:
     pixels, so torchvision's means and stds (for [0, 1] pixels) need
     ``color_scale_factor=1/255``: ``Tensor.imagenet()`` is ``ToTensor()`` +
     ``Normalize(IMAGENET_MEAN, IMAGENET_STD)``. Means and stds all below 1 with a scale of
-    1 warn (they would give values up to ~1100)."""
+    1 warn (they would give values up to ~1100).
+
+    ``auto_convert_to_color`` (SynapseML's ``autoConvertToColor``, off by default as there)
+    makes gray images three equal channels first; without it a gray image gives a 1×H×W
+    tensor, which a 3-channel column holds as null (and three means fail that image)."""
 
     def __init__(self, channel_order: str = "RGB", normalize_mean: Optional[Sequence[float]] = None,
                  normalize_std: Optional[Sequence[float]] = None, color_scale_factor: float = 1.0,
-                 element_type: str = "float"):
+                 element_type: str = "float", auto_convert_to_color: bool = False):
         self.params: Dict[str, Any] = {"tensorChannelOrder": channel_order,
                                        "colorScaleFactor": color_scale_factor,
                                        "tensorElementType": element_type}
+        if auto_convert_to_color:
+            self.params["autoConvertToColor"] = True
         if normalize_mean is not None:
             self.params["normalizeMean"] = list(normalize_mean)
         if normalize_std is not None:
@@ -116,11 +122,15 @@ class Tensor:
         _warn_unscaled(self.params, stacklevel=3)
 
     @classmethod
-    def imagenet(cls, channel_order: str = "RGB", element_type: str = "float") -> "Tensor":
+    def imagenet(cls, channel_order: str = "RGB", element_type: str = "float",
+                 auto_convert_to_color: bool = True) -> "Tensor":
         """torchvision's ``ToTensor()`` + ``Normalize(IMAGENET_MEAN, IMAGENET_STD)``:
-        pixels scaled by 1/255, then normalised with ImageNet's means and stds."""
+        pixels scaled by 1/255, then normalised with ImageNet's means and stds; gray images
+        made RGB first, as PIL's ``convert("RGB")`` in a torchvision pipeline does (an
+        ImageNet model takes three channels)."""
         return cls(channel_order=channel_order, normalize_mean=IMAGENET_MEAN,
-                   normalize_std=IMAGENET_STD, color_scale_factor=1 / 255, element_type=element_type)
+                   normalize_std=IMAGENET_STD, color_scale_factor=1 / 255, element_type=element_type,
+                   auto_convert_to_color=auto_convert_to_color)
 
     def to_json(self) -> Dict[str, Any]:
         return dict(self.params)
