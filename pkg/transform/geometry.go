@@ -8,6 +8,12 @@ import (
 
 func applyResize(r stage.Resize, m Image) Image {
 	th, tw := r.Target(m.Height, m.Width)
+	switch r.Interpolation {
+	case stage.InterArea:
+		return resizeArea(m, th, tw)
+	case stage.InterAntialias:
+		return resizeAntialias(m, th, tw)
+	}
 	return resizeLinear(m, th, tw)
 }
 
@@ -25,7 +31,12 @@ const coefScale = 1 << 11
 // (b0*s0 + b1*s1) / 2^22; matching it is what makes the result identical.
 // Border rows are clamped but keep their weights, as OpenCV does. Kept in
 // one piece so that it reads side by side with OpenCV's resize.cpp.
-func resizeLinear(src Image, dh, dw int) Image {
+func resizeLinear(src Image, dh, dw int) Image { return resizeBilinear(src, dh, dw, false) }
+
+// resizeBilinear is resizeLinear, or with areaMode the bilinear variant
+// cv::resize(INTER_AREA) uses when a side grows (its source coordinates,
+// see areaCoord; the same fixed-point weights).
+func resizeBilinear(src Image, dh, dw int, areaMode bool) Image {
 	sh, sw, cn := src.Height, src.Width, src.Channels
 	dst := Image{Height: dh, Width: dw, Channels: cn, Data: make([]byte, dh*dw*cn)}
 	if dh == sh && dw == sw {
@@ -36,7 +47,7 @@ func resizeLinear(src Image, dh, dw int) Image {
 	scaleY := 1 / (float64(dh) / float64(sh))
 	// cv::resize hands an exact 2x reduction on both axes to INTER_AREA's fast
 	// path, which averages 2x2 blocks with its own rounding.
-	if math.Abs(scaleX-2) < 0x1p-52 && math.Abs(scaleY-2) < 0x1p-52 {
+	if !areaMode && math.Abs(scaleX-2) < 0x1p-52 && math.Abs(scaleY-2) < 0x1p-52 {
 		halve(src, dst)
 		return dst
 	}
@@ -44,8 +55,12 @@ func resizeLinear(src Image, dh, dw int) Image {
 	xofs := make([]int, dw)  // first source column
 	xofs1 := make([]int, dw) // second source column (clamped)
 	alpha := make([]int32, 2*dw)
+	coord := linearCoord
+	if areaMode {
+		coord = areaCoord
+	}
 	for dx := range dw {
-		sx, fx := linearCoord(dx, scaleX)
+		sx, fx := coord(dx, scaleX)
 		if sx < 0 {
 			sx, fx = 0, 0
 		}
@@ -72,7 +87,7 @@ func resizeLinear(src Image, dh, dw int) Image {
 		rowY[slot] = y
 	}
 	for dy := range dh {
-		sy, fy := linearCoord(dy, scaleY)
+		sy, fy := coord(dy, scaleY)
 		b0, b1 := weight(1-fy), weight(fy)
 		y0, y1 := clampInt(sy, 0, sh-1), clampInt(sy+1, 0, sh-1)
 		switch y0 {
@@ -104,6 +119,18 @@ func linearCoord(d int, scale float64) (int, float32) {
 	f := float32(float64((float64(d)+0.5)*scale) - 0.5)
 	i := int(math.Floor(float64(f)))
 	return i, f - float32(i)
+}
+
+// areaCoord is INTER_AREA's source offset and fraction when a side grows:
+// sx = floor(d·scale), fx = float((d+1) − (sx+1)/scale), its fractional
+// part, or 0 when not positive.
+func areaCoord(d int, scale float64) (int, float32) {
+	sx := int(math.Floor(float64(d) * scale))
+	fx := float32(float64(d+1) - float64(float64(sx+1)*(1/scale)))
+	if fx <= 0 {
+		return sx, 0
+	}
+	return sx, fx - float32(math.Floor(float64(fx)))
 }
 
 // weight is saturate_cast<short>(w * 2048): round half to even.

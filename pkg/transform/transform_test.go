@@ -210,3 +210,26 @@ func TestReflect101(t *testing.T) {
 		}
 	}
 }
+
+// TestResizeInterpolations: properties of "area" and "antialias" that hold
+// whatever the reference (their fidelity to cv2 and torch is
+// test_resize_interpolation.py's): a flat image stays flat, the size is
+// the target, same size is a copy, and area's 2x path is the 2x2 average.
+func TestResizeInterpolations(t *testing.T) {
+	flat := Image{Height: 37, Width: 53, Channels: 3, Data: bytes.Repeat([]byte{9, 200, 77}, 37*53)}
+	for _, kind := range []string{stage.InterArea, stage.InterAntialias} {
+		for _, hw := range [][2]int{{10, 7}, {37, 53}, {80, 20}, {1, 1}} {
+			got := applyResize(stage.Resize{Height: hw[0], Width: hw[1], Interpolation: kind}, flat)
+			want := bytes.Repeat([]byte{9, 200, 77}, hw[0]*hw[1])
+			if got.Height != hw[0] || got.Width != hw[1] || !bytes.Equal(got.Data, want) {
+				t.Errorf("%s to %v: %dx%d, flat %v", kind, hw, got.Height, got.Width, bytes.Equal(got.Data, want))
+			}
+		}
+	}
+	in := seq(4, 6, 1)
+	got := applyResize(stage.Resize{Height: 2, Width: 3, Interpolation: stage.InterArea}, in)
+	want := []byte{4, 6, 8, 16, 18, 20} // (a+b+c+d+2)>>2 of each 2x2 block
+	if !bytes.Equal(got.Data, want) {
+		t.Errorf("area 2x = %v, want %v", got.Data, want)
+	}
+}

@@ -70,7 +70,10 @@ def test_imagenet_preset_values_on_the_server(coordinator, corpus):
     (lambda: Transforms().resize(224, keep_aspect_ratio=False), {"size": 224, "keepAspectRatio": False}),
     (lambda: Transforms().resize(20, 30), {"height": 20, "width": 30}),
     (lambda: Transforms().resize(height=20, width=30), {"height": 20, "width": 30}),
-], ids=["positional", "size", "keep", "square", "exact", "exact-kw"])
+    (lambda: Transforms().resize(224, interpolation="antialias"),
+     {"size": 224, "keepAspectRatio": True, "interpolation": "antialias"}),
+    (lambda: Transforms().resize(20, 30, interpolation="area"), {"height": 20, "width": 30, "interpolation": "area"}),
+], ids=["positional", "size", "keep", "square", "exact", "exact-kw", "antialias", "area"])
 def test_resize_forms(build, stage):
     assert build().to_json() == [{"action": "resize", **stage}]
 

@@ -31,8 +31,11 @@ class Transforms:
         return Transforms(self.stages + [dict(action=action, **params)])
 
     def resize(self, height: Optional[int] = None, width: Optional[int] = None, *,
-               size: Optional[int] = None, keep_aspect_ratio: Optional[bool] = None) -> "Transforms":
-        """Resizes with OpenCV's INTER_LINEAR. Three forms:
+               size: Optional[int] = None, keep_aspect_ratio: Optional[bool] = None,
+               interpolation: Optional[str] = None) -> "Transforms":
+        """Resizes with OpenCV's INTER_LINEAR (SynapseML's), or with ``interpolation``
+        (an imageflight extension): ``"area"`` (OpenCV's INTER_AREA) or ``"antialias"``
+        (torchvision's ``Resize(antialias=True)`` on uint8 pixels). Three forms:
 
         - ``resize(224)`` (or ``size=224``): the shorter side becomes 224, the aspect ratio
           is kept -- torchvision's ``Resize(224)``; the longer side is rounded where
@@ -45,9 +48,10 @@ class Transforms:
             raise InvalidArgument(f"Transforms.resize: pass size={size} or height/width, not both")
         if size is None and width is None:
             size = height
+        extra = {} if interpolation is None else {"interpolation": interpolation}
         if size is not None:
             keep = True if keep_aspect_ratio is None else bool(keep_aspect_ratio)
-            return self._add("resize", size=size, keepAspectRatio=keep)
+            return self._add("resize", size=size, keepAspectRatio=keep, **extra)
         if height is None:
             raise InvalidArgument(
                 f"Transforms.resize(width={width}) needs a height: resize(height, width) for "
@@ -58,7 +62,7 @@ class Transforms:
                 "Transforms.resize: keep_aspect_ratio applies to the one-size form "
                 f"resize({height}, keep_aspect_ratio=...), not to resize(height, width)"
             )
-        return self._add("resize", height=height, width=width)
+        return self._add("resize", height=height, width=width, **extra)
 
     def crop(self, x: int, y: int, height: int, width: int) -> "Transforms":
         return self._add("crop", x=x, y=y, height=height, width=width)
