@@ -147,28 +147,30 @@ func separable(src Image, dh, dw int, tx, ty [][]tap, round func(float64) uint8)
 		fixedPass(tmp, out.Data, dh, dw*cn, dw, cn, fy, false)
 		return out
 	}
-	rows := make([]float64, src.Height*dw*cn)
-	for y := range src.Height {
-		s := src.Data[y*sw*cn : (y+1)*sw*cn]
-		r := rows[y*dw*cn : (y+1)*dw*cn]
-		for x, taps := range tx {
-			for k := range cn {
-				v := 0.0
-				for _, t := range taps {
-					v += float64(s[t.src*cn+k]) * t.w
+	// one output row at a time: each source row it covers is resampled
+	// across and added with its weight (a source row shared by two output
+	// rows is resampled twice), so only two rows of floats are held
+	rowLen := dw * cn
+	acc, hrow := make([]float64, rowLen), make([]float64, rowLen)
+	for y, taps := range ty {
+		clear(acc)
+		for _, t := range taps {
+			s := src.Data[t.src*sw*cn : (t.src+1)*sw*cn]
+			for x, xt := range tx {
+				for k := range cn {
+					v := 0.0
+					for _, u := range xt {
+						v += float64(s[u.src*cn+k]) * u.w
+					}
+					hrow[x*cn+k] = v
 				}
-				r[x*cn+k] = v
+			}
+			for i, v := range hrow {
+				acc[i] += v * t.w
 			}
 		}
-	}
-	rowLen := dw * cn
-	for y, taps := range ty {
 		d := out.Data[y*rowLen : (y+1)*rowLen]
-		for i := range d {
-			v := 0.0
-			for _, t := range taps {
-				v += rows[t.src*rowLen+i] * t.w
-			}
+		for i, v := range acc {
 			d[i] = round(v)
 		}
 	}
