@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs (Debian packages, Go
-# modules, Maven jars for the HDFS minicluster, the Python virtualenv),
-# then runs Go vet + tests (unit, multi-process end-to-end, real HDFS) and
-# the Python tests (pyarrow, pandas, PySpark with Spark as the oracle).
+# modules, Maven jars for the HDFS minicluster, the Python virtualenv, the
+# SynapseML transforms oracle), then runs Go vet + tests (unit, multi-process
+# end-to-end, real HDFS) and the Python tests (pyarrow, pandas, PySpark with
+# Spark as the oracle, SynapseML's ImageTransformer as the transforms oracle).
 #
 # Every stage runs even when an earlier one failed (a failed install makes
 # later stages fail too, and they say so), so one failure never hides the
@@ -55,6 +56,10 @@ go_modules() { go mod download; }
 hdfs_jars() { test/hdfs/setup.sh; }
 
 python_venv() { IMAGEFLIGHT_TEST_TORCH=1 test/python/setup.sh; }
+
+# The transforms oracle: Spark 3.5 (PyPI pyspark 3.5.9) + SynapseML 1.1.0 in
+# their own virtualenv, SynapseML's jars (OpenCV 3.2.0) from Maven Central.
+synapseml_oracle() { test/synapseml/setup.sh; }
 
 lint() {
   local unformatted
@@ -120,6 +125,7 @@ stage "system packages" system_packages
 stage "go modules" go_modules
 stage "hdfs minicluster jars" hdfs_jars
 stage "python virtualenv (with PyTorch)" python_venv
+stage "synapseml oracle (Spark 3.5, SynapseML 1.1.0)" synapseml_oracle
 stage "gofmt, go vet, staticcheck" lint
 stage "go test" go_test
 stage "go test -race (unit packages)" race_unit

@@ -11,11 +11,10 @@ import (
 
 // applyPipeline runs stages (the descriptor's, or FastStages of them) on a decoded row and computes
 // its tensor. A stage that cannot apply to this image fails it (the caller
-// makes its invalid row). A tensor is computed on the transformed pixels:
-// gray images are expanded to three channels when the column's shape says
-// three (a model takes one shape), and an image whose transformed size
-// differs from the column's (smaller than a centercrop) keeps its row with
-// a null tensor.
+// makes its invalid row). A tensor is computed on the transformed pixels;
+// an image whose tensor shape differs from the column's (smaller than a
+// centercrop, or gray without autoConvertToColor in a 3-channel column)
+// keeps its row with a null tensor.
 func applyPipeline(row imagerow.Row, stages []stage.Stage, pipe *wire.Pipeline) (decoded, error) {
 	if len(stages) > 0 {
 		var err error
@@ -35,17 +34,12 @@ func applyPipeline(row imagerow.Row, stages []stage.Stage, pipe *wire.Pipeline) 
 	if img.Height != h || img.Width != w {
 		return d, nil
 	}
-	if img.Channels == 1 && c == 3 {
-		if img, err = transform.Apply([]stage.Stage{stage.ColorFormat{Code: 8}}, img); err != nil { // GRAY2BGR
-			return decoded{}, err
-		}
-	}
 	t, err := transform.ToTensor(img, *pipe.Tensor)
 	if err != nil {
 		return decoded{}, err
 	}
 	if t.Channels != c {
-		return decoded{}, fmt.Errorf("tensor of %d channels, the column holds %d", t.Channels, c)
+		return d, nil
 	}
 	d.tensor = &t
 	return d, nil

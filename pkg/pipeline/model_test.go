@@ -46,7 +46,7 @@ func modelRig(t *testing.T) (*rig, map[string][]byte) {
 }
 
 const modelCmd = `{"path": "` + testBase + `/img", "numPartitions": 1, "pixels": false,
-	"transforms": [{"action": "resize", "height": 4, "width": 4}], "tensor": {"colorScaleFactor": 0.00392156862745098},
+	"transforms": [{"action": "resize", "height": 4, "width": 4}], "tensor": {"colorScaleFactor": 0.00392156862745098, "autoConvertToColor": true},
 	"model": {"modelLocation": "` + testBase + `/models/MODEL", "feedDict": {"x": "tensor"}, "miniBatchSize": 2,
 		"fetchDict": {"features": "features", "logits": "logits"}, "softMaxDict": {"logits": "prob"}, "argMaxDict": {"prob": "pred"}}}`
 
@@ -58,7 +58,7 @@ func TestModelOnTheWorker(t *testing.T) {
 	cmd := strings.Replace(modelCmd, "MODEL", "convnet.onnx", 1)
 	tensors := map[string][]float32{}
 	tensorCmd := `{"path": "` + testBase + `/img", "numPartitions": 1,
-		"transforms": [{"action": "resize", "height": 4, "width": 4}], "tensor": {"colorScaleFactor": 0.00392156862745098}}`
+		"transforms": [{"action": "resize", "height": 4, "width": 4}], "tensor": {"colorScaleFactor": 0.00392156862745098, "autoConvertToColor": true}}`
 	for _, row := range r.readColumns(t, tensorCmd, true) {
 		tensors[row.origin] = row.f32[0]
 	}

@@ -31,9 +31,29 @@ func TestTransformsAndTensorOnTheWorker(t *testing.T) {
 		"/data/cls=b/bad.png":   []byte("x"),
 	}
 	r := newRig(t, files, planner.DefaultCoordinatorConfig(), DefaultWorkerConfig(), "")
+	// SynapseML's autoConvertToColor defaults to false: a gray image's tensor
+	// is 1×8×8, which the 3-channel column holds as null
+	for _, auto := range []bool{false, true} {
+		t.Run(fmt.Sprintf("autoConvertToColor=%v", auto), func(t *testing.T) {
+			gray := " no tensor"
+			if auto {
+				gray = " tensor"
+			}
+			checkTransformsAndTensor(t, r, auto, []string{
+				"cls=a/big.png a tensor 8x8x3",
+				"cls=a/gray.png a" + gray + " 8x8x1",
+				"cls=b/bad.png b no tensor -1x-1x-1",
+				"cls=b/small.png b" + gray + " 8x8x1",
+			})
+		})
+	}
+}
+
+func checkTransformsAndTensor(t *testing.T, r *rig, auto bool, want []string) {
+	t.Helper()
 	cmd := `{"path": "` + testBase + `", "numPartitions": 1,
 		"transforms": [{"action": "resize", "size": 8, "keepAspectRatio": true}, {"action": "centercrop", "height": 8, "width": 8}],
-		"tensor": {"colorScaleFactor": 0.00392156862745098}}`
+		"tensor": {"colorScaleFactor": 0.00392156862745098, "autoConvertToColor": ` + fmt.Sprint(auto) + `}}`
 	res, err := r.coord.GetSchema(context.Background(), plannertest.Descriptor(cmd))
 	if err != nil {
 		t.Fatal(err)
@@ -78,12 +98,6 @@ func TestTransformsAndTensorOnTheWorker(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	want := []string{
-		"cls=a/big.png a tensor 8x8x3",
-		"cls=a/gray.png a tensor 8x8x1",
-		"cls=b/bad.png b no tensor -1x-1x-1",
-		"cls=b/small.png b tensor 8x8x1",
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("rows %v", rows)

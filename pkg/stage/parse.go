@@ -38,7 +38,7 @@ func (e *ParamError) Unwrap() error { return ErrInvalidParam }
 
 // stageKeys lists, per action, the keys SynapseML reads (besides "action").
 var stageKeys = map[string][]string{
-	"resize":         {"height", "width", "size", "keepAspectRatio"},
+	"resize":         {"height", "width", "size", "keepAspectRatio", "interpolation"},
 	"crop":           {"x", "y", "height", "width"},
 	"centercrop":     {"height", "width"},
 	"colorformat":    {"format"},
@@ -155,6 +155,19 @@ func parseStage(o *object) (Stage, error) {
 
 func parseResize(o *object) (Stage, error) {
 	var r Resize
+	if o.has("interpolation") {
+		s, err := o.str("interpolation")
+		if err != nil {
+			return nil, err
+		}
+		switch s {
+		case "linear":
+		case InterArea, InterAntialias:
+			r.Interpolation = s
+		default:
+			return nil, o.errf("interpolation", "must be linear, area or antialias, got %q", s)
+		}
+	}
 	if o.has("size") {
 		for _, k := range []string{"height", "width"} {
 			if o.has(k) {

@@ -17,6 +17,10 @@ func TestParseStages(t *testing.T) {
 		{`[]`, []Stage{}},
 		{`[{"action":"resize","height":224,"width":300}]`, []Stage{Resize{Height: 224, Width: 300}}},
 		{`[{"action":"resize","size":256,"keepAspectRatio":true}]`, []Stage{Resize{Size: 256, KeepAspectRatio: true}}},
+		{`[{"action":"resize","size":256,"keepAspectRatio":true,"interpolation":"antialias"}]`,
+			[]Stage{Resize{Size: 256, KeepAspectRatio: true, Interpolation: InterAntialias}}},
+		{`[{"action":"resize","height":2,"width":3,"interpolation":"area"}]`, []Stage{Resize{Height: 2, Width: 3, Interpolation: InterArea}}},
+		{`[{"action":"resize","height":2,"width":3,"interpolation":"linear"}]`, []Stage{Resize{Height: 2, Width: 3}}},
 		{`[{"action":"crop","x":0,"y":5,"height":10,"width":20.0}]`, []Stage{Crop{X: 0, Y: 5, Height: 10, Width: 20}}},
 		{`[{"width":3,"action":"centercrop","height":4}]`, []Stage{CenterCrop{Height: 4, Width: 3}}},
 		{`[{"action":"colorformat","format":6},{"action":"flip","flipCode":-1}]`, []Stage{ColorFormat{Code: 6}, Flip{Code: -1}}},
@@ -55,6 +59,8 @@ func TestParseErrors(t *testing.T) {
 		{`[{"action":"crop","x":null,"y":0,"height":1,"width":1}]`, "transforms[0].x: missing"},
 		{`[{"action":"resize","height":70000,"width":4}]`, "transforms[0].height: must be between 1 and 65535, got 70000"},
 		{`[{"action":"resize","size":10}]`, "transforms[0].keepAspectRatio: missing"},
+		{`[{"action":"resize","height":1,"width":1,"interpolation":"cubic"}]`,
+			`transforms[0].interpolation: must be linear, area or antialias, got "cubic"`},
 		{`[{"action":"resize","size":10,"keepAspectRatio":"yes"}]`, `transforms[0].keepAspectRatio: must be true or false, got string "yes"`},
 		{`[{"action":"resize","size":10,"keepAspectRatio":true,"width":3}]`, "transforms[0].width: cannot be combined with size"},
 		{`[{"action":"resize","height":10,"width":3,"keepAspectRatio":true}]`, "transforms[0].keepAspectRatio: only applies together with size"},
@@ -104,19 +110,20 @@ func TestParseTensor(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(p, DefaultTensorParams) {
 		t.Fatalf("ParseTensor(nil) = %+v, %v", p, err)
 	}
-	p, err = ParseTensor(json.RawMessage(`{"tensorChannelOrder":"bgr","normalizeMean":[1,2,3],"normalizeStd":[0.5,0.5,0.5],"colorScaleFactor":0.00392156862745098,"tensorElementType":"double"}`))
-	want := TensorParams{ChannelOrder: "BGR", Mean: []float64{1, 2, 3}, Std: []float64{0.5, 0.5, 0.5}, ScaleFactor: 0.00392156862745098, Double: true}
+	p, err = ParseTensor(json.RawMessage(`{"tensorChannelOrder":"bgr","normalizeMean":[1,2,3],"normalizeStd":[0.5,0.5,0.5],"colorScaleFactor":0.00392156862745098,"tensorElementType":"double","autoConvertToColor":true}`))
+	want := TensorParams{ChannelOrder: "BGR", Mean: []float64{1, 2, 3}, Std: []float64{0.5, 0.5, 0.5}, ScaleFactor: 0.00392156862745098, Double: true, AutoConvertToColor: true}
 	if err != nil || !reflect.DeepEqual(p, want) {
 		t.Fatalf("ParseTensor = %+v, %v", p, err)
 	}
 	bad := []struct{ in, msg string }{
 		{`[1]`, "tensor: must be an object, got array [1]"},
-		{`{"toTensor":true}`, "tensor.toTensor: unknown key; allowed keys: tensorChannelOrder, normalizeMean, normalizeStd, colorScaleFactor, tensorElementType"},
+		{`{"toTensor":true}`, "tensor.toTensor: unknown key; allowed keys: tensorChannelOrder, normalizeMean, normalizeStd, colorScaleFactor, tensorElementType, autoConvertToColor"},
 		{`{"tensorChannelOrder":"GBR"}`, `tensor.tensorChannelOrder: must be RGB or BGR, got "GBR"`},
 		{`{"tensorElementType":"int"}`, `tensor.tensorElementType: must be "float" or "double", got "int"`},
 		{`{"colorScaleFactor":0}`, "tensor.colorScaleFactor: must be greater than 0, got 0"},
 		{`{"normalizeMean":[1,2]}`, "tensor.normalizeMean: must have 1 value (gray) or 3 (colour), got 2"},
 		{`{"normalizeStd":[1,0,1]}`, "tensor.normalizeStd: value 1 must not be 0"},
+		{`{"autoConvertToColor":1}`, "tensor.autoConvertToColor: must be true or false, got 1"},
 		{`{"normalizeStd":"1"}`, `tensor.normalizeStd: must be a list of numbers, got string "1"`},
 		{`{"normalizeMean":[1,2,3],"normalizeStd":[1]}`, "tensor.normalizeStd: must have as many values as normalizeMean (3), got 1"},
 	}

@@ -8,12 +8,28 @@ import (
 // Resize is SynapseML's resize: to Height x Width, or, when Size is set, to
 // Size x Size (KeepAspectRatio false) or with the shorter side at Size and
 // the other at round(ratio*side) (KeepAspectRatio true). The pixels are
-// OpenCV's cv::resize with its default INTER_LINEAR, reproduced bit for bit.
+// OpenCV's cv::resize with its default INTER_LINEAR, reproduced bit for bit,
+// unless Interpolation (our extension key) says otherwise.
 type Resize struct {
 	Height, Width   int
 	Size            int
 	KeepAspectRatio bool
+	// Interpolation is the "interpolation" key, an imageflight extension
+	// (SynapseML always uses OpenCV's default): "" (or "linear") INTER_LINEAR,
+	// InterArea or InterAntialias.
+	Interpolation string
 }
+
+// Interpolations of Resize besides SynapseML's INTER_LINEAR.
+const (
+	// InterArea is OpenCV's INTER_AREA: each output pixel the average of
+	// the source area it covers (downscaling).
+	InterArea = "area"
+	// InterAntialias is torchvision's Resize(antialias=True) bilinear on
+	// uint8 images (Pillow's BILINEAR): a triangle filter widened by the
+	// reduction factor, so a large reduction does not alias.
+	InterAntialias = "antialias"
+)
 
 // Action implements Stage.
 func (Resize) Action() string { return "resize" }
@@ -92,7 +108,8 @@ type ColorConv struct {
 // (imgproc.hpp ColorConversionCodes). Like OpenCV, every code whose source is
 // BGR/RGB/BGRA/RGBA accepts a 3- or a 4-channel source: BGRA2BGR on a BGR
 // image is a copy, BGR2RGB on a BGRA image drops alpha, BGR2BGRA on a BGRA
-// image keeps its alpha. Only GRAY2* insist on one channel.
+// image keeps its alpha (and, in OpenCV 3.2, swaps blue and red: see
+// pkg/transform). Only GRAY2* insist on one channel.
 var colorCodes = map[int]ColorConv{
 	0:  {Name: "BGR2BGRA", ToCn: 4},
 	1:  {Name: "BGRA2BGR", ToCn: 3},

@@ -53,5 +53,5 @@ func FastStages(stages []Stage, h, w int) []Stage {
 		return stages
 	}
 	th, tw := r.Target(h, w)
-	return append([]Stage{Resize{Height: th, Width: tw}}, stages[1:]...)
+	return append([]Stage{Resize{Height: th, Width: tw, Interpolation: r.Interpolation}}, stages[1:]...)
 }

@@ -31,3 +31,14 @@ func TestFixedShape(t *testing.T) {
 		}
 	}
 }
+
+func TestFastStagesKeepsInterpolation(t *testing.T) {
+	stages, err := Parse([]byte(`[{"action":"resize","size":224,"keepAspectRatio":true,"interpolation":"antialias"},{"action":"flip","flipCode":1}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := FastStages(stages, 1080, 1920)
+	if r, ok := got[0].(Resize); !ok || r != (Resize{Height: 224, Width: 398, Interpolation: InterAntialias}) || got[1] != stages[1] {
+		t.Errorf("FastStages = %#v", got)
+	}
+}

@@ -19,18 +19,23 @@ type TensorParams struct {
 	// Double selects float64 elements ("double"); the default is float32
 	// ("float"), SynapseML's FloatType.
 	Double bool
+	// AutoConvertToColor turns a gray image into three equal channels
+	// first (OpenCV's GRAY2BGR), so it gives a 3×H×W tensor. Off by
+	// default, as in SynapseML 1.1.0: a gray image gives a 1×H×W tensor.
+	AutoConvertToColor bool
 }
 
 // DefaultTensorParams are SynapseML's defaults.
 var DefaultTensorParams = TensorParams{ChannelOrder: "RGB", ScaleFactor: 1}
 
-var tensorKeys = []string{"tensorChannelOrder", "normalizeMean", "normalizeStd", "colorScaleFactor", "tensorElementType"}
+var tensorKeys = []string{"tensorChannelOrder", "normalizeMean", "normalizeStd", "colorScaleFactor", "tensorElementType", "autoConvertToColor"}
 
 // ParseTensor reads a JSON object with SynapseML's toTensor keys:
 // tensorChannelOrder ("RGB"/"rgb"/"BGR"/"bgr"), normalizeMean and
 // normalizeStd (lists of 1 or 3 finite numbers, std non-zero),
-// colorScaleFactor (> 0) and tensorElementType ("float" or "double"). Every
-// key is optional. Errors are ParamErrors with the "tensor" prefix.
+// colorScaleFactor (> 0), tensorElementType ("float" or "double") and
+// autoConvertToColor (a boolean). Every key is optional. Errors are
+// ParamErrors with the "tensor" prefix.
 func ParseTensor(raw json.RawMessage) (TensorParams, error) {
 	p := DefaultTensorParams
 	raw = bytes.TrimSpace(raw)
@@ -63,6 +68,11 @@ func ParseTensor(raw json.RawMessage) (TensorParams, error) {
 			return p, o.errf("tensorElementType", "must be \"float\" or \"double\", got %q", s)
 		}
 		p.Double = s == "double"
+	}
+	if o.has("autoConvertToColor") {
+		if p.AutoConvertToColor, err = o.boolean("autoConvertToColor"); err != nil {
+			return p, err
+		}
 	}
 	if o.has("colorScaleFactor") {
 		if p.ScaleFactor, err = o.num("colorScaleFactor"); err != nil {

@@ -39,6 +39,18 @@ func BenchmarkResize1080pTo224(b *testing.B) {
 	benchStages(b, `[{"action":"resize","size":224,"keepAspectRatio":true}]`, photoLike(1080, 1920, 3))
 }
 
+// BenchmarkResize1080pTo224Area is the same with interpolation "area"
+// (cv2's INTER_AREA).
+func BenchmarkResize1080pTo224Area(b *testing.B) {
+	benchStages(b, `[{"action":"resize","size":224,"keepAspectRatio":true,"interpolation":"area"}]`, photoLike(1080, 1920, 3))
+}
+
+// BenchmarkResize1080pTo224Antialias is the same with interpolation
+// "antialias" (torchvision's Resize(antialias=True)).
+func BenchmarkResize1080pTo224Antialias(b *testing.B) {
+	benchStages(b, `[{"action":"resize","size":224,"keepAspectRatio":true,"interpolation":"antialias"}]`, photoLike(1080, 1920, 3))
+}
+
 // BenchmarkResize1080pHalf hits OpenCV's exact-2x area path.
 func BenchmarkResize1080pHalf(b *testing.B) {
 	benchStages(b, `[{"action":"resize","height":540,"width":960}]`, photoLike(1080, 1920, 3))

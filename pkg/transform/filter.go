@@ -23,31 +23,28 @@ func reflect101(p, n int) int {
 	return p
 }
 
-// blurDivShift is the fixed-point shift OpenCV's 8-bit box filter divides
-// with when the box has at most 256 pixels (ColumnSum<ushort, uchar>).
-const blurDivShift = 23
-
-func applyBlur(b stage.Blur, m Image) Image {
+func applyBlur(b stage.Blur, m Image, v view) Image {
 	kw, kh := b.Height, b.Width // SynapseML's swap, see Blur
 	h, w, cn := m.Height, m.Width, m.Channels
-	rowLen := w * cn
+	whole, x0, y0 := v.whole, v.x, v.y
+	rowLen, wholeRowLen := w*cn, whole.Width*cn
 	// Horizontal sums over the reflected row, then vertical sums of those:
 	// integer sums are exact, so only the final division has to match.
 	ax, ay := kw/2, kh/2
 	tabX := make([]int, w+kw-1)
 	for i := range tabX {
-		tabX[i] = reflect101(i-ax, w) * cn
+		tabX[i] = reflect101(x0+i-ax, whole.Width) * cn
 	}
 	// Row sums for the kh rows in the window live in a ring indexed by the
 	// row's position in the reflected column.
 	tabY := make([]int, h+kh-1)
 	for i := range tabY {
-		tabY[i] = reflect101(i-ay, h)
+		tabY[i] = reflect101(y0+i-ay, whole.Height)
 	}
 	ring := make([]int32, kh*rowLen)
 	rowSum := func(i int) []int32 {
 		dst := ring[(i%kh)*rowLen : (i%kh+1)*rowLen]
-		src := m.Data[tabY[i]*rowLen : (tabY[i]+1)*rowLen]
+		src := whole.Data[tabY[i]*wholeRowLen : (tabY[i]+1)*wholeRowLen]
 		for k := range cn {
 			var s int32
 			for j := range kw {
@@ -62,7 +59,7 @@ func applyBlur(b stage.Blur, m Image) Image {
 		return dst
 	}
 	div := newBoxDivider(kw*kh, rowLen)
-	out := Image{Height: h, Width: w, Channels: cn, Data: make([]byte, len(m.Data))}
+	out := Image{Height: h, Width: w, Channels: cn, Data: make([]byte, h*rowLen)}
 	sum := make([]int32, rowLen)
 	for i := range kh - 1 {
 		for x, v := range rowSum(i) {
@@ -85,13 +82,21 @@ func applyBlur(b stage.Blur, m Image) Image {
 	return out
 }
 
-// boxDivider is OpenCV's division of a box sum by the box area.
+// blurDivShift is the fixed-point shift OpenCV 3.2's 8-bit box filter
+// divides with when the box has at most 256 pixels (ColumnSum<ushort,
+// uchar>, 16-bit sums and a 16-bit multiply-high; 4.x shifts by 23, which
+// rounds some sums differently).
+const blurDivShift = 16
+
+// boxDivider is OpenCV 3.2's division of a box sum by the box area.
 //
-// Up to 256 pixels OpenCV divides in fixed point: (s + delta) * scale >> 23,
-// with scale = 2^23/area rounded in a way that makes the result exact
-// rounding in practice. Above 256 pixels it multiplies by 1/area: in float32
-// with round-half-even for the elements its SIMD loop covers (every full
-// group of 8 in the row), in double for the remaining tail.
+// Up to 256 pixels it divides in fixed point: (s + delta) * scale >> 16,
+// with scale = 2^16/area rounded down and delta = area/2 + 1, or scale
+// rounded up and delta = area/2 when 2^16/area's fraction is at least one
+// half. Above 256 pixels it multiplies by 1/area: in float32 with
+// round-half-even for the elements its SSE2 loop covers (every full group
+// of 8 in the row), in double for the remaining tail. Both checked against
+// 3.2 on random images for boxes from 1x1 to 255x1.
 type boxDivider struct {
 	area    int
 	ds, dd  int64
@@ -138,105 +143,86 @@ func satU8(v float64) uint8 {
 	return uint8(math.Max(0, math.Min(255, v)))
 }
 
-// gaussianKernel is OpenCV's getGaussianKernel (its bit-exact softdouble
-// version, whose arithmetic is IEEE double; only exp may differ in the last
-// bit, which the conversion to float below hides).
+// smallGaussian is OpenCV 3.2's fixed table for odd sizes up to 7 with
+// sigma <= 0 (4.x added 9).
+var smallGaussian = map[int][]float64{
+	1: {1},
+	3: {0.25, 0.5, 0.25},
+	5: {0.0625, 0.25, 0.375, 0.25, 0.0625},
+	7: {0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125},
+}
+
+// gaussianKernel is OpenCV 3.2's getGaussianKernel (CV_64F): a tap at
+// every x = i - (n-1)/2, so even sizes have no centre tap (4.x's bit-exact
+// rewrite gives both middle taps the centre weight), the taps summed in
+// order and each multiplied by 1/sum. Only exp may differ from glibc's in
+// the last bit, which the conversion to float32 in filter2D hides.
 func gaussianKernel(n int, sigma float64) []float64 {
-	if sigma <= 0 {
-		switch n {
-		case 1:
-			return []float64{1}
-		case 3:
-			return []float64{0.25, 0.5, 0.25}
-		case 5:
-			return []float64{0.0625, 0.25, 0.375, 0.25, 0.0625}
-		case 7:
-			return []float64{0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125}
-		case 9:
-			return []float64{4. / 256, 13. / 256, 30. / 256, 51. / 256, 60. / 256, 51. / 256, 30. / 256, 13. / 256, 4. / 256}
-		}
-		sigma = math.FMA(float64(n), 0.15, 0.35) // ((n-1)*0.5 - 1)*0.3 + 0.8
+	fixed := smallGaussian[n]
+	if sigma > 0 {
+		fixed = nil
+	} else {
+		// float64() keeps Go from fusing into an FMA, which 3.2 (built for
+		// SSE3) does not use
+		sigma = float64(float64(float64(n-1)*0.5-1)*0.3) + 0.8
 	}
-	scale2 := -0.125 / (sigma * sigma) // x below counts half steps
-	n2 := (n - 1) / 2
-	values := make([]float64, n2)
+	scale2 := -0.5 / (sigma * sigma)
+	k := make([]float64, n)
 	sum := 0.0
-	for i, x := 0, 1-n; i < n2; i, x = i+1, x+2 {
-		values[i] = math.Exp(float64(x*x) * scale2)
-		sum += values[i]
-	}
-	sum = sum*2 + 1
-	if n%2 == 0 {
-		sum++
+	for i := range k {
+		if fixed != nil {
+			k[i] = fixed[i]
+		} else {
+			x := float64(i) - float64(n-1)*0.5
+			k[i] = math.Exp(float64(scale2*x) * x)
+		}
+		sum += k[i]
 	}
 	mul := 1 / sum
-	k := make([]float64, n)
-	for i, v := range values {
-		k[i] = v * mul
-		k[n-1-i] = k[i]
-	}
-	k[n2] = mul
-	if n%2 == 0 {
-		k[n2+1] = mul
+	for i := range k {
+		k[i] *= mul
 	}
 	return k
 }
 
-// apply is filter2D(src, -1, kernel) for an n x 1 kernel on 8-bit data:
-// OpenCV converts the kernel to float and accumulates in float32, top tap
-// first, then rounds half to even and saturates. Its SIMD loop (AVX2 and
-// up) uses fused multiply-adds, its scalar tail separate ones; a sum that
-// lands on .5 rounds differently in the two, so both are reproduced.
-func applyGaussianKernel(g stage.GaussianKernel, m Image) Image {
+// applyGaussianKernel is filter2D(src, -1, kernel) for an n x 1 kernel on
+// 8-bit data as OpenCV 3.2 computes it: the kernel converted to float32,
+// zero taps dropped, each output accumulated in float32 from the top tap
+// down as a product rounded to float32 then a sum rounded to float32 (its
+// SSE2 loop and its scalar tail agree: no fused multiply-add in a build for
+// SSE3), then rounded half to even and saturated. After a crop the rows
+// above and below come from the image the crop was taken from.
+func applyGaussianKernel(g stage.GaussianKernel, m Image, v view) Image {
 	n := g.ApertureSize
 	k64 := gaussianKernel(n, g.Sigma)
-	k := make([]float64, n)
-	for i, v := range k64 {
-		k[i] = float64(float32(v))
-	}
 	h, rowLen := m.Height, m.Width*m.Channels
+	whole, x0, y0 := v.whole, v.x, v.y
+	wholeRowLen := whole.Width * m.Channels
 	anchor := n / 2
-	// OpenCV's vector loop covers every full group of 4 values in the row;
-	// the rest goes through scalar code, which multiplies and adds separately.
-	simdEnd := rowLen / 4 * 4
-	out := Image{Height: h, Width: m.Width, Channels: m.Channels, Data: make([]byte, len(m.Data))}
+	out := Image{Height: h, Width: m.Width, Channels: m.Channels, Data: make([]byte, h*rowLen)}
 	rows := make([][]byte, 0, n)
-	taps := make([]float64, 0, n)
+	taps := make([]float32, 0, n)
+	acc := make([]float32, rowLen)
 	for y := range h {
 		rows, taps = rows[:0], taps[:0]
-		for i, f := range k {
-			if f == 0 {
+		for i, f := range k64 {
+			if float32(f) == 0 {
 				continue // OpenCV drops zero taps
 			}
-			sy := reflect101(y-anchor+i, h)
-			rows = append(rows, m.Data[sy*rowLen:(sy+1)*rowLen])
-			taps = append(taps, f)
+			sy := reflect101(y0+y-anchor+i, whole.Height)
+			off := sy*wholeRowLen + x0*m.Channels
+			rows = append(rows, whole.Data[off:off+rowLen])
+			taps = append(taps, float32(f))
+		}
+		// tap by tap over the row: each output's sum still runs top tap first
+		clear(acc)
+		for i, f := range taps {
+			for x, v := range rows[i] {
+				acc[x] += float32(f * float32(v)) // float32() rounds the product: no FMA
+			}
 		}
 		dst := out.Data[y*rowLen : (y+1)*rowLen]
-		// four independent sums at a time, as OpenCV's 4-lane groups, so the
-		// CPU can overlap their latency chains
-		for x := 0; x < simdEnd; x += 4 {
-			var s0, s1, s2, s3 float32
-			for i, f := range taps {
-				// v*f is exact in float64 (8 bits times 24), so one float64
-				// add and a rounding to float32 is a float32 fused
-				// multiply-add (up to vanishingly rare double-rounding ties)
-				r := rows[i][x : x+4 : x+4]
-				s0 = float32(float64(r[0])*f + float64(s0))
-				s1 = float32(float64(r[1])*f + float64(s1))
-				s2 = float32(float64(r[2])*f + float64(s2))
-				s3 = float32(float64(r[3])*f + float64(s3))
-			}
-			dst[x] = satU8(math.RoundToEven(float64(s0)))
-			dst[x+1] = satU8(math.RoundToEven(float64(s1)))
-			dst[x+2] = satU8(math.RoundToEven(float64(s2)))
-			dst[x+3] = satU8(math.RoundToEven(float64(s3)))
-		}
-		for x := simdEnd; x < rowLen; x++ {
-			var s float32
-			for i, f := range taps {
-				s += float32(float64(float32(f)) * float64(rows[i][x])) // exact product, then a float32 add
-			}
+		for x, s := range acc {
 			dst[x] = satU8(math.RoundToEven(float64(s)))
 		}
 	}

@@ -8,6 +8,12 @@ import (
 
 func applyResize(r stage.Resize, m Image) Image {
 	th, tw := r.Target(m.Height, m.Width)
+	switch r.Interpolation {
+	case stage.InterArea:
+		return resizeArea(m, th, tw)
+	case stage.InterAntialias:
+		return resizeAntialias(m, th, tw)
+	}
 	return resizeLinear(m, th, tw)
 }
 
@@ -25,7 +31,12 @@ const coefScale = 1 << 11
 // (b0*s0 + b1*s1) / 2^22; matching it is what makes the result identical.
 // Border rows are clamped but keep their weights, as OpenCV does. Kept in
 // one piece so that it reads side by side with OpenCV's resize.cpp.
-func resizeLinear(src Image, dh, dw int) Image {
+func resizeLinear(src Image, dh, dw int) Image { return resizeBilinear(src, dh, dw, false) }
+
+// resizeBilinear is resizeLinear, or with areaMode the bilinear variant
+// cv::resize(INTER_AREA) uses when a side grows (its source coordinates,
+// see areaCoord; the same fixed-point weights).
+func resizeBilinear(src Image, dh, dw int, areaMode bool) Image {
 	sh, sw, cn := src.Height, src.Width, src.Channels
 	dst := Image{Height: dh, Width: dw, Channels: cn, Data: make([]byte, dh*dw*cn)}
 	if dh == sh && dw == sw {
@@ -36,7 +47,7 @@ func resizeLinear(src Image, dh, dw int) Image {
 	scaleY := 1 / (float64(dh) / float64(sh))
 	// cv::resize hands an exact 2x reduction on both axes to INTER_AREA's fast
 	// path, which averages 2x2 blocks with its own rounding.
-	if math.Abs(scaleX-2) < 0x1p-52 && math.Abs(scaleY-2) < 0x1p-52 {
+	if !areaMode && math.Abs(scaleX-2) < 0x1p-52 && math.Abs(scaleY-2) < 0x1p-52 {
 		halve(src, dst)
 		return dst
 	}
@@ -44,8 +55,12 @@ func resizeLinear(src Image, dh, dw int) Image {
 	xofs := make([]int, dw)  // first source column
 	xofs1 := make([]int, dw) // second source column (clamped)
 	alpha := make([]int32, 2*dw)
+	coord := linearCoord
+	if areaMode {
+		coord = areaCoord
+	}
 	for dx := range dw {
-		sx, fx := linearCoord(dx, scaleX)
+		sx, fx := coord(dx, scaleX)
 		if sx < 0 {
 			sx, fx = 0, 0
 		}
@@ -72,7 +87,7 @@ func resizeLinear(src Image, dh, dw int) Image {
 		rowY[slot] = y
 	}
 	for dy := range dh {
-		sy, fy := linearCoord(dy, scaleY)
+		sy, fy := coord(dy, scaleY)
 		b0, b1 := weight(1-fy), weight(fy)
 		y0, y1 := clampInt(sy, 0, sh-1), clampInt(sy+1, 0, sh-1)
 		switch y0 {
@@ -106,6 +121,18 @@ func linearCoord(d int, scale float64) (int, float32) {
 	return i, f - float32(i)
 }
 
+// areaCoord is INTER_AREA's source offset and fraction when a side grows:
+// sx = floor(d·scale), fx = float((d+1) − (sx+1)/scale), its fractional
+// part, or 0 when not positive.
+func areaCoord(d int, scale float64) (int, float32) {
+	sx := int(math.Floor(float64(d) * scale))
+	fx := float32(float64(d+1) - float64(float64(sx+1)*(1/scale)))
+	if fx <= 0 {
+		return sx, 0
+	}
+	return sx, fx - float32(math.Floor(float64(fx)))
+}
+
 // weight is saturate_cast<short>(w * 2048): round half to even.
 func weight(w float32) int32 {
 	return int32(math.RoundToEven(float64(w * coefScale)))
@@ -131,8 +158,6 @@ func halve(src, dst Image) {
 
 func clampInt(v, lo, hi int) int { return max(lo, min(v, hi)) }
 
-func applyCrop(c stage.Crop, m Image) Image { return crop(m, c.X, c.Y, c.Width, c.Height) }
-
 func crop(m Image, x, y, w, h int) Image {
 	cn := m.Channels
 	out := Image{Height: h, Width: w, Channels: cn, Data: make([]byte, h*w*cn)}
@@ -140,11 +165,6 @@ func crop(m Image, x, y, w, h int) Image {
 		copy(out.Data[r*w*cn:(r+1)*w*cn], m.Data[((y+r)*m.Width+x)*cn:])
 	}
 	return out
-}
-
-func applyCenterCrop(c stage.CenterCrop, m Image) Image {
-	cw, ch := min(c.Width, m.Width), min(c.Height, m.Height)
-	return crop(m, m.Width/2-cw/2, m.Height/2-ch/2, cw, ch)
 }
 
 func applyFlip(f stage.Flip, m Image) Image {

@@ -6,13 +6,15 @@ import (
 	"math"
 )
 
-// OpenCV's 8-bit RGB-to-gray weights: 0.299, 0.587, 0.114 in 15-bit fixed
-// point (they sum to 1<<15), rounded by adding half before the shift.
+// OpenCV 3.2's 8-bit RGB-to-gray weights (color.cpp, yuv_shift): 0.299,
+// 0.587, 0.114 in 14-bit fixed point (they sum to 1<<14), rounded by adding
+// half before the shift. OpenCV 4.x moved to 15 bits, which differs by one
+// on some pixels; SynapseML 1.1.0 runs 3.2. Checked on all 2^24 colours.
 const (
-	grayR     = 9798
-	grayG     = 19235
-	grayB     = 3735
-	grayShift = 15
+	grayR     = 4899
+	grayG     = 9617
+	grayB     = 1868
+	grayShift = 14
 )
 
 func applyColorFormat(c stage.ColorFormat, m Image) Image {
@@ -37,7 +39,9 @@ func applyColorFormat(c stage.ColorFormat, m Image) Image {
 		}
 	default:
 		bi := 0
-		if cc.SwapRB {
+		// OpenCV 3.2's BGR2BGRA (code 0) on a 4-channel image swaps blue and
+		// red (it keeps alpha), as BGRA2RGBA does; checked on all values.
+		if cc.SwapRB != (c.Code == 0 && scn == 4) {
 			bi = 2
 		}
 		for i := range n {

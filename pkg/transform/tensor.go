@@ -13,7 +13,8 @@ type Tensor struct {
 	F64                     []float64
 }
 
-// ToTensor computes SynapseML's toTensor output for an image: alpha
+// ToTensor computes SynapseML's toTensor output for an image: a gray image
+// made colour when p.AutoConvertToColor (else it gives one channel), alpha
 // dropped, colour channels in p.ChannelOrder, each value
 // (v*ScaleFactor - mean[c]) / std[c] computed in float64 in that order,
 // laid out C x H x W, then narrowed to float32 unless p.Double. Mean and std
@@ -22,6 +23,9 @@ type Tensor struct {
 func ToTensor(img Image, p stage.TensorParams) (Tensor, error) {
 	if err := img.check(); err != nil {
 		return Tensor{}, err
+	}
+	if img.Channels == 1 && p.AutoConvertToColor {
+		img = applyColorFormat(stage.ColorFormat{Code: 8}, img) // GRAY2BGR
 	}
 	cn := min(img.Channels, 3)
 	for _, l := range [][]float64{p.Mean, p.Std} {

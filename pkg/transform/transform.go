@@ -1,9 +1,9 @@
 // Package transform computes the workers' image pipeline on each decoded
 // image before it is streamed: the stages of SynapseML's ImageTransformer
 // as pkg/stage specifies them (resize, crop, centercrop, colorformat, flip,
-// blur, threshold, gaussiankernel), computed the way OpenCV computes them
-// for 8-bit images, plus SynapseML's toTensor normalisation for
-// deep-learning input.
+// blur, threshold, gaussiankernel), computed the way SynapseML 1.1.0
+// computes them for 8-bit images (with OpenCV 3.2.0's arithmetic), plus
+// SynapseML's toTensor normalisation for deep-learning input.
 //
 // Stage lists are parsed and checked by pkg/stage when a plan is made,
 // before any file is read; Apply then runs the stages on one image and
@@ -11,9 +11,10 @@
 // colour conversion from the wrong channel count), which the worker turns
 // into Spark's invalid row.
 //
-// Fidelity to OpenCV is tested against goldens written by cv2
-// (testdata/golden.json, test/python/gen_transform_golden.py); see
-// docs/transforms.md for what is byte-identical and what is within ±1.
+// Fidelity is tested against goldens written by the real SynapseML
+// (testdata/golden.json, test/python/gen_transform_golden.py), and live
+// against SynapseML in test/python/test_transforms_synapseml.py; every
+// value is identical (docs/transforms.md).
 package transform
 
 import (
@@ -28,6 +29,16 @@ import (
 type Image struct {
 	Height, Width, Channels int
 	Data                    []byte
+}
+
+// view places an image in the whole image it was cropped from: OpenCV's
+// crop is a view into its source (a ROI Mat), and a filter on it (blur,
+// gaussiankernel) reads that source's pixels beyond the crop's edge,
+// reflecting only at the whole image's edge. Every other stage makes a new
+// image, which is its own whole.
+type view struct {
+	whole Image
+	x, y  int
 }
 
 func (m Image) check() error {
@@ -47,11 +58,12 @@ func Apply(stages []stage.Stage, img Image) (Image, error) {
 	if err := img.check(); err != nil {
 		return Image{}, err
 	}
+	v := view{whole: img}
 	for i, st := range stages {
 		if _, err := stage.Output(st, img.Height, img.Width, img.Channels); err != nil {
 			return Image{}, &stage.ApplyError{Index: i, Action: st.Action(), Err: err}
 		}
-		img = applyStage(st, img)
+		img, v = applyStage(st, img, v)
 	}
 	return img, nil
 }
@@ -98,25 +110,34 @@ func ToRow(origin string, img Image) imagerow.Row {
 		NChannels: int32(img.Channels), Mode: mode, Data: img.Data}
 }
 
-// applyStage computes one stage's pixels; its shape was checked.
-func applyStage(st stage.Stage, m Image) Image {
+// applyStage computes one stage's pixels (its shape was checked) and where
+// they lie: in the same whole image for a crop, their own whole otherwise.
+func applyStage(st stage.Stage, m Image, v view) (Image, view) {
+	var out Image
 	switch s := st.(type) {
 	case stage.Resize:
-		return applyResize(s, m)
+		out = applyResize(s, m)
 	case stage.Crop:
-		return applyCrop(s, m)
+		return cropView(m, v, s.X, s.Y, s.Width, s.Height)
 	case stage.CenterCrop:
-		return applyCenterCrop(s, m)
+		cw, ch := min(s.Width, m.Width), min(s.Height, m.Height)
+		return cropView(m, v, m.Width/2-cw/2, m.Height/2-ch/2, cw, ch)
 	case stage.Flip:
-		return applyFlip(s, m)
+		out = applyFlip(s, m)
 	case stage.ColorFormat:
-		return applyColorFormat(s, m)
+		out = applyColorFormat(s, m)
 	case stage.Threshold:
-		return applyThreshold(s, m)
+		out = applyThreshold(s, m)
 	case stage.Blur:
-		return applyBlur(s, m)
+		out = applyBlur(s, m, v)
 	case stage.GaussianKernel:
-		return applyGaussianKernel(s, m)
+		out = applyGaussianKernel(s, m, v)
+	default:
+		panic(fmt.Sprintf("transform: no pixels for stage %T", st))
 	}
-	panic(fmt.Sprintf("transform: no pixels for stage %T", st))
+	return out, view{whole: out}
+}
+
+func cropView(m Image, v view, x, y, w, h int) (Image, view) {
+	return crop(m, x, y, w, h), view{whole: v.whole, x: v.x + x, y: v.y + y}
 }

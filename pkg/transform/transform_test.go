@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,6 +136,57 @@ func TestToTensorErrors(t *testing.T) {
 	}
 }
 
+func TestToTensorAutoConvertToColor(t *testing.T) {
+	gray := Image{1, 2, 1, []byte{7, 9}}
+	tt, err := ToTensor(gray, stage.DefaultTensorParams) // SynapseML's default: one channel
+	if err != nil || tt.Channels != 1 || len(tt.F32) != 2 || tt.F32[1] != 9 {
+		t.Errorf("ToTensor(gray) = %+v, %v", tt, err)
+	}
+	p := stage.DefaultTensorParams
+	p.AutoConvertToColor, p.Mean = true, []float64{1, 2, 3}
+	tt, err = ToTensor(gray, p)
+	// three equal channels, each minus its mean
+	if err != nil || tt.Channels != 3 || !slices.Equal(tt.F32, []float32{6, 8, 5, 7, 4, 6}) {
+		t.Errorf("ToTensor(gray, autoConvertToColor) = %+v, %v", tt, err)
+	}
+}
+
+// TestFilterAfterCropReadsTheWholeImage: a crop is a view, so a filter
+// right after it equals the filter on the whole image, cropped (reflecting
+// only at the whole image's edges); a stage in between makes a new image.
+func TestFilterAfterCropReadsTheWholeImage(t *testing.T) {
+	m := Image{Height: 9, Width: 11, Channels: 3, Data: make([]byte, 9*11*3)}
+	for i := range m.Data {
+		m.Data[i] = byte(i * 37 % 251)
+	}
+	crop := `{"action":"crop","x":2,"y":3,"height":4,"width":5}`
+	for _, filter := range []string{
+		`{"action":"blur","height":5,"width":3}`,
+		`{"action":"blur","height":17,"width":17}`,
+		`{"action":"gaussiankernel","apertureSize":5,"sigma":0}`,
+		`{"action":"gaussiankernel","apertureSize":4,"sigma":1}`,
+	} {
+		whole, err := Apply(mustParse(t, `[`+filter+`,`+crop+`]`), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pipe := range []string{
+			crop + `,` + filter,
+			`{"action":"crop","x":1,"y":1,"height":8,"width":9},{"action":"crop","x":1,"y":2,"height":4,"width":5},` + filter,
+		} {
+			got, err := Apply(mustParse(t, `[`+pipe+`]`), m)
+			if err != nil || !bytes.Equal(got.Data, whole.Data) {
+				t.Errorf("%s: %v\n got %v\nwant %v", pipe, err, got.Data, whole.Data)
+			}
+		}
+		// threshold with type TOZERO and threshold -1 is an identity that makes a new image
+		copied, err := Apply(mustParse(t, `[`+crop+`,{"action":"threshold","threshold":-1,"maxVal":0,"type":3},`+filter+`]`), m)
+		if err != nil || bytes.Equal(copied.Data, whole.Data) {
+			t.Errorf("%s after a copy of the crop reads beyond it: %v", filter, err)
+		}
+	}
+}
+
 func TestGaussianKernelSums(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 4, 5, 8, 9, 11, 129} {
 		for _, s := range []float64{0, 0.3, 1, 7} {
@@ -156,5 +208,28 @@ func TestReflect101(t *testing.T) {
 		if got := reflect101(in[0], in[1]); got != w {
 			t.Errorf("reflect101(%d, %d) = %d, want %d", in[0], in[1], got, w)
 		}
+	}
+}
+
+// TestResizeInterpolations: properties of "area" and "antialias" that hold
+// whatever the reference (their fidelity to cv2 and torch is
+// test_resize_interpolation.py's): a flat image stays flat, the size is
+// the target, same size is a copy, and area's 2x path is the 2x2 average.
+func TestResizeInterpolations(t *testing.T) {
+	flat := Image{Height: 37, Width: 53, Channels: 3, Data: bytes.Repeat([]byte{9, 200, 77}, 37*53)}
+	for _, kind := range []string{stage.InterArea, stage.InterAntialias} {
+		for _, hw := range [][2]int{{10, 7}, {37, 53}, {80, 20}, {1, 1}} {
+			got := applyResize(stage.Resize{Height: hw[0], Width: hw[1], Interpolation: kind}, flat)
+			want := bytes.Repeat([]byte{9, 200, 77}, hw[0]*hw[1])
+			if got.Height != hw[0] || got.Width != hw[1] || !bytes.Equal(got.Data, want) {
+				t.Errorf("%s to %v: %dx%d, flat %v", kind, hw, got.Height, got.Width, bytes.Equal(got.Data, want))
+			}
+		}
+	}
+	in := seq(4, 6, 1)
+	got := applyResize(stage.Resize{Height: 2, Width: 3, Interpolation: stage.InterArea}, in)
+	want := []byte{4, 6, 8, 16, 18, 20} // (a+b+c+d+2)>>2 of each 2x2 block
+	if !bytes.Equal(got.Data, want) {
+		t.Errorf("area 2x = %v, want %v", got.Data, want)
 	}
 }

@@ -66,6 +66,9 @@ func ParsePipeline(transforms, tensor, model json.RawMessage, fastResize bool) (
 		return p, &DescriptorError{Key: "tensor", Msg: paramMsg(err)}
 	}
 	h, w, c, ok := stage.FixedShape(p.Stages)
+	if tp.AutoConvertToColor {
+		c = 3 // gray images become colour before the tensor
+	}
 	if !ok {
 		return p, &DescriptorError{Key: "tensor", Msg: "needs transforms that give every image the same size, e.g. resize to a height and width, or resize with keepAspectRatio then a centercrop no larger than its size"}
 	}

@@ -105,7 +105,8 @@ def if_recipe():
 
     t = Transforms().resize(SIZE).centercrop(SIZE, SIZE)
     tt = Tensor.imagenet()
-    spelled = Tensor(channel_order="RGB", color_scale_factor=1 / 255.0, normalize_mean=MEAN, normalize_std=STD)
+    spelled = Tensor(channel_order="RGB", color_scale_factor=1 / 255.0, normalize_mean=MEAN, normalize_std=STD,
+                     auto_convert_to_color=True)
     assert tt.to_json() == spelled.to_json(), (tt.to_json(), spelled.to_json())
     assert t.to_json() == Transforms().resize(SIZE, keep_aspect_ratio=True).centercrop(SIZE, SIZE).to_json(), \
         t.to_json()

@@ -16,6 +16,8 @@ Methods (one untimed warm-up pass each, then --repeats timed passes, median repo
   if-fast     the same with fast_resize=True (libjpeg-turbo DCT scaling, then the exact filter)
   if-tensor   the same + tensor=Tensor() (float32 C×H×W, fastResize on): the tensor column as
               one (n, 3, 224, 224) ndarray (zero-copy from Arrow)
+  if-aa       if-fast with resize(224, interpolation="antialias") (torchvision's antialiased
+              Resize; issue 20)
   if-spark    format("imageflight") with the same transforms and fastResize, toPandas()
   pool        Pillow: open, draft() to the smallest DCT scale >= the target, resize (BILINEAR)
               to the keep-aspect size, centre crop, BGR numpy, 2-process pool, bytes to the parent
@@ -132,7 +134,7 @@ def main() -> int:
                                                              "more replicates them)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ray-python", default=None)
-    ap.add_argument("--skip", default="", help="comma list: spark-udf,if-exact,if-fast,if-tensor,if-spark,"
+    ap.add_argument("--skip", default="", help="comma list: spark-udf,if-exact,if-fast,if-tensor,if-aa,if-spark,"
                                                "pool,ray,inproc")
     ap.add_argument("--udf-batch", type=int, default=16,
                     help="spark.sql.execution.arrow.maxRecordsPerBatch for the pandas UDF (full-size "
@@ -210,7 +212,7 @@ def main() -> int:
         bench("spark-udf", "Spark format(\"image\") + pandas UDF (cv2)", via_spark_udf,
               worker="jvm+py", caller="self")
 
-        def via_if(fast: bool, tensor: bool, key: str):
+        def via_if(fast: bool, tensor: bool, key: str, transforms=None):
             def run():
                 n = [0]
 
@@ -218,7 +220,7 @@ def main() -> int:
                     n[0] += b.nbytes
 
                 tbl = imageflight.read_images(corpus, coordinator=server.location, recursive=True,
-                                              transforms=T, fast_resize=fast,
+                                              transforms=transforms or T, fast_resize=fast,
                                               tensor=Tensor() if tensor else None, on_batch=on_batch)
                 wire[key] = n[0]
                 if not tensor:
@@ -237,6 +239,8 @@ def main() -> int:
         bench("if-exact", "imageflight read_images, fastResize off", via_if(False, False, "if-exact"))
         bench("if-fast", "imageflight read_images, fastResize on", via_if(True, False, "if-fast"))
         bench("if-tensor", "imageflight read_images + tensor, fastResize on", via_if(True, True, "if-tensor"))
+        bench("if-aa", "imageflight read_images, antialias resize, fastResize on",
+              via_if(True, False, "if-aa", Transforms().resize(SIZE, interpolation="antialias").centercrop(SIZE, SIZE)))
 
         def via_if_spark():
             df = (spark.read.format("imageflight").option("coordinator", server.location)

@@ -35,7 +35,7 @@ SIDE = 224
 TRANSFORMS = [{"action": "resize", "size": 256, "keepAspectRatio": True},
               {"action": "centercrop", "height": SIDE, "width": SIDE}]
 TENSOR = {"normalizeMean": [0.485, 0.456, 0.406], "normalizeStd": [0.229, 0.224, 0.225],
-          "colorScaleFactor": 1 / 255}
+          "colorScaleFactor": 1 / 255, "autoConvertToColor": True}  # gray images too
 
 
 def ort_library() -> str:

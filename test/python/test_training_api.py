@@ -24,7 +24,8 @@ def test_tensor_imagenet_preset():
         t = Tensor.imagenet()
     assert t.to_json() == {"tensorChannelOrder": "RGB", "colorScaleFactor": 1 / 255,
                            "tensorElementType": "float", "normalizeMean": list(IMAGENET_MEAN),
-                           "normalizeStd": list(IMAGENET_STD)}
+                           "normalizeStd": list(IMAGENET_STD), "autoConvertToColor": True}
+    assert "autoConvertToColor" not in Tensor.imagenet(auto_convert_to_color=False).to_json()
     assert Tensor.imagenet("BGR", "double").to_json()["tensorChannelOrder"] == "BGR"
 
 
@@ -69,7 +70,10 @@ def test_imagenet_preset_values_on_the_server(coordinator, corpus):
     (lambda: Transforms().resize(224, keep_aspect_ratio=False), {"size": 224, "keepAspectRatio": False}),
     (lambda: Transforms().resize(20, 30), {"height": 20, "width": 30}),
     (lambda: Transforms().resize(height=20, width=30), {"height": 20, "width": 30}),
-], ids=["positional", "size", "keep", "square", "exact", "exact-kw"])
+    (lambda: Transforms().resize(224, interpolation="antialias"),
+     {"size": 224, "keepAspectRatio": True, "interpolation": "antialias"}),
+    (lambda: Transforms().resize(20, 30, interpolation="area"), {"height": 20, "width": 30, "interpolation": "area"}),
+], ids=["positional", "size", "keep", "square", "exact", "exact-kw", "antialias", "area"])
 def test_resize_forms(build, stage):
     assert build().to_json() == [{"action": "resize", **stage}]
 

@@ -107,7 +107,7 @@ def test_tensor_matches_synapseml_formula(coordinator, corpus, originals):
     table = imageflight.read_images(corpus.images, coordinator=coordinator, recursive=True,
                                     drop_image_failures=True, transforms=t,
                                     tensor=Tensor(normalize_mean=mean, normalize_std=std,
-                                                  color_scale_factor=scale))
+                                                  color_scale_factor=scale, auto_convert_to_color=True))
     col = table.column("tensor").combine_chunks()
     assert isinstance(col.type, pa.FixedShapeTensorType) and list(col.type.shape) == [3, 20, 20]
     tensors = col.to_numpy_ndarray()
@@ -117,7 +117,7 @@ def test_tensor_matches_synapseml_formula(coordinator, corpus, originals):
     for i, o in enumerate(origins):
         px = pixels[o]
         if px.shape[2] == 1:
-            px = np.repeat(px, 3, axis=2)  # gray expanded to the column's 3 channels
+            px = np.repeat(px, 3, axis=2)  # autoConvertToColor: gray made 3 equal channels
         rgb = px[:, :, 2::-1].astype(np.float64)  # alpha dropped, BGR -> RGB
         want = ((rgb * scale - mean) / std).transpose(2, 0, 1)
         assert np.abs(tensors[i] - want).max() <= 1e-6, o
@@ -140,10 +140,20 @@ def test_schema_and_errors(coordinator, corpus):
 def test_spark_source_with_transforms_and_tensor(spark, coordinator, corpus):
     import json
 
-    df = (spark.read.format("imageflight").option("coordinator", coordinator)
-          .option("recursive", "true").option("dropInvalid", "true")
-          .option("transforms", json.dumps(Transforms().resize(12, 12).to_json()))
-          .option("tensor", "true").load(corpus.images))
+    def read(tensor):
+        return (spark.read.format("imageflight").option("coordinator", coordinator)
+                .option("recursive", "true").option("dropInvalid", "true")
+                .option("transforms", json.dumps(Transforms().resize(12, 12).to_json()))
+                .option("tensor", tensor).load(corpus.images))
+
+    df = read("true")
     assert df.schema["tensor"].dataType.simpleString() == "array<float>"
-    rows = df.select("image.height", "image.width", "tensor").collect()
-    assert rows and all(r.height == 12 and r.width == 12 and len(r.tensor) == 3 * 12 * 12 for r in rows)
+    rows = df.select("image.height", "image.width", "image.nChannels", "tensor").collect()
+    assert rows and all(r.height == 12 and r.width == 12 for r in rows)
+    # SynapseML's default autoConvertToColor=false: a gray image's 1x12x12 tensor is null
+    # in the 3-channel column
+    assert all((r.tensor is None) == (r.nChannels == 1) for r in rows), [(r.nChannels, r.tensor is None) for r in rows]
+    assert any(r.nChannels == 1 for r in rows)
+    assert all(len(r.tensor) == 3 * 12 * 12 for r in rows if r.tensor is not None)
+    rows = read(json.dumps({"autoConvertToColor": True})).select("tensor").collect()
+    assert rows and all(len(r.tensor) == 3 * 12 * 12 for r in rows)

@@ -31,8 +31,11 @@ class Transforms:
         return Transforms(self.stages + [dict(action=action, **params)])
 
     def resize(self, height: Optional[int] = None, width: Optional[int] = None, *,
-               size: Optional[int] = None, keep_aspect_ratio: Optional[bool] = None) -> "Transforms":
-        """Resizes with OpenCV's INTER_LINEAR. Three forms:
+               size: Optional[int] = None, keep_aspect_ratio: Optional[bool] = None,
+               interpolation: Optional[str] = None) -> "Transforms":
+        """Resizes with OpenCV's INTER_LINEAR (SynapseML's), or with ``interpolation``
+        (an imageflight extension): ``"area"`` (OpenCV's INTER_AREA) or ``"antialias"``
+        (torchvision's ``Resize(antialias=True)`` on uint8 pixels). Three forms:
 
         - ``resize(224)`` (or ``size=224``): the shorter side becomes 224, the aspect ratio
           is kept -- torchvision's ``Resize(224)``; the longer side is rounded where
@@ -45,9 +48,10 @@ class Transforms:
             raise InvalidArgument(f"Transforms.resize: pass size={size} or height/width, not both")
         if size is None and width is None:
             size = height
+        extra = {} if interpolation is None else {"interpolation": interpolation}
         if size is not None:
             keep = True if keep_aspect_ratio is None else bool(keep_aspect_ratio)
-            return self._add("resize", size=size, keepAspectRatio=keep)
+            return self._add("resize", size=size, keepAspectRatio=keep, **extra)
         if height is None:
             raise InvalidArgument(
                 f"Transforms.resize(width={width}) needs a height: resize(height, width) for "
@@ -58,7 +62,7 @@ class Transforms:
                 "Transforms.resize: keep_aspect_ratio applies to the one-size form "
                 f"resize({height}, keep_aspect_ratio=...), not to resize(height, width)"
             )
-        return self._add("resize", height=height, width=width)
+        return self._add("resize", height=height, width=width, **extra)
 
     def crop(self, x: int, y: int, height: int, width: int) -> "Transforms":
         return self._add("crop", x=x, y=y, height=height, width=width)
@@ -101,14 +105,20 @@ class Tensor:
     pixels, so torchvision's means and stds (for [0, 1] pixels) need
     ``color_scale_factor=1/255``: ``Tensor.imagenet()`` is ``ToTensor()`` +
     ``Normalize(IMAGENET_MEAN, IMAGENET_STD)``. Means and stds all below 1 with a scale of
-    1 warn (they would give values up to ~1100)."""
+    1 warn (they would give values up to ~1100).
+
+    ``auto_convert_to_color`` (SynapseML's ``autoConvertToColor``, off by default as there)
+    makes gray images three equal channels first; without it a gray image gives a 1×H×W
+    tensor, which a 3-channel column holds as null (and three means fail that image)."""
 
     def __init__(self, channel_order: str = "RGB", normalize_mean: Optional[Sequence[float]] = None,
                  normalize_std: Optional[Sequence[float]] = None, color_scale_factor: float = 1.0,
-                 element_type: str = "float"):
+                 element_type: str = "float", auto_convert_to_color: bool = False):
         self.params: Dict[str, Any] = {"tensorChannelOrder": channel_order,
                                        "colorScaleFactor": color_scale_factor,
                                        "tensorElementType": element_type}
+        if auto_convert_to_color:
+            self.params["autoConvertToColor"] = True
         if normalize_mean is not None:
             self.params["normalizeMean"] = list(normalize_mean)
         if normalize_std is not None:
@@ -116,11 +126,15 @@ class Tensor:
         _warn_unscaled(self.params, stacklevel=3)
 
     @classmethod
-    def imagenet(cls, channel_order: str = "RGB", element_type: str = "float") -> "Tensor":
+    def imagenet(cls, channel_order: str = "RGB", element_type: str = "float",
+                 auto_convert_to_color: bool = True) -> "Tensor":
         """torchvision's ``ToTensor()`` + ``Normalize(IMAGENET_MEAN, IMAGENET_STD)``:
-        pixels scaled by 1/255, then normalised with ImageNet's means and stds."""
+        pixels scaled by 1/255, then normalised with ImageNet's means and stds; gray images
+        made RGB first, as PIL's ``convert("RGB")`` in a torchvision pipeline does (an
+        ImageNet model takes three channels)."""
         return cls(channel_order=channel_order, normalize_mean=IMAGENET_MEAN,
-                   normalize_std=IMAGENET_STD, color_scale_factor=1 / 255, element_type=element_type)
+                   normalize_std=IMAGENET_STD, color_scale_factor=1 / 255, element_type=element_type,
+                   auto_convert_to_color=auto_convert_to_color)
 
     def to_json(self) -> Dict[str, Any]:
         return dict(self.params)
