@@ -298,10 +298,15 @@ def test_ctrl_c_stops_a_training_loop_quietly(coordinator, corpus, target, delay
     most the main process's one KeyboardInterrupt traceback, no failover and no helper
     failure; no process is left."""
     pytest.importorskip("torch", reason="torch not installed (IMAGEFLIGHT_TEST_TORCH=1 test/python/setup.sh)")
+    # A terminal's shell starts its foreground job with SIGINT's default action; a suite
+    # started in the background by a non-interactive shell (`./test/run.sh &`) ignores
+    # SIGINT, and an ignored SIGINT is inherited through exec, so Python would never raise
+    # KeyboardInterrupt: restore the default as the shell would.
     p = subprocess.Popen([sys.executable, "-c", TRAIN, coordinator, corpus.root + "/many",
                           "1" if helpers == "grpc-in-parent" else "0"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), cwd=HERE,
-                         start_new_session=True)
+                         start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line, t0 = b"", time.monotonic()
         while b"TRAINING" not in line and time.monotonic() - t0 < 180:
