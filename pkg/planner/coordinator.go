@@ -173,7 +173,11 @@ func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDes
 		return nil, err
 	}
 	defer release()
-	pm, err := c.planModel(ctx, req)
+	pipe, err := req.Pipeline()
+	if err != nil {
+		return nil, err
+	}
+	pm, err := c.planModel(ctx, pipe)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +187,7 @@ func (c *Coordinator) GetFlightInfo(ctx context.Context, desc *aflight.FlightDes
 	if err := pm.clash(wireColumns(p.columns)); err != nil {
 		return nil, err
 	}
-	info, err = c.flightInfo(desc, req, p, pm)
+	info, err = c.flightInfo(desc, req, pipe, p, pm)
 	if err != nil {
 		return nil, err
 	}
@@ -271,15 +275,16 @@ func (c *Coordinator) GetSchema(ctx context.Context, desc *aflight.FlightDescrip
 	if err != nil {
 		return nil, err
 	}
-	pm, err := c.planModel(ctx, req)
+	pm, err := c.planModel(ctx, pipe)
 	if err != nil {
 		return nil, err
 	}
-	if err := pm.clash(wireColumns(listing.Columns())); err != nil {
+	cols := wireColumns(listing.Columns())
+	if err := pm.clash(cols); err != nil {
 		return nil, err
 	}
 	pipe.ModelPlan = pm.plan
-	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(schema.For(wireColumns(listing.Columns()), pipe), memory.DefaultAllocator)}, nil
+	return &aflight.SchemaResult{Schema: aflight.SerializeSchema(schema.For(cols, pipe), memory.DefaultAllocator)}, nil
 }
 
 func newPlanID() string {

@@ -14,12 +14,8 @@ import (
 // flightInfo signs one ticket per split. Each split's list is packed once:
 // the packed sizes decide between inline tickets and a by-reference plan
 // kept on the coordinator, which keeps the packed form.
-func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descriptor, p *readPlan, pm plannedModel) (*aflight.FlightInfo, error) {
+func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descriptor, pipe wire.Pipeline, p *readPlan, pm plannedModel) (*aflight.FlightInfo, error) {
 	expires := time.Now().Add(c.cfg.TicketTTL)
-	pipe, err := req.Pipeline()
-	if err != nil {
-		return nil, err
-	}
 	pipe.ModelPlan = pm.plan
 	cols := wireColumns(p.columns)
 	info := &aflight.FlightInfo{

@@ -23,11 +23,10 @@ type plannedModel struct {
 // planModel reads the descriptor's model file — confined to the served
 // roots like any path — digests it, and checks its declared graph against
 // the tensor, so that every model problem answers before any listing or
-// image read, naming the model.
-func (c *Coordinator) planModel(ctx context.Context, req wire.Descriptor) (plannedModel, error) {
-	pipe, err := req.Pipeline()
-	if err != nil || pipe.Model == nil {
-		return plannedModel{}, err
+// image read, naming the model. pipe is the descriptor's parsed pipeline.
+func (c *Coordinator) planModel(ctx context.Context, pipe wire.Pipeline) (plannedModel, error) {
+	if pipe.Model == nil {
+		return plannedModel{}, nil
 	}
 	loc, err := hdfsio.ParseLocation(pipe.Model.Location)
 	if err != nil {

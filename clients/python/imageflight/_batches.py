@@ -169,7 +169,7 @@ def iter_plan(
     total = plan.total_records if endpoints is None and plan.total_records >= 0 else None
     return _iterate(plan, eps, window, max_in_flight, bool(shuffle), shuffle_seed,
                     shuffle_buffer, timeout, stall_timeout, on_batch,
-                    stats if stats is not None else ReadStats(), (bool(progress), total))
+                    stats if stats is not None else ReadStats(), bool(progress), total)
 
 
 def _check(n: int, max_workers, max_in_flight, shuffle_buffer) -> Tuple[int, Optional[int], int]:
@@ -197,9 +197,9 @@ def _iterate(plan: Plan, eps: List[Endpoint], window: int, max_in_flight: Option
              shuffle: bool, shuffle_seed: Optional[int], shuffle_buffer: int,
              timeout: Optional[float], stall_timeout: Optional[float],
              on_batch: Optional[BatchCallback], stats: ReadStats,
-             progress: Tuple[bool, Optional[int]]) -> Iterator[pa.RecordBatch]:
+             progress: bool, total: Optional[int]) -> Iterator[pa.RecordBatch]:
     stats.endpoints += len(eps)
-    bar = _Progress(len(eps), progress[1], progress[0], stats)
+    bar = _Progress(len(eps), total, progress, stats)
     rng = random.Random(shuffle_seed)
     if shuffle:
         rng.shuffle(eps)
