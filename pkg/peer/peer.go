@@ -39,6 +39,18 @@ type Config struct {
 	DialOptions []grpc.DialOption
 }
 
+// readBufferBytes is how much a connection reads per syscall: DoGet
+// streams arrive as megabytes of 16 KiB frames, and grpc-go's default (32
+// KiB) costs a read per two frames (test/bench/README.md, "Transport
+// ladder").
+const readBufferBytes = 1 << 20
+
+// TransportDialOptions are the gRPC transport sizes of a Pool's
+// connections.
+func TransportDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithReadBufferSize(readBufferBytes)}
+}
+
 // Pool caches one Flight client per location; it is safe for concurrent
 // use. Connections are lazy and reconnect by themselves (grpc), so an entry
 // never needs replacing.
@@ -119,7 +131,8 @@ func (p *Pool) Client(location string) (aflight.Client, error) {
 	}
 	// flightcodec reads DoGet's FlightData with one copy of each body
 	// instead of two; every other message decodes as usual.
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.ForceCodecV2(flightcodec.Codec{}))}
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.ForceCodecV2(flightcodec.Codec{}))},
+		TransportDialOptions()...)
 	if p.cfg.MaxMessageBytes > 0 {
 		opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(p.cfg.MaxMessageBytes)))
 	}

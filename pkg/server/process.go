@@ -409,11 +409,16 @@ func (p *Process) workerStatus(ctx context.Context, location string, detail bool
 }
 
 // Run starts a process and serves until ctx ends, then shuts down
-// gracefully.
+// gracefully. A worker's Go memory limit follows its memory budget
+// (applyMemoryLimit); Start alone leaves the runtime as it is, for
+// processes that host several servers (tests).
 func Run(ctx context.Context, cfg Config) error {
 	p, err := Start(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if limit := applyMemoryLimit(cfg); limit > 0 {
+		p.log.Info("Go memory limit set from the memory budget (GOMEMLIMIT overrides)", "memory_budget", cfg.Worker.MemoryBudget, "limit", limit)
 	}
 	select {
 	case <-ctx.Done():

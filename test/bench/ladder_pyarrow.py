@@ -8,7 +8,7 @@ with ``pyarrow.flight`` over loopback TCP (``grpc://``) and the Unix socket
 (``grpc+unix://``): one warm-up read, then ``--repeats`` timed reads; prints the median
 CPU per GB of client + server (user+sys), the split between them, GB/s, and the load.
 
-    PYTHONPATH=clients/python .venv/bin/python test/bench/ladder_pyarrow.py [--mb 1024] [--tuning default]
+    PYTHONPATH=clients/python .venv/bin/python test/bench/ladder_pyarrow.py [--mb 1024] [--tuning product]
 """
 
 import argparse
@@ -55,8 +55,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=int, default=1024, help="MiB per read (default 1024)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--tuning", default="default", help="server gRPC sizes (ladder.Tunings)")
+    ap.add_argument("--tuning", default="product", help="server gRPC sizes (ladder.Tunings; default: product, "
+                    "what imageflight ships)")
+    ap.add_argument("--client-option", action="append", default=[], metavar="KEY=INT",
+                    help="extra gRPC channel argument for pyarrow's client (repeatable)")
     args = ap.parse_args()
+    options = OPTIONS + [(k, int(v)) for k, v in (o.split("=", 1) for o in args.client_option)]
     messages = (args.mb * (1 << 20) + MSG - 1) // MSG
     total = messages * MSG
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,10 +71,11 @@ def main():
         try:
             locs = json.loads(srv.stdout.readline())
             print(f"load average at start: {os.getloadavg()[0]:.2f}; {total / 1e9:.2f} GB per read, "
-                  f"median of {args.repeats} after a warm-up, server tuning {args.tuning!r}")
+                  f"median of {args.repeats} after a warm-up, server tuning {args.tuning!r}, "
+                  f"client options {options[len(OPTIONS):]}")
             print(f"{'rung':<28} {'cpu-s/GB':>9} {'client':>8} {'server':>8} {'GB/s':>6}")
             for name in ("tcp", "unix"):
-                client = flight.connect(locs[name], generic_options=OPTIONS)
+                client = flight.connect(locs[name], generic_options=options)
                 if read(client, messages) != total:
                     sys.exit(f"{name}: short read")
                 rows = []

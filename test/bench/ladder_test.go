@@ -9,24 +9,28 @@ package bench
 //   - copy/{tcp,unix}: a plain write/read loop over a loopback TCP
 //     connection or a Unix domain socket — the kernel's floor;
 //   - grpc/{tcp,unix}/T: gRPC server streaming of raw 8 MiB messages (no
-//     protobuf), with the gRPC sizes of tuning T (ladder.Tunings);
+//     protobuf), with the gRPC sizes of tuning T (ladder.Tunings: default
+//     is grpc-go's, product what imageflight ships);
 //   - flight/{tcp,unix}/T[/xN]: Flight DoGet of Arrow batches (one binary
 //     column, 1 MiB rows) sent through pkg/flightcodec as a worker sends
 //     them and read through pkg/peer as pkg/client reads them; xN splits
-//     the bytes over N concurrent DoGets on one connection.
+//     the bytes over N concurrent DoGets on one connection (product tuning).
 //
 // The pyarrow rung is ladder_pyarrow.py (same server, as a process).
 //
 //	go test -run '^$' -bench Ladder -benchtime 3x ./test/bench
 //
-// Env: LADDER_MB (MiB per op, default 1024). Metrics: cpu-s/GB (user+sys
+// Env: LADDER_MB (MiB per op, default 1024), LADDER_TUNINGS (names in
+// ladder.Tunings, space-separated; default "default product win buf win+buf"). Metrics: cpu-s/GB (user+sys
 // of the process per GB, from getrusage), GB/s (wall).
 
 import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -45,22 +49,33 @@ func BenchmarkLadder(b *testing.B) {
 	for _, network := range []string{"tcp", "unix"} {
 		b.Run("copy/"+network, func(b *testing.B) { ladderRun(b, total, copyRung(b, network)) })
 	}
-	tunings := []string{"default", "win", "buf", "win+buf"}
+	tunings := strings.Fields(os.Getenv("LADDER_TUNINGS"))
+	if len(tunings) == 0 {
+		tunings = []string{"default", "product", "win", "buf", "win+buf"}
+	}
 	for _, network := range []string{"tcp", "unix"} {
 		for _, t := range tunings {
-			b.Run("grpc/"+network+"/"+t, func(b *testing.B) { ladderRun(b, total, grpcRung(b, network, ladder.Tunings[t])) })
+			b.Run("grpc/"+network+"/"+t, func(b *testing.B) { ladderRun(b, total, grpcRung(b, network, tuning(b, t))) })
 		}
 	}
 	for _, network := range []string{"tcp", "unix"} {
 		for _, t := range tunings {
-			b.Run("flight/"+network+"/"+t, func(b *testing.B) { ladderRun(b, total, flightRung(b, network, ladder.Tunings[t], 1)) })
+			b.Run("flight/"+network+"/"+t, func(b *testing.B) { ladderRun(b, total, flightRung(b, network, tuning(b, t), 1)) })
 		}
 		for _, n := range []int{2, 4} {
-			b.Run(fmt.Sprintf("flight/%s/default/x%d", network, n), func(b *testing.B) {
-				ladderRun(b, total, flightRung(b, network, ladder.Tunings["default"], n))
+			b.Run(fmt.Sprintf("flight/%s/product/x%d", network, n), func(b *testing.B) {
+				ladderRun(b, total, flightRung(b, network, ladder.Tunings["product"], n))
 			})
 		}
 	}
+}
+
+func tuning(b *testing.B, name string) ladder.Tuning {
+	t, ok := ladder.Tunings[name]
+	if !ok {
+		b.Fatalf("LADDER_TUNINGS: no tuning %q", name)
+	}
+	return t
 }
 
 // ladderRun times b.N transfers of total bytes by move, reporting CPU per
@@ -145,7 +160,8 @@ func grpcRung(b *testing.B, network string, t ladder.Tuning) func(int64) (int64,
 	srv := ladder.NewRawServer(t.ServerOptions()...)
 	go func() { _ = srv.Serve(l) }()
 	b.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(grpcTarget(l), append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, t.DialOptions()...)...)
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, peer.TransportDialOptions()...)
+	conn, err := grpc.NewClient(grpcTarget(l), append(opts, t.DialOptions()...)...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -51,7 +51,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SLOTS = 2  # decode slots for the standalone server, executors for Spark, pool size
@@ -158,7 +158,9 @@ def free_port() -> int:
 class Standalone:
     """``coordinator --standalone`` in its own session, killed by its own process group."""
 
-    def __init__(self, binary: str, root: str, tmp: str):
+    def __init__(self, binary: str, root: str, tmp: str, extra: Sequence[str] = (),
+                 env: Optional[Dict[str, str]] = None):
+        """extra: more flags; env: the server's environment (default: this one's)."""
         self.port, gport = free_port(), free_port()
         self.location = f"grpc://127.0.0.1:{self.port}"
         secret = os.path.join(tmp, "secret")
@@ -170,9 +172,9 @@ class Standalone:
         self.proc = subprocess.Popen(
             [binary, "--standalone", "--listen", f"127.0.0.1:{self.port}",
              "--gossip-listen", f"127.0.0.1:{gport}", "--root", root, "--secret-file", secret,
-             "--capacity", str(SLOTS), "--local-gossip", "--log-level", "warn"],
+             "--capacity", str(SLOTS), "--local-gossip", "--log-level", "warn", *extra],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=tmp)
+            start_new_session=True, cwd=tmp, env=env)
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60.0) -> None:

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/mem"
 
+	"github.com/imageflight/imageflight/pkg/flight"
 	"github.com/imageflight/imageflight/pkg/flightcodec"
 )
 
@@ -119,7 +120,8 @@ var rawDesc = grpc.ServiceDesc{
 
 // NewRawServer is a gRPC server of raw 8 MiB messages.
 func NewRawServer(opts ...grpc.ServerOption) *grpc.Server {
-	s := grpc.NewServer(append([]grpc.ServerOption{grpc.ForceServerCodecV2(rawCodec{})}, opts...)...)
+	base := append([]grpc.ServerOption{grpc.ForceServerCodecV2(rawCodec{})}, flight.TransportOptions()...)
+	s := grpc.NewServer(append(base, opts...)...)
 	s.RegisterService(&rawDesc, nil)
 	return s
 }
@@ -193,9 +195,11 @@ func (f *flightSource) DoGet(t *aflight.Ticket, stream aflight.FlightService_DoG
 }
 
 // NewFlightServer is a Flight server of synthetic batches, with the
-// worker's codec (pkg/flight.NewServer's) and opts.
+// worker's codec and transport options (pkg/flight.NewServer's), then
+// opts (which override them).
 func NewFlightServer(opts ...grpc.ServerOption) aflight.Server {
-	srv := aflight.NewServerWithMiddleware(nil, append([]grpc.ServerOption{grpc.ForceServerCodecV2(flightcodec.Codec{})}, opts...)...)
+	base := append([]grpc.ServerOption{grpc.ForceServerCodecV2(flightcodec.Codec{})}, flight.TransportOptions()...)
+	srv := aflight.NewServerWithMiddleware(nil, append(base, opts...)...)
 	srv.RegisterFlightService(newFlightSource())
 	return srv
 }
