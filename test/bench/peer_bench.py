@@ -627,6 +627,8 @@ def main() -> int:
                     help="python interpreter with ray[data] installed (default: this one, if it imports ray)")
     ap.add_argument("--skip", default="", help="comma list of methods to skip: spark-image,pyarrow,spark-if,pool,ray")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (corpus, server log)")
+    ap.add_argument("--unix-socket", action="store_true",
+                    help="serve with --unix-socket-dir too: the clients read through the Unix socket")
     ap.add_argument("--ray-child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--ray-size", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -672,7 +674,8 @@ def main() -> int:
         # ---- server
         bindir = os.path.join(tmp, "bin")
         subprocess.run(["go", "build", "-o", bindir + os.sep, "./cmd/coordinator"], cwd=REPO, check=True)
-        server = Standalone(os.path.join(bindir, "coordinator"), corpus, tmp)
+        extra = ["--unix-socket-dir", os.path.join(tmp, "run")] if args.unix_socket else []
+        server = Standalone(os.path.join(bindir, "coordinator"), corpus, tmp, extra=extra)
         print(f"standalone coordinator at {server.location} (capacity {SLOTS})", flush=True)
 
         import imageflight
