@@ -20,7 +20,8 @@ package bench
 //
 //	go test -run '^$' -bench Ladder -benchtime 3x ./test/bench
 //
-// Env: LADDER_MB (MiB per op, default 1024), LADDER_TUNINGS (names in
+// Env: LADDER_MB (MiB per op, default 1024), LADDER_MSG_MB (message size,
+// MiB, default 8), LADDER_TUNINGS (names in
 // ladder.Tunings, space-separated; default "default product win buf win+buf"). Metrics: cpu-s/GB (user+sys
 // of the process per GB, from getrusage), GB/s (wall).
 
@@ -44,8 +45,9 @@ import (
 )
 
 func BenchmarkLadder(b *testing.B) {
+	ladder.MessageBytes = benchEnvInt(b, "LADDER_MSG_MB", 8) << 20
 	total := int64(benchEnvInt(b, "LADDER_MB", 1024)) << 20
-	total = ladder.Messages(total) * ladder.MessageBytes
+	total = ladder.Messages(total) * int64(ladder.MessageBytes)
 	for _, network := range []string{"tcp", "unix"} {
 		b.Run("copy/"+network, func(b *testing.B) { ladderRun(b, total, copyRung(b, network)) })
 	}

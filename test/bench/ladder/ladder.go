@@ -26,8 +26,9 @@ import (
 	"github.com/imageflight/imageflight/pkg/flightcodec"
 )
 
-// MessageBytes is one message or batch: the worker's default batch size.
-const MessageBytes = 8 << 20
+// MessageBytes is one message or batch: by default the worker's default
+// batch size. A multiple of 1 MiB; set it before starting servers.
+var MessageBytes = 8 << 20
 
 // rowBytes is one Flight row: about a 640x480 BGR image.
 const rowBytes = 1 << 20
@@ -43,7 +44,7 @@ func Payload() []byte {
 }
 
 // Messages is how many MessageBytes messages carry total bytes.
-func Messages(total int64) int64 { return (total + MessageBytes - 1) / MessageBytes }
+func Messages(total int64) int64 { return (total + int64(MessageBytes) - 1) / int64(MessageBytes) }
 
 // Send writes total bytes of payload to w in MessageBytes writes.
 func Send(w io.Writer, payload []byte, total int64) error {
