@@ -24,7 +24,6 @@ import time
 import pyarrow.flight as flight
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-MSG = 8 << 20
 # As the imageflight Python client connects (clients/python/imageflight/_connections.py).
 OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
 
@@ -57,21 +56,30 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--tuning", default="product", help="server gRPC sizes (ladder.Tunings; default: product, "
                     "what imageflight ships)")
+    ap.add_argument("--msg-mb", type=int, default=8, help="MiB per batch (default 8, the worker's batch size)")
+    ap.add_argument("--mallopt", type=int, default=0, metavar="BYTES",
+                    help="mallopt(M_MMAP_THRESHOLD and M_TRIM_THRESHOLD) in this process first")
     ap.add_argument("--client-option", action="append", default=[], metavar="KEY=INT",
                     help="extra gRPC channel argument for pyarrow's client (repeatable)")
     args = ap.parse_args()
+    if args.mallopt:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        ok = libc.mallopt(-3, args.mallopt), libc.mallopt(-1, 2 * args.mallopt)  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+        print(f"mallopt({args.mallopt}): {ok}")
     options = OPTIONS + [(k, int(v)) for k, v in (o.split("=", 1) for o in args.client_option)]
-    messages = (args.mb * (1 << 20) + MSG - 1) // MSG
-    total = messages * MSG
+    msg = args.msg_mb << 20
+    messages = (args.mb * (1 << 20) + msg - 1) // msg
+    total = messages * msg
     with tempfile.TemporaryDirectory() as tmp:
         exe = os.path.join(tmp, "ladder-server")
         subprocess.run(["go", "build", "-o", exe, "./test/bench/ladder/cmd/ladder-server"], cwd=ROOT, check=True)
-        srv = subprocess.Popen([exe, "-dir", tmp, "-tuning", args.tuning], stdin=subprocess.PIPE,
+        srv = subprocess.Popen([exe, "-dir", tmp, "-tuning", args.tuning, "-msg-mb", str(args.msg_mb)], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True)
         try:
             locs = json.loads(srv.stdout.readline())
             print(f"load average at start: {os.getloadavg()[0]:.2f}; {total / 1e9:.2f} GB per read, "
-                  f"median of {args.repeats} after a warm-up, server tuning {args.tuning!r}, "
+                  f"median of {args.repeats} after a warm-up, {args.msg_mb} MiB batches, server tuning {args.tuning!r}, "
                   f"client options {options[len(OPTIONS):]}")
             print(f"{'rung':<28} {'cpu-s/GB':>9} {'client':>8} {'server':>8} {'GB/s':>6}")
             for name in ("tcp", "unix"):

@@ -20,7 +20,9 @@ import (
 func main() {
 	dir := flag.String("dir", "", "folder for the Unix socket (default: a new temporary folder)")
 	tuning := flag.String("tuning", "default", "gRPC sizes: a name in ladder.Tunings")
+	msgMB := flag.Int("msg-mb", 8, "MiB per batch (ladder.MessageBytes)")
 	flag.Parse()
+	ladder.MessageBytes = *msgMB << 20
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "ladder")
 		if err != nil {
