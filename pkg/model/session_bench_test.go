@@ -25,14 +25,15 @@ import (
 // images (what a 224×224 float tensor batch holds at the default
 // --batch-bytes) until the images of the op are done.
 //
-//	python -c 'import sys; sys.path.insert(0, "test/bench"); import model_bench; \
-//	    open("/tmp/resnet18.onnx", "wb").write(model_bench.resnet18())'
-//	for c in shared-t2-c1 shared-t2-c2 shared-t1-c2 perslot-t1-c2 perslot-t2-c2; do
-//	    BENCH_MODEL=/tmp/resnet18.onnx go test -run '^$' -bench "Sessions/$c\$" -benchtime 4x ./pkg/model
+//	.venv/bin/python test/bench/model_bench.py --write-model /tmp/resnet18.onnx
+//	for c in shared-t1-c2 shared-t2-c1 shared-t2-c1-spin shared-t2-c2 shared-t2-c2-spin \
+//	    shared-t1-c2-noarena perslot-t1-c2 perslot-t2-c2; do
+//	    BENCH_MODEL=/tmp/resnet18.onnx go test -run '^$' -bench "Sessions/$c\$" -benchtime 3x ./pkg/model
 //	done
 //
 // Run each case in its own process: RSS figures are the process's (weights
 // MB: growth from opening the sessions; peak MB: VmHWM over the start).
+// Figures and the choice they led to: docs/models.md.
 func BenchmarkSessions(b *testing.B) {
 	path := os.Getenv("BENCH_MODEL")
 	if path == "" {

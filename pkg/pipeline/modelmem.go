@@ -14,11 +14,11 @@ import (
 // float input; docs/models.md has the figures):
 const (
 	// sessionFileFactor × the model file: opening the session grew the
-	// process by 3.4–3.75× the file (the file's bytes, ONNX Runtime's
+	// process by 3.3–3.75× the file (the file's bytes, ONNX Runtime's
 	// initializers and its pre-packed convolution weights).
 	sessionFileFactor = 4
 	// activationFactor × an image's input tensor, per image of a call: a
-	// call grew the process by 4.2–7.7 MB per 224×224 image (7–13× its
+	// call grew the process by 4.2–8.0 MB per 224×224 image (7–13× its
 	// 602 KB tensor). ONNX Runtime's arena keeps it for the next call, so
 	// it is held while the session is open, for every call that may run
 	// at once.
