@@ -37,16 +37,16 @@ func (w *Worker) openModel(ctx context.Context, pipe *wire.Pipeline) (s *model.S
 		return nil, nil, err // the session alone does not fit: do not fetch it
 	}
 	s, release, err = w.models.Get(ctx, pipe.ModelDigest, pipe.ModelSize, func(ctx context.Context) (*model.Session, error) {
-		weights, err := w.reserveWeights(ctx, pipe.ModelSize)
+		weights, err := w.reserveWeights(loc.String(), pipe.ModelSize)
 		if err != nil {
 			return nil, err
 		}
 		s, err := w.loadModel(ctx, loc, pipe)
 		if err != nil {
-			w.mem.release(weights)
+			w.mem.unpin(weights)
 			return nil, err
 		}
-		s.OnClose(func() { w.mem.release(weights) })
+		s.OnClose(func() { w.mem.unpin(weights) })
 		return s, nil
 	})
 	if err != nil {
@@ -62,7 +62,7 @@ func (w *Worker) openModel(ctx context.Context, pipe *wire.Pipeline) (s *model.S
 		release()
 		return nil, nil, err
 	}
-	if err := w.reserveActivations(ctx, s, tensorBytes, call); err != nil {
+	if err := w.reserveActivations(loc.String(), s, tensorBytes, call); err != nil {
 		release()
 		return nil, nil, err
 	}

@@ -25,10 +25,10 @@ const (
 	activationFactor = 16
 )
 
-// modelMem counts open sessions against the memory budget: a session's
-// weights from before its model is read, and the activations of the
-// largest call any stream asked of it, times the calls that may run at
-// once, while it stays open.
+// modelMem counts open sessions against the memory budget (pinned): a
+// session's weights from before its model is read, and the activations of
+// the largest call any stream asked of it, times the calls that may run
+// at once, while it stays open.
 type modelMem struct {
 	mu  sync.Mutex
 	act map[*model.Session]int64 // activations reserved per open session
@@ -58,50 +58,77 @@ func (w *Worker) modelFits(name string, size, tensorBytes int64, call int) error
 		name, weights+act, what, w.mem.limit)
 }
 
-// reserveWeights waits for the memory of a size-byte model's session
-// (released when the session closes).
-func (w *Worker) reserveWeights(ctx context.Context, size int64) (int64, error) {
+// pinModel counts n bytes of a session in the budget (pin): when the open
+// sessions would pass the budget, idle cached sessions are closed first;
+// sessions in use that still leave no room answer ResourceExhausted — a
+// worker does not open more models than its memory holds.
+func (w *Worker) pinModel(name string, n int64) error {
+	if w.mem.pin(n) {
+		return nil
+	}
+	w.models.CloseIdle()
+	if w.mem.pin(n) {
+		return nil
+	}
+	w.mem.mu.Lock()
+	pinned := w.mem.pinned
+	w.mem.mu.Unlock()
+	return wire.Errorf(wire.KindResourceExhausted,
+		"model %s needs %d more bytes of worker memory, and the models in use on this worker hold %d of its --memory-budget of %d; try again when they are done, or raise --memory-budget",
+		name, n, pinned, w.mem.limit)
+}
+
+// reserveWeights counts a size-byte model's session in the budget
+// (unpinned when the session closes).
+func (w *Worker) reserveWeights(name string, size int64) (int64, error) {
 	n, _ := modelNeed(size, 0, 0, 0)
-	if err := w.mem.acquire(ctx, n); err != nil {
+	if err := w.pinModel(name, n); err != nil {
 		return 0, err
 	}
 	return n, nil
 }
 
 // reserveActivations grows s's reservation to the activations of calls
-// of call images, waiting for the difference; a session keeps what its
-// largest call needed until it closes.
-func (w *Worker) reserveActivations(ctx context.Context, s *model.Session, tensorBytes int64, call int) error {
+// of call images; a session keeps what its largest call needed until it
+// closes.
+func (w *Worker) reserveActivations(name string, s *model.Session, tensorBytes int64, call int) error {
 	_, want := modelNeed(0, tensorBytes, call, cap(w.modelSlots))
 	w.modelMem.mu.Lock()
 	if w.modelMem.act == nil {
 		w.modelMem.act = map[*model.Session]int64{}
 	}
-	held, ok := w.modelMem.act[s]
-	delta := want - held
-	if delta > 0 {
-		w.modelMem.act[s] = want
-	}
-	w.modelMem.mu.Unlock()
-	if !ok {
+	if _, ok := w.modelMem.act[s]; !ok {
+		w.modelMem.act[s] = 0
 		s.OnClose(func() {
 			w.modelMem.mu.Lock()
 			n := w.modelMem.act[s]
 			delete(w.modelMem.act, s)
 			w.modelMem.mu.Unlock()
-			w.mem.release(n)
+			w.mem.unpin(n)
 		})
 	}
-	if delta <= 0 {
-		return nil
-	}
-	if err := w.mem.acquire(ctx, delta); err != nil {
+	w.modelMem.mu.Unlock()
+	for {
+		// Not holding the lock while pinning: pinning may close idle
+		// sessions, whose OnClose takes it.
 		w.modelMem.mu.Lock()
-		w.modelMem.act[s] -= delta
+		held := w.modelMem.act[s]
 		w.modelMem.mu.Unlock()
-		return err
+		if want <= held {
+			return nil
+		}
+		if err := w.pinModel(name, want-held); err != nil {
+			return err
+		}
+		w.modelMem.mu.Lock()
+		if w.modelMem.act[s] == held {
+			w.modelMem.act[s] = want
+			w.modelMem.mu.Unlock()
+			return nil
+		}
+		w.modelMem.mu.Unlock()
+		w.mem.unpin(want - held) // another stream grew it meanwhile: look again
 	}
-	return nil
 }
 
 // callImages is the most images one model call of a stream takes: the

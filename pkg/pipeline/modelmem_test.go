@@ -26,6 +26,11 @@ func modelBudgetRig(t *testing.T, budget int64) *rig {
 		t.Fatal(err)
 	}
 	files["/data/models/slownet.onnx"] = slow
+	b1, err := os.ReadFile("../model/testdata/convnet_b1.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["/data/models/convnet_b1.onnx"] = b1
 	wc := r.work.Config()
 	wc.MemoryBudget, wc.Parallelism = budget, 2
 	return newRig(t, files, planner.DefaultCoordinatorConfig(), wc, "")
@@ -57,6 +62,10 @@ func TestModelMemoryBudget(t *testing.T) {
 		// any, sizes its calls): the cache keeps the idle session, counted.
 		{"activations too large", weights + act - 1, "activations for 2 calls of 2 images at once", weights},
 		{"fits", weights + act + 64<<20, "", 0},
+		// No room left for images: each decode goes alone beside the
+		// session (pinned memory never blocks the rule that one
+		// reservation may go alone).
+		{"fits with no room for images", weights + act, "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := modelBudgetRig(t, tc.budget)
@@ -139,5 +148,52 @@ func TestModelCancelledStream(t *testing.T) {
 	}
 	if rows := r.readColumns(t, strings.Replace(modelCmd, "MODEL", "convnet.onnx", 1), false); len(rows) != 4 {
 		t.Fatalf("next stream: %d rows, want 4", len(rows))
+	}
+}
+
+// TestModelSessionsShareTheBudget: with a budget that holds one model's
+// session but not two, a read of a second model closes the first, idle in
+// the cache, to make room; while the first is in use, the second answers
+// ResourceExhausted naming what holds the memory.
+func TestModelSessionsShareTheBudget(t *testing.T) {
+	sizes := map[string]int64{}
+	for _, m := range []string{"convnet.onnx", "convnet_b1.onnx"} {
+		fi, err := os.Stat("../model/testdata/" + m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[m] = fi.Size()
+	}
+	const tensor = 3 * 4 * 4 * 4
+	need := map[string]int64{
+		"convnet.onnx":    sessionFileFactor*sizes["convnet.onnx"] + activationFactor*tensor*2*2,    // calls of 2, 2 slots
+		"convnet_b1.onnx": sessionFileFactor*sizes["convnet_b1.onnx"] + activationFactor*tensor*1*2, // fixed batch 1
+	}
+	budget := need["convnet.onnx"] + need["convnet_b1.onnx"] - 1
+	r := modelBudgetRig(t, budget)
+	open := func(m string) (*Split, error) {
+		info := r.plan(t, strings.Replace(modelCmd, "MODEL", m, 1))
+		return r.work.Open(context.Background(), info.GetEndpoint()[0].GetTicket().GetTicket())
+	}
+	if rows := r.readColumns(t, strings.Replace(modelCmd, "MODEL", "convnet.onnx", 1), false); len(rows) != 4 {
+		t.Fatalf("convnet: %d rows", len(rows))
+	}
+	if rows := r.readColumns(t, strings.Replace(modelCmd, "MODEL", "convnet_b1.onnx", 1), false); len(rows) != 4 {
+		t.Fatalf("convnet_b1 after convnet: %d rows", len(rows))
+	}
+	if used, _ := r.work.Memory(); used != need["convnet_b1.onnx"] || r.work.models.Len() != 1 {
+		t.Fatalf("after both reads: %d bytes reserved and %d sessions open, want convnet_b1's %d alone", used, r.work.models.Len(), need["convnet_b1.onnx"])
+	}
+	sp, err := open("convnet_b1.onnx") // in use while convnet is asked for
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	_, err = open("convnet.onnx")
+	// (convnet's session opens — its weights fit beside convnet_b1's
+	// session — and its activations do not.)
+	if wire.KindOf(err) != wire.KindResourceExhausted || !strings.Contains(err.Error(), "models/convnet.onnx needs") ||
+		!strings.Contains(err.Error(), "the models in use on this worker hold") {
+		t.Fatalf("second model while the first is in use: %v (kind %v)", err, wire.KindOf(err))
 	}
 }
