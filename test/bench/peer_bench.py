@@ -158,7 +158,7 @@ def free_port() -> int:
 class Standalone:
     """``coordinator --standalone`` in its own session, killed by its own process group."""
 
-    def __init__(self, binary: str, root: str, tmp: str):
+    def __init__(self, binary: str, root: str, tmp: str, args: Tuple[str, ...] = ()):
         self.port, gport = free_port(), free_port()
         self.location = f"grpc://127.0.0.1:{self.port}"
         secret = os.path.join(tmp, "secret")
@@ -170,7 +170,7 @@ class Standalone:
         self.proc = subprocess.Popen(
             [binary, "--standalone", "--listen", f"127.0.0.1:{self.port}",
              "--gossip-listen", f"127.0.0.1:{gport}", "--root", root, "--secret-file", secret,
-             "--capacity", str(SLOTS), "--local-gossip", "--log-level", "warn"],
+             "--capacity", str(SLOTS), "--local-gossip", "--log-level", "warn", *args],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, cwd=tmp)
         self._wait_ready()
