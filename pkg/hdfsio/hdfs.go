@@ -362,6 +362,10 @@ func (r *hdfsReader) Read(b []byte) (int, error) {
 
 func (r *hdfsReader) Close() error { return r.f.Close() }
 
+// Stat returns the open file's facts as the NameNode gave them at open,
+// as *os.File's Stat does for local files.
+func (r *hdfsReader) Stat() (fs.FileInfo, error) { return r.f.Stat(), nil }
+
 func cleanPath(name string) string {
 	if name == "" {
 		return "/"

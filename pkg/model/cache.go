@@ -136,3 +136,15 @@ func (c *Cache) Len() int {
 	defer c.mu.Unlock()
 	return len(c.entries)
 }
+
+// CloseIdle closes every session no stream uses (a worker short of
+// memory for another model).
+func (c *Cache) CloseIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.lru.Len() > 0 {
+		e := c.lru.Remove(c.lru.Back()).(*cacheEntry)
+		e.idle = nil
+		c.drop(e)
+	}
+}

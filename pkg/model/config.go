@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 )
 
@@ -13,9 +12,10 @@ type Config struct {
 	// Library is ONNX Runtime's shared library; "" searches for it
 	// (LibraryCandidates).
 	Library string
-	// Threads is each session's intra-op threads. One session per model is
-	// shared by every stream of the worker (ONNX Runtime's Run is safe for
-	// concurrent use), so this bounds inference's cores worker-wide.
+	// Threads is each model call's intra-op threads. One session per
+	// model is shared by every stream of the worker (ONNX Runtime's Run is
+	// safe for concurrent use); a worker runs at most decode slots /
+	// Threads calls at once, so inference stays within its cores.
 	Threads int
 	// CacheBytes bounds the model bytes whose sessions stay open between
 	// streams; a model in use is never closed, so one larger model still
@@ -29,8 +29,11 @@ type Config struct {
 // DefaultConfig returns the model defaults.
 func DefaultConfig() Config {
 	return Config{
-		// Inference is CPU-bound like decoding: one thread per core.
-		Threads: runtime.GOMAXPROCS(0),
+		// One thread per call, as many calls as cores: the fewest
+		// CPU-seconds per image (no intra-op threads waiting for each
+		// other; BenchmarkSessions, docs/models.md), and a stream's
+		// decodes keep the other cores busy while its batch runs.
+		Threads: 1,
 		// 1 GiB holds ~20 ResNet-50s; models are few per cluster.
 		CacheBytes: 1 << 30,
 		// ONNX's protobuf form is capped at 2 GB; models larger than that

@@ -36,6 +36,17 @@ func Verify(data []byte, name string, size int64, digest string) error {
 // ReadFile reads a model file through mounts (confined like any image);
 // a missing file is NotFound naming it.
 func ReadFile(ctx context.Context, mounts *hdfsio.Mounts, loc hdfsio.Location, limit int64) ([]byte, error) {
+	f, err := OpenFile(ctx, mounts, loc)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadModel(f, loc.String(), limit)
+}
+
+// OpenFile opens a model file through mounts with ReadFile's errors, for
+// callers that look at the open file (its Stat) before reading it.
+func OpenFile(ctx context.Context, mounts *hdfsio.Mounts, loc hdfsio.Location) (io.ReadCloser, error) {
 	fsys, err := mounts.For(ctx, loc)
 	if err != nil {
 		return nil, wire.MountError(err)
@@ -51,6 +62,5 @@ func ReadFile(ctx context.Context, mounts *hdfsio.Mounts, loc hdfsio.Location, l
 			return nil, wire.Wrap(wire.KindUnavailable, err, "open model "+loc.String())
 		}
 	}
-	defer f.Close()
-	return ReadModel(f, loc.String(), limit)
+	return f, nil
 }

@@ -24,7 +24,9 @@ var (
 // Runtime opens sessions with ONNX Runtime, loading its shared library on
 // first use: a worker that never runs a model never needs it.
 type Runtime struct {
-	cfg Config
+	cfg     Config
+	noArena bool // BenchmarkSessions: ONNX Runtime's CPU arena off
+	spin    bool // BenchmarkSessions: idle intra-op threads spin (ONNX Runtime's default)
 }
 
 // NewRuntime returns a runtime that will load the library cfg names (or
@@ -82,6 +84,17 @@ func (r *Runtime) Open(data []byte) (*Session, error) {
 	}
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return nil, wire.Wrap(wire.KindInternal, err, "session options")
+	}
+	// Idle intra-op threads spinning burn the cores decodes need (BenchmarkSessions).
+	if !r.spin {
+		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			return nil, wire.Wrap(wire.KindInternal, err, "session options")
+		}
+	}
+	if r.noArena {
+		if err := opts.SetCpuMemArena(false); err != nil {
+			return nil, wire.Wrap(wire.KindInternal, err, "session options")
+		}
 	}
 	ins := make([]string, len(io.Inputs))
 	for i, v := range io.Inputs {

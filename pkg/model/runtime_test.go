@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/imageflight/imageflight/pkg/stage"
@@ -161,24 +162,58 @@ func TestOpenRefusesNotONNX(t *testing.T) {
 	}
 }
 
+// TestCancelledRun: a cancelled stream stops its batch — before a call
+// starts, and in a running call, which ONNX Runtime terminates
+// (RunOptions.Terminate). slownet's call never ends by itself, so only the
+// termination can end it.
 func TestCancelledRun(t *testing.T) {
 	r := testRuntime(t)
-	s, err := r.Open(readTestdata(t, "convnet.onnx"))
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		model string
+		ctx   func() context.Context
+		want  string
+	}{
+		{"convnet.onnx", func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx
+		}, "context canceled"},
+		{"slownet.onnx", func() context.Context { return newCancelWhenWatched() }, "running call terminated"},
+	} {
+		s, err := r.Open(readTestdata(t, tc.model))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		spec := &stage.ModelParams{Feed: map[string]string{"x": "tensor"}, Fetch: map[string]string{"f": "features"}, MiniBatch: 1}
+		plan, err := stage.PlanModel(spec, s.IO, [3]int{3, 4, 4}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Run(tc.ctx(), plan, 1, Batch{N: 2, F32: make([]float32, 96)}, [3]int{3, 4, 4})
+		if k := wire.KindOf(err); k != wire.KindCanceled || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%s: cancelled run: %v (kind %v), want Canceled naming %q", tc.model, err, k, tc.want)
+		}
 	}
-	defer s.Close()
-	spec := &stage.ModelParams{Feed: map[string]string{"x": "tensor"}, Fetch: map[string]string{"f": "features"}, MiniBatch: 1}
-	plan, err := stage.PlanModel(spec, s.IO, [3]int{3, 4, 4}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+}
+
+// cancelWhenWatched is a context cancelled as soon as someone waits for
+// it to be done: the runner's watch, registered once the call's pre-checks
+// passed, so the cancellation lands in the running call, deterministically.
+type cancelWhenWatched struct {
+	context.Context // cancelled by cancel, on the first Done
+	cancel          context.CancelFunc
+	once            sync.Once
+}
+
+func newCancelWhenWatched() *cancelWhenWatched {
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err = s.Run(ctx, plan, 1, Batch{N: 2, F32: make([]float32, 96)}, [3]int{3, 4, 4})
-	if k := wire.KindOf(err); k != wire.KindCanceled {
-		t.Fatalf("cancelled run: %v (kind %v)", err, k)
-	}
+	return &cancelWhenWatched{Context: ctx, cancel: cancel}
+}
+
+func (c *cancelWhenWatched) Done() <-chan struct{} {
+	c.once.Do(c.cancel)
+	return c.Context.Done()
 }
 
 // TestMissingLibrary checks, in a child process (the library, once loaded,

@@ -91,7 +91,7 @@ func (s *Session) Run(ctx context.Context, plan stage.ModelPlan, miniBatch int, 
 		got, err := s.r.run(ctx, part, shape, outputs)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, wire.Wrap(wire.AutoKind, ctx.Err(), "model "+s.Digest)
+				return nil, wire.Wrap(wire.AutoKind, ctx.Err(), "model "+s.Digest+": running call terminated")
 			}
 			return nil, wire.Wrap(wire.KindInternal, err, "run model "+s.Digest)
 		}

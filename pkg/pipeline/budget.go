@@ -13,11 +13,14 @@ import (
 // in a batch not yet sent holds a reservation against it. Waiters are served
 // first come, first served, so a large image is not starved by small ones.
 // A reservation larger than the whole budget is granted once nothing else
-// is reserved: it goes alone instead of deadlocking.
+// is reserved: it goes alone instead of deadlocking. Open model sessions
+// are pinned (pin): counted in used, never waited for, and not "something
+// else" for that rule, since they stay open while images must flow.
 type memBudget struct {
 	mu      sync.Mutex
 	limit   int64
 	used    int64
+	pinned  int64         // of used, held by open model sessions
 	high    int64         // high-water mark of used, for tests and metrics
 	waiters list.List     // of *budgetWaiter, oldest first
 	press   chan struct{} // closed while anyone waits (see pressure)
@@ -34,7 +37,29 @@ func newMemBudget(limit int64) *memBudget {
 
 // fits says whether n more bytes may be granted now.
 func (b *memBudget) fits(n int64) bool {
-	return b.used+n <= b.limit || b.used == 0
+	return b.used+n <= b.limit || b.used == b.pinned
+}
+
+// pin takes n bytes for an open model session, without waiting, if the
+// sessions' bytes stay within the limit (images' reservations make room
+// as they are released: decodes wait for them, not the reverse).
+func (b *memBudget) pin(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pinned+n > b.limit {
+		return false
+	}
+	b.pinned += n
+	b.take(n)
+	return true
+}
+
+// unpin gives back what pin took.
+func (b *memBudget) unpin(n int64) {
+	b.mu.Lock()
+	b.pinned -= n
+	b.mu.Unlock()
+	b.release(n)
 }
 
 func (b *memBudget) take(n int64) {

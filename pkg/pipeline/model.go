@@ -29,26 +29,24 @@ func (w *Worker) openModel(ctx context.Context, pipe *wire.Pipeline) (s *model.S
 	if pipe.ModelDigest == "" {
 		return nil, nil, wire.Errorf(wire.KindInvalidArgument, "ticket names model %s without its digest", loc)
 	}
+	tensorBytes := int64(pipe.TensorShape[0] * pipe.TensorShape[1] * pipe.TensorShape[2] * 4)
+	if pipe.Tensor.Double {
+		tensorBytes *= 2
+	}
+	if err := w.modelFits(loc.String(), pipe.ModelSize, tensorBytes, 0); err != nil {
+		return nil, nil, err // the session alone does not fit: do not fetch it
+	}
 	s, release, err = w.models.Get(ctx, pipe.ModelDigest, pipe.ModelSize, func(ctx context.Context) (*model.Session, error) {
-		data, err := model.ReadFile(ctx, w.deps.Mounts, loc, w.cfg.Model.MaxModelBytes)
+		weights, err := w.reserveWeights(loc.String(), pipe.ModelSize)
 		if err != nil {
 			return nil, err
 		}
-		if err := model.Verify(data, loc.String(), pipe.ModelSize, pipe.ModelDigest); err != nil {
-			return nil, err
-		}
-		s, err := w.runtime.Open(data)
+		s, err := w.loadModel(ctx, loc, pipe)
 		if err != nil {
+			w.mem.unpin(weights)
 			return nil, err
 		}
-		// The session holds the weights (about the file's size) and
-		// ONNX Runtime's copy of the graph: counted as twice the file in
-		// the memory budget while the session stays open. Activations
-		// of a running batch are not counted.
-		n := 2 * int64(len(data))
-		w.mem.force(n)
-		s.OnClose(func() { w.mem.release(n) })
-		w.log.Info("model loaded", "model", loc, "digest", pipe.ModelDigest, "bytes", len(data))
+		s.OnClose(func() { w.mem.unpin(weights) })
 		return s, nil
 	})
 	if err != nil {
@@ -59,8 +57,35 @@ func (w *Worker) openModel(ctx context.Context, pipe *wire.Pipeline) (s *model.S
 		release()
 		return nil, nil, wire.Wrap(wire.KindInvalidArgument, err, "model "+loc.String())
 	}
+	call := w.callImages(pipe.Model.MiniBatch, mp.Batch, tensorBytes)
+	if err := w.modelFits(loc.String(), pipe.ModelSize, tensorBytes, call); err != nil {
+		release()
+		return nil, nil, err
+	}
+	if err := w.reserveActivations(loc.String(), s, tensorBytes, call); err != nil {
+		release()
+		return nil, nil, err
+	}
 	pipe.ModelPlan = &mp
 	return s, release, nil
+}
+
+// loadModel fetches the model through the confined file systems, checks
+// it is the planned bytes and opens its session.
+func (w *Worker) loadModel(ctx context.Context, loc hdfsio.Location, pipe *wire.Pipeline) (*model.Session, error) {
+	data, err := model.ReadFile(ctx, w.deps.Mounts, loc, w.cfg.Model.MaxModelBytes)
+	if err != nil {
+		return nil, err
+	}
+	if err := model.Verify(data, loc.String(), pipe.ModelSize, pipe.ModelDigest); err != nil {
+		return nil, err
+	}
+	s, err := w.runtime.Open(data)
+	if err != nil {
+		return nil, err
+	}
+	w.log.Info("model loaded", "model", loc, "digest", pipe.ModelDigest, "bytes", len(data))
+	return s, nil
 }
 
 // modelBatch runs a stream's model on the tensors of a record batch when
@@ -68,6 +93,7 @@ func (w *Worker) openModel(ctx context.Context, pipe *wire.Pipeline) (s *model.S
 // (nil for a row without one) instead of going into a tensor column.
 type modelBatch struct {
 	ctx     context.Context
+	w       *Worker
 	s       *model.Session
 	pipe    *wire.Pipeline
 	cols    []array.Builder
@@ -94,8 +120,13 @@ func (m *modelBatch) run() error {
 	}
 	var out []model.Column
 	if in.N > 0 {
-		var err error
-		if out, err = m.s.Run(m.ctx, *m.pipe.ModelPlan, m.pipe.Model.MiniBatch, in, m.pipe.TensorShape); err != nil {
+		done, err := m.w.modelSlot(m.ctx)
+		if err != nil {
+			return err
+		}
+		out, err = m.s.Run(m.ctx, *m.pipe.ModelPlan, m.pipe.Model.MiniBatch, in, m.pipe.TensorShape)
+		done()
+		if err != nil {
 			return err
 		}
 	}
@@ -127,14 +158,14 @@ func (m *modelBatch) run() error {
 }
 
 // useModel makes b run the split's model when it cuts a batch.
-func (b *batcher) useModel(ctx context.Context, s *model.Session, pipe *wire.Pipeline) error {
+func (b *batcher) useModel(ctx context.Context, w *Worker, s *model.Session, pipe *wire.Pipeline) error {
 	if s == nil {
 		return nil
 	}
 	if pipe.ModelPlan == nil || b.rest == nil {
 		return fmt.Errorf("model without columns")
 	}
-	m := &modelBatch{ctx: ctx, s: s, pipe: pipe}
+	m := &modelBatch{ctx: ctx, w: w, s: s, pipe: pipe}
 	for i := range pipe.ModelPlan.Columns {
 		m.cols = append(m.cols, b.rest.Field(i))
 	}

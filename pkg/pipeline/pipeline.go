@@ -50,7 +50,7 @@ func (sp *Split) Run(ctx context.Context, send SendFunc) (err error) {
 	defer func() { cancel(); releaseQueue(pending, queue) }()
 	b := newBatcher(sp.schema, &sp.pipe, sp.w.cfg.BatchBytes)
 	defer b.release()
-	if err := b.useModel(ctx, sp.model, &sp.pipe); err != nil {
+	if err := b.useModel(ctx, sp.w, sp.model, &sp.pipe); err != nil {
 		return wire.Wrap(wire.KindInternal, err, "split")
 	}
 	held := heldRows{conn: connOf(ctx)} // memory of the rows in b

@@ -137,8 +137,10 @@ type Worker struct {
 	mem         *memBudget    // worker-wide bound on image memory
 	streams     streamLog     // the last streams and failed files, for worker-status
 
-	runtime *model.Runtime // ONNX Runtime, loaded by the first model read
-	models  *model.Cache   // open model sessions by digest
+	runtime    *model.Runtime // ONNX Runtime, loaded by the first model read
+	models     *model.Cache   // open model sessions by digest
+	modelSlots chan struct{}  // worker-wide bound on model calls running at once
+	modelMem   modelMem       // open sessions' activations in the memory budget
 }
 
 // NewWorker returns a worker.
@@ -155,7 +157,8 @@ func NewWorker(cfg WorkerConfig, deps WorkerDeps) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, deps: deps, signer: wire.NewSigner(deps.Secret), log: log, splitCache: map[string]wire.SplitList{},
 		decodeSlots: make(chan struct{}, cfg.Parallelism), streamSlots: make(chan struct{}, cfg.MaxStreams),
-		mem: newMemBudget(cfg.MemoryBudget), runtime: model.NewRuntime(cfg.Model), models: model.NewCache(cfg.Model.CacheBytes)}
+		mem: newMemBudget(cfg.MemoryBudget), runtime: model.NewRuntime(cfg.Model), models: model.NewCache(cfg.Model.CacheBytes),
+		modelSlots: make(chan struct{}, max(1, cfg.Parallelism/cfg.Model.Threads))}
 	return w, nil
 }
 

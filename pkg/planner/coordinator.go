@@ -139,6 +139,7 @@ type Coordinator struct {
 	planSlots chan struct{} // MaxConcurrentPlans plans at once
 	planWait  time.Duration // how long a plan waits for a slot
 	recent    planLog       // the last plans, for the console
+	models    modelCache    // the facts of models planned lately
 }
 
 // NewCoordinator returns a coordinator.

@@ -62,7 +62,7 @@ def run(binary: str, root: str, budget: int, limited: bool, repeats: int) -> dic
         env["GOMEMLIMIT"] = "off"
     with tempfile.TemporaryDirectory() as tmp:
         metrics = f"127.0.0.1:{free_port()}"
-        srv = Standalone(binary, root, tmp, extra=["--memory-budget", str(budget), "--metrics-listen", metrics],
+        srv = Standalone(binary, root, tmp, args=["--memory-budget", str(budget), "--metrics-listen", metrics],
                          env=env)
         try:
             imageflight.read_images(root, coordinator=srv.location, recursive=True)  # warm-up

@@ -158,9 +158,9 @@ def free_port() -> int:
 class Standalone:
     """``coordinator --standalone`` in its own session, killed by its own process group."""
 
-    def __init__(self, binary: str, root: str, tmp: str, extra: Sequence[str] = (),
+    def __init__(self, binary: str, root: str, tmp: str, args: Sequence[str] = (),
                  env: Optional[Dict[str, str]] = None):
-        """extra: more flags; env: the server's environment (default: this one's)."""
+        """args: more flags; env: the server's environment (default: this one's)."""
         self.port, gport = free_port(), free_port()
         self.location = f"grpc://127.0.0.1:{self.port}"
         secret = os.path.join(tmp, "secret")
@@ -172,7 +172,7 @@ class Standalone:
         self.proc = subprocess.Popen(
             [binary, "--standalone", "--listen", f"127.0.0.1:{self.port}",
              "--gossip-listen", f"127.0.0.1:{gport}", "--root", root, "--secret-file", secret,
-             "--capacity", str(SLOTS), "--local-gossip", "--log-level", "warn", *extra],
+             "--capacity", str(SLOTS), "--local-gossip", "--log-level", "warn", *args],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, cwd=tmp, env=env)
         self._wait_ready()
@@ -675,7 +675,7 @@ def main() -> int:
         bindir = os.path.join(tmp, "bin")
         subprocess.run(["go", "build", "-o", bindir + os.sep, "./cmd/coordinator"], cwd=REPO, check=True)
         extra = ["--unix-socket-dir", os.path.join(tmp, "run")] if args.unix_socket else []
-        server = Standalone(os.path.join(bindir, "coordinator"), corpus, tmp, extra=extra)
+        server = Standalone(os.path.join(bindir, "coordinator"), corpus, tmp, args=extra)
         print(f"standalone coordinator at {server.location} (capacity {SLOTS})", flush=True)
 
         import imageflight

@@ -53,6 +53,27 @@ def meannet():
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
 
 
+def slownet():
+    """Input [N, 3, 4, 4] -> features [N, 48] through a Loop of 2^62 Sin steps:
+    a call that never ends by itself, so a test can see a cancelled stream
+    terminate a running call (no golden)."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Sin", ["v_in"], ["v_out"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_in", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, None)])
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["trips", "cond", "x"], ["looped"], body=body),
+         helper.make_node("Flatten", ["looped"], ["features"])], "slownet",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 4])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 48])],
+        [numpy_helper.from_array(np.array(1 << 62, np.int64), "trips"), numpy_helper.from_array(np.array(True), "cond")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+
+
 def b64(a, dtype):
     return base64.b64encode(np.ascontiguousarray(a, dtype=dtype).tobytes()).decode()
 
@@ -65,7 +86,8 @@ def softmax(v):
 
 
 def main():
-    models = {"convnet.onnx": convnet(None, "convnet"), "convnet_b1.onnx": convnet(1, "convnet_b1"), "meannet.onnx": meannet()}
+    models = {"convnet.onnx": convnet(None, "convnet"), "convnet_b1.onnx": convnet(1, "convnet_b1"), "meannet.onnx": meannet(),
+              "slownet.onnx": slownet()}
     for name, m in models.items():
         onnx.checker.check_model(m)
         (HERE / name).write_bytes(m.SerializeToString())
