@@ -303,30 +303,45 @@ func (c *Client) ReadAll(ctx context.Context, info *aflight.FlightInfo, fn func(
 	return stats, firstErr
 }
 
-// ReadEndpoint reads one endpoint, trying its locations in order. A stream
-// that breaks resumes on the next location after the last batch received
-// (the "next" cursor in app_metadata), so no row is lost or repeated.
-// It returns how many times it failed over.
+// ReadEndpoint reads one endpoint, trying its locations in order — the
+// grpc+unix:// locations whose socket is on this host first, those of
+// other hosts not at all (peer.Reachable). A stream that breaks resumes on
+// the next location after the last batch received (the "next" cursor in
+// app_metadata), so no row is lost or repeated. It returns how many times
+// it failed over.
 func (c *Client) ReadEndpoint(ctx context.Context, idx int, ep *aflight.FlightEndpoint, fn func(Batch) error) (int, error) {
-	locs := ep.GetLocation()
+	uris := make([]string, len(ep.GetLocation()))
+	for i, l := range ep.GetLocation() {
+		uris[i] = l.GetUri()
+	}
+	locs := peer.Reachable(uris)
 	if len(locs) == 0 {
-		return 0, fmt.Errorf("endpoint %d has no locations", idx)
+		return 0, fmt.Errorf("endpoint %d has no location reachable from this host (%d listed)", idx, len(uris))
 	}
 	next := 0
 	var errs []error
-	for attempt, loc := range locs {
+	for attempt, uri := range locs {
 		err := c.withAuth(ctx, func(ctx context.Context) error {
-			return c.stream(ctx, idx, loc.GetUri(), ep.GetTicket().GetTicket(), &next, fn)
+			return c.stream(ctx, idx, uri, ep.GetTicket().GetTicket(), &next, fn)
 		})
 		if err == nil {
 			return attempt, nil
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", loc.GetUri(), err))
-		if !retryable(ctx, err) {
+		errs = append(errs, fmt.Errorf("%s: %w", uri, err))
+		_, unix := peer.UnixPath(uri)
+		if !retryable(ctx, err) && !(unix && !isCallback(err) && ctx.Err() == nil) {
+			// A Unix socket is a path: whatever answers there (a dead
+			// worker's leftover, another cluster's worker) the network
+			// location of the same worker may still serve the ticket.
 			break
 		}
 	}
 	return len(errs), fmt.Errorf("endpoint %d: every location failed: %w", idx, errors.Join(errs...))
+}
+
+func isCallback(err error) bool {
+	var cbErr callbackError
+	return errors.As(err, &cbErr)
 }
 
 // retryable tells failures another location may not share.
@@ -334,8 +349,7 @@ func retryable(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	var cbErr callbackError
-	if errors.As(err, &cbErr) {
+	if isCallback(err) {
 		return false
 	}
 	switch status.Code(err) {

@@ -30,8 +30,11 @@ const (
 // Meta is what each member publishes; it must encode within memberlist's
 // 512-byte limit (New checks).
 type Meta struct {
-	Role     string `json:"r"`
-	Flight   string `json:"f"` // Flight URI, e.g. grpc://127.0.0.2:8816
+	Role   string `json:"r"`
+	Flight string `json:"f"` // Flight URI, e.g. grpc://127.0.0.2:8816
+	// Unix is the member's grpc+unix:// location for clients on its host
+	// ("" when it serves none).
+	Unix     string `json:"u,omitempty"`
 	Host     string `json:"h"` // host name matched against HDFS replica hosts
 	Capacity int    `json:"c"` // decode slots
 	Version  string `json:"v"`

@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 
@@ -38,6 +39,18 @@ type Config struct {
 	DialOptions []grpc.DialOption
 }
 
+// readBufferBytes is how much a connection reads per syscall: DoGet
+// streams arrive as megabytes of 16 KiB frames, and grpc-go's default (32
+// KiB) costs a read per two frames (test/bench/README.md, "Transport
+// ladder").
+const readBufferBytes = 1 << 20
+
+// TransportDialOptions are the gRPC transport sizes of a Pool's
+// connections.
+func TransportDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithReadBufferSize(readBufferBytes)}
+}
+
 // Pool caches one Flight client per location; it is safe for concurrent
 // use. Connections are lazy and reconnect by themselves (grpc), so an entry
 // never needs replacing.
@@ -50,18 +63,51 @@ type Pool struct {
 // New returns an empty pool.
 func New(cfg Config) *Pool { return &Pool{cfg: cfg, conns: map[string]aflight.Client{}} }
 
-// Address splits a Flight location into its dial address and whether it
-// uses TLS. Only grpc://, grpc+tcp:// and grpc+tls:// are spoken.
+// Address splits a Flight location into its gRPC dial target and whether
+// it uses TLS. grpc://, grpc+tcp://, grpc+tls:// and grpc+unix:// (a Unix
+// domain socket on this host: target unix:///path) are spoken.
 func Address(location string) (addr string, useTLS bool, err error) {
 	if a, ok := strings.CutPrefix(location, "grpc+tls://"); ok && a != "" {
 		return a, true, nil
+	}
+	if path, ok := UnixPath(location); ok {
+		return "unix://" + path, false, nil
 	}
 	for _, p := range []string{"grpc://", "grpc+tcp://"} {
 		if a, ok := strings.CutPrefix(location, p); ok && a != "" {
 			return a, false, nil
 		}
 	}
-	return "", false, wire.Errorf(wire.KindInvalidArgument, "location %q: only grpc://, grpc+tcp:// and grpc+tls:// locations are supported", location)
+	return "", false, wire.Errorf(wire.KindInvalidArgument, "location %q: only grpc://, grpc+tcp://, grpc+tls:// and grpc+unix:// locations are supported", location)
+}
+
+// UnixPrefix starts a Unix domain socket location: grpc+unix:///abs/path.
+const UnixPrefix = "grpc+unix://"
+
+// UnixPath is the socket path of a grpc+unix:// location (an absolute
+// path); ok is false for any other location.
+func UnixPath(location string) (path string, ok bool) {
+	path, ok = strings.CutPrefix(location, UnixPrefix)
+	return path, ok && strings.HasPrefix(path, "/")
+}
+
+// Reachable orders an endpoint's locations for a client on this host: the
+// grpc+unix:// locations whose socket exists here first (loopback TCP
+// costs more CPU per byte than a Unix socket), then the network
+// locations in their order. Unix locations whose socket is not here are
+// left out: they name another host's socket.
+func Reachable(locations []string) []string {
+	var local, network []string
+	for _, l := range locations {
+		if path, ok := UnixPath(l); ok {
+			if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+				local = append(local, l)
+			}
+			continue
+		}
+		network = append(network, l)
+	}
+	return append(local, network...)
 }
 
 // Client returns the pool's client for location, dialing it on first use.
@@ -85,7 +131,8 @@ func (p *Pool) Client(location string) (aflight.Client, error) {
 	}
 	// flightcodec reads DoGet's FlightData with one copy of each body
 	// instead of two; every other message decodes as usual.
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.ForceCodecV2(flightcodec.Codec{}))}
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.ForceCodecV2(flightcodec.Codec{}))},
+		TransportDialOptions()...)
 	if p.cfg.MaxMessageBytes > 0 {
 		opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(p.cfg.MaxMessageBytes)))
 	}

@@ -27,6 +27,9 @@ type WorkerSet interface {
 type WorkerInfo struct {
 	Name     string
 	Location string // Flight URI, e.g. grpc://127.0.0.2:8816
+	// Unix is the worker's grpc+unix:// location, usable only on its host
+	// ("" when it serves none).
+	Unix     string
 	Host     string
 	Capacity int
 }

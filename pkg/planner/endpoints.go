@@ -61,6 +61,15 @@ func (c *Coordinator) flightInfo(desc *aflight.FlightDescriptor, req wire.Descri
 		for _, wi := range p.locations[i] {
 			ep.Location = append(ep.Location, &aflight.Location{Uri: p.workers[wi].Location})
 		}
+		// Unix sockets after every network location: a client that takes
+		// the first location, or fails over in order, reaches a worker from
+		// any host; clients on a worker's host move its socket first
+		// (docs/protocol.md).
+		for _, wi := range p.locations[i] {
+			if u := p.workers[wi].Unix; u != "" {
+				ep.Location = append(ep.Location, &aflight.Location{Uri: u})
+			}
+		}
 		info.Endpoint = append(info.Endpoint, ep)
 	}
 	return info, nil

@@ -28,6 +28,11 @@ func TestConfigValidate(t *testing.T) {
 		{"zero decoders", func(c *Config) { c.Worker.Parallelism = 0 }, "decoders"},
 		{"zero ticket TTL", func(c *Config) { c.Coordinator.TicketTTL = 0 }, "ticket TTL"},
 		{"half a TLS pair", func(c *Config) { c.Security.TLSCert = "c.pem" }, "--tls-key"},
+		{"relative unix socket dir", func(c *Config) { c.UnixSocketDir = "run" }, "absolute"},
+		{"unix socket without a worker", func(c *Config) { c.UnixSocketDir, c.Role = "/run/if", RoleCoordinator }, "worker"},
+		{"unix socket with TLS", func(c *Config) {
+			c.UnixSocketDir, c.Security.TLSCert, c.Security.TLSKey = "/run/if", "c.pem", "k.pem"
+		}, "plaintext"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ type Process struct {
 	metrics *http.Server
 	served  chan error
 	addr    string
+	unixLoc string // grpc+unix:// location, "" without a socket
 	probe   *prober
 	stop    context.CancelFunc
 	sec     *security
@@ -80,6 +81,15 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 			p.local.Close()
 		}
 		return nil, err
+	}
+	if cfg.UnixSocketDir != "" {
+		ul, path, err := listenUnix(cfg.UnixSocketDir, p.memberName())
+		if err != nil {
+			return fail(err)
+		}
+		p.unixLoc = peer.UnixPrefix + path
+		lis = mergeListeners(lis, ul)
+		p.lis = lis
 	}
 	mounts, err := p.assemble(secret, roots)
 	if err != nil {
@@ -153,23 +163,35 @@ func (p *Process) startCoordinator(roots hdfsio.Roots, secret []byte, mounts *hd
 	return nil
 }
 
+// memberRole is the gossip role of the configured role.
+func (p *Process) memberRole() string {
+	switch p.cfg.Role {
+	case RoleCoordinator:
+		return membership.RoleCoordinator
+	case RoleStandalone:
+		return membership.RoleStandalone
+	}
+	return membership.RoleWorker
+}
+
+// memberName is the configured name, else role-host-port of the advertise
+// address: unique in the cluster, and the Unix socket's file name.
+func (p *Process) memberName() string {
+	if p.cfg.Name != "" {
+		return p.cfg.Name
+	}
+	host, port, _ := net.SplitHostPort(p.addr)
+	return fmt.Sprintf("%s-%s-%s", p.memberRole(), host, port)
+}
+
 func (p *Process) join(secret []byte) error {
-	host, port, err := net.SplitHostPort(p.addr)
+	host, _, err := net.SplitHostPort(p.addr)
 	if err != nil {
 		return fmt.Errorf("advertise address %q: %w", p.addr, err)
 	}
-	role := membership.RoleWorker
-	switch p.cfg.Role {
-	case RoleCoordinator:
-		role = membership.RoleCoordinator
-	case RoleStandalone:
-		role = membership.RoleStandalone
-	}
+	role := p.memberRole()
 	mc := membership.DefaultConfig()
-	mc.Name = p.cfg.Name
-	if mc.Name == "" {
-		mc.Name = fmt.Sprintf("%s-%s-%s", role, host, port)
-	}
+	mc.Name = p.memberName()
 	gh, gp, err := net.SplitHostPort(p.cfg.GossipListen)
 	if err != nil {
 		return fmt.Errorf("gossip listen %q: %w", p.cfg.GossipListen, err)
@@ -195,7 +217,7 @@ func (p *Process) join(secret []byte) error {
 	if hostName == "" {
 		hostName = host
 	}
-	mc.Meta = membership.Meta{Role: role, Flight: p.Location(), Host: hostName, Capacity: max(p.cfg.Capacity, 1), Version: Version,
+	mc.Meta = membership.Meta{Role: role, Flight: p.Location(), Unix: p.unixLoc, Host: hostName, Capacity: max(p.cfg.Capacity, 1), Version: Version,
 		Auth: p.cfg.Security.AuthEnabled(), TLS: p.sec.serverTLS != nil}
 	p.meta = mc.Meta
 	p.member, err = membership.New(mc)
@@ -207,6 +229,10 @@ func (p *Process) MetricsAddr() string { return p.metricsAddr }
 
 // Location is the Flight URI clients dial.
 func (p *Process) Location() string { return p.sec.scheme() + "://" + p.addr }
+
+// UnixLocation is the grpc+unix:// location clients on this host may dial
+// instead ("" without --unix-socket-dir).
+func (p *Process) UnixLocation() string { return p.unixLoc }
 
 // GossipAddr is the memberlist address others join.
 func (p *Process) GossipAddr() string { return p.member.Addr() }
@@ -304,7 +330,7 @@ func (s *workerSet) gossipWorkers() []planner.WorkerInfo {
 			}
 			continue
 		}
-		out = append(out, planner.WorkerInfo{Name: n.Name, Location: n.Meta.Flight, Host: n.Meta.Host, Capacity: n.Meta.Capacity})
+		out = append(out, planner.WorkerInfo{Name: n.Name, Location: n.Meta.Flight, Unix: n.Meta.Unix, Host: n.Meta.Host, Capacity: n.Meta.Capacity})
 	}
 	return out
 }
@@ -383,11 +409,16 @@ func (p *Process) workerStatus(ctx context.Context, location string, detail bool
 }
 
 // Run starts a process and serves until ctx ends, then shuts down
-// gracefully.
+// gracefully. A worker's Go memory limit follows its memory budget
+// (applyMemoryLimit); Start alone leaves the runtime as it is, for
+// processes that host several servers (tests).
 func Run(ctx context.Context, cfg Config) error {
 	p, err := Start(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if limit := applyMemoryLimit(cfg); limit > 0 {
+		p.log.Info("Go memory limit set from the memory budget (GOMEMLIMIT overrides)", "memory_budget", cfg.Worker.MemoryBudget, "limit", limit)
 	}
 	select {
 	case <-ctx.Done():

@@ -51,7 +51,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SLOTS = 2  # decode slots for the standalone server, executors for Spark, pool size
@@ -158,7 +158,9 @@ def free_port() -> int:
 class Standalone:
     """``coordinator --standalone`` in its own session, killed by its own process group."""
 
-    def __init__(self, binary: str, root: str, tmp: str, args: Tuple[str, ...] = ()):
+    def __init__(self, binary: str, root: str, tmp: str, args: Sequence[str] = (),
+                 env: Optional[Dict[str, str]] = None):
+        """args: more flags; env: the server's environment (default: this one's)."""
         self.port, gport = free_port(), free_port()
         self.location = f"grpc://127.0.0.1:{self.port}"
         secret = os.path.join(tmp, "secret")
@@ -172,7 +174,7 @@ class Standalone:
              "--gossip-listen", f"127.0.0.1:{gport}", "--root", root, "--secret-file", secret,
              "--capacity", str(SLOTS), "--local-gossip", "--log-level", "warn", *args],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=tmp)
+            start_new_session=True, cwd=tmp, env=env)
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
@@ -625,6 +627,8 @@ def main() -> int:
                     help="python interpreter with ray[data] installed (default: this one, if it imports ray)")
     ap.add_argument("--skip", default="", help="comma list of methods to skip: spark-image,pyarrow,spark-if,pool,ray")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (corpus, server log)")
+    ap.add_argument("--unix-socket", action="store_true",
+                    help="serve with --unix-socket-dir too: the clients read through the Unix socket")
     ap.add_argument("--ray-child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--ray-size", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -670,7 +674,8 @@ def main() -> int:
         # ---- server
         bindir = os.path.join(tmp, "bin")
         subprocess.run(["go", "build", "-o", bindir + os.sep, "./cmd/coordinator"], cwd=REPO, check=True)
-        server = Standalone(os.path.join(bindir, "coordinator"), corpus, tmp)
+        extra = ["--unix-socket-dir", os.path.join(tmp, "run")] if args.unix_socket else []
+        server = Standalone(os.path.join(bindir, "coordinator"), corpus, tmp, args=extra)
         print(f"standalone coordinator at {server.location} (capacity {SLOTS})", flush=True)
 
         import imageflight

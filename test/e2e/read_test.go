@@ -53,25 +53,37 @@ func readWith(t *testing.T, cfg client.Config, req map[string]any) (*aflight.Fli
 		mu.Lock()
 		defer mu.Unlock()
 		schema = b.Record.Schema()
-		img := b.Record.Column(0).(*array.Struct)
-		for i := 0; i < int(b.Record.NumRows()); i++ {
-			r := imagerow.At(img, i)
-			r.Data = bytes.Clone(r.Data)
-			g := got{row: r, parts: map[string]string{}}
-			for c := 1; c < int(b.Record.NumCols()); c++ {
-				if b.Record.Column(c).IsValid(i) {
-					g.parts[b.Record.ColumnName(c)] = b.Record.Column(c).ValueStr(i)
-				}
-			}
-			rows = append(rows, g)
-		}
+		rows = append(rows, rowsOf(b)...)
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("read: %v", err)
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].row.Origin < rows[j].row.Origin })
+	sortRows(rows)
 	return info, rows, schema
+}
+
+// rowsOf copies a batch's rows out (the batch is only valid in the
+// callback).
+func rowsOf(b client.Batch) []got {
+	var rows []got
+	img := b.Record.Column(0).(*array.Struct)
+	for i := 0; i < int(b.Record.NumRows()); i++ {
+		r := imagerow.At(img, i)
+		r.Data = bytes.Clone(r.Data)
+		g := got{row: r, parts: map[string]string{}}
+		for c := 1; c < int(b.Record.NumCols()); c++ {
+			if b.Record.Column(c).IsValid(i) {
+				g.parts[b.Record.ColumnName(c)] = b.Record.Column(c).ValueStr(i)
+			}
+		}
+		rows = append(rows, g)
+	}
+	return rows
+}
+
+func sortRows(rows []got) {
+	sort.Slice(rows, func(i, j int) bool { return rows[i].row.Origin < rows[j].row.Origin })
 }
 
 func TestReadCorpusAcrossProcesses(t *testing.T) {

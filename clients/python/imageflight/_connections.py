@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import stat
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -46,6 +47,36 @@ def _normalize_location(uri: str) -> str:
     if "://" not in uri:
         uri = "grpc://" + uri
     return uri
+
+
+UNIX_PREFIX = "grpc+unix://"
+
+
+def unix_path(location: str) -> Optional[str]:
+    """The socket path of a ``grpc+unix:///abs/path`` location, else None."""
+    if location.startswith(UNIX_PREFIX) and location[len(UNIX_PREFIX):].startswith("/"):
+        return location[len(UNIX_PREFIX):]
+    return None
+
+
+def reachable(locations: List[str]) -> List[str]:
+    """An endpoint's locations in the order this host should try them: the
+    ``grpc+unix://`` ones whose socket exists here first (a Unix socket costs less CPU per
+    byte than loopback TCP), then the network ones in their order. Unix locations whose
+    socket is not here name another host's worker and are left out (docs/protocol.md;
+    the Go client's peer.Reachable)."""
+    local, network = [], []
+    for loc in locations:
+        path = unix_path(loc)
+        if path is None:
+            network.append(loc)
+            continue
+        try:
+            if stat.S_ISSOCK(os.stat(path).st_mode):
+                local.append(loc)
+        except OSError:
+            pass
+    return local + network
 
 
 _clients: Dict[Tuple[str, int], Any] = {}

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from ._connections import _call_options, _drop_client, connect
+from ._connections import _call_options, _drop_client, connect, reachable, unix_path
 from ._errors import (
     ForkHelperLost,
     StallTimeout,
@@ -163,7 +163,11 @@ class EndpointReader:
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         ticket = self.endpoint.ticket
         idx = self.endpoint.index
-        for location in self.endpoint.locations:
+        locations = reachable(list(self.endpoint.locations))
+        if not locations:
+            raise Unavailable(f"endpoint {idx}: none of its {len(self.endpoint.locations)} locations "
+                              "is reachable from this host (Unix sockets of other hosts only)")
+        for location in locations:
             try:
                 yield from self._stream(location, ticket)
                 return
@@ -186,7 +190,11 @@ class EndpointReader:
                 if isinstance(err, (flight.FlightUnavailableError, flight.FlightTimedOutError,
                                     StallTimeout)):
                     _drop_client(location)
-                if self.rows == 0 and self.next_offset is None and _retryable(err):
+                # A Unix socket is a path: whatever answers there (a dead worker's
+                # leftover, another cluster's worker), the same worker's network location
+                # may still serve the ticket.
+                retry = _retryable(err) or unix_path(location) is not None
+                if self.rows == 0 and self.next_offset is None and retry:
                     # Nothing received yet: the next location is an equivalent copy.
                     self.failovers += 1
                     if self.stats is not None:
@@ -195,7 +203,7 @@ class EndpointReader:
                                  idx, location, _clean(err))
                     continue
                 if self.rows > 0 or self.next_offset is not None:
-                    ticket = self._resume_ticket(location, err)
+                    ticket = self._resume_ticket(location, err, retry)
                     if self.stats is not None:
                         self.stats._add("resumes", idx, location, err)
                     _log.warning("endpoint %d: %s failed after %d rows (%s); resuming at file %d "
@@ -264,13 +272,13 @@ class EndpointReader:
                 self.on_batch(self.endpoint.index, location, batch)
             yield batch
 
-    def _resume_ticket(self, location: str, err: BaseException) -> bytes:
+    def _resume_ticket(self, location: str, err: BaseException, retry: bool) -> bytes:
         """Returns the ticket that resumes this endpoint after ``self.next_offset``.
 
         Scheme (docs/protocol.md): the original ticket with ``;skip=N`` appended, N being
         the ``next`` of the last batch received; the suffix is outside the signature.
         """
-        if not self.resume or self.next_offset is None or not _retryable(err):
+        if not self.resume or self.next_offset is None or not retry:
             raise StreamInterrupted(
                 f"DoGet endpoint {self.endpoint.index} on {location} failed after {self.rows} rows "
                 f"(next offset {self.next_offset}); cannot resume on another location: {_clean(err)}",

@@ -53,6 +53,8 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 			func(c server.Config) bool {
 				return c.Security.TLSCert == "c.pem" && c.Security.TLSKey == "k.pem" && c.Security.AuthEnabled()
 			}},
+		{"unix socket", map[string]string{"IMAGEFLIGHT_UNIX_SOCKET_DIR": "/run/imageflight"}, nil,
+			func(c server.Config) bool { return c.UnixSocketDir == "/run/imageflight" }},
 		{"plan store", nil, []string{"--plan-store-bytes", "1234"},
 			func(c server.Config) bool { return c.Coordinator.PlanStoreBytes == 1234 }},
 		{"hardening flags", nil, []string{"--memory-budget", "1000000", "--send-timeout", "7s", "--max-concurrent-plans", "3"},

@@ -75,6 +75,9 @@ final class ImageFlightScan implements Scan, Batch {
       if (locs.isEmpty()) {
         locs.add(options.coordinator); // Flight: no location means the service that planned
       }
+      // A worker's grpc+unix:// socket (listed after its network locations, for clients on
+      // its host) is not dialed from the JVM: Netty needs its native epoll transport for it.
+      locs.removeIf(l -> l.startsWith("grpc+unix://"));
       out[i] = new EndpointPartition(i, ep.ticket, locs);
     }
     return out;
