@@ -15,6 +15,7 @@ Run as a script it writes one model: ``python test/python/archs.py resnet18 OUT.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import List, Tuple
 
@@ -164,6 +165,7 @@ def export(name: str, path: str, side: int = 224, seed: int = 0) -> nn.Module:
     with torch.no_grad():
         prog = torch.onnx.export(model, (x,), input_names=["input"], output_names=["features", "logits"],
                                  dynamic_shapes=({0: batch},), dynamo=True, verbose=False)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     prog.save(path)
     return model
 
