@@ -21,7 +21,7 @@ import archs  # noqa: E402
 import imageflight  # noqa: E402
 from conftest import REPORT  # noqa: E402
 from servers import Cluster  # noqa: E402
-from test_model import SIDE, TENSOR, TRANSFORMS, _by_origin, _read, ort_library  # noqa: E402
+from test_model import SIDE, TENSOR, TRANSFORMS, _by_origin, _read, ort_library, read_killing_a_worker  # noqa: E402
 
 CLASSES = ["jpeg", "png"]
 
@@ -101,6 +101,21 @@ def test_worker_features_equal_onnxruntime_python(name, arch_cluster, arch_root)
     assert float(np.abs(feats).max()) > 1e-3  # features that are not all zero
     REPORT.append(f"model {name}: 9 images, {archs.FEATURES[name]} features, max|diff| vs onnxruntime-python "
                   f"{worst_f:.3g} (logits {worst_l:.3g}), {wire / 10:.0f} wire bytes per row")
+
+
+def test_resnet18_through_a_sigkilled_worker(go_bins, arch_cluster, arch_root):
+    """The worker reading the split is SIGKILLed after its first batch: the client resumes
+    on the other worker, and every image's features are the same, once."""
+    root = arch_root[0]
+    images = os.path.join(root, "images")
+    kw = dict(transforms=TRANSFORMS, tensor=TENSOR, model=_model(root, "resnet18"), pixels=False)
+    want = _by_origin(imageflight.read_images(images, coordinator=arch_cluster.location, **kw), "features")
+    got = _by_origin(read_killing_a_worker(go_bins, root, images, kw), "features")
+    assert set(got) == set(want) and len(got) == 10
+    for o, v in want.items():
+        assert (v is None) == (got[o] is None)
+        if v is not None:
+            assert np.abs(np.asarray(got[o]) - np.asarray(v)).max() <= 1e-5, o
 
 
 class Standardize(torch.nn.Module):
