@@ -10,6 +10,8 @@ Checks, in order (each prints one line with its numbers; any failure exits 1):
              same corpus (gen-samples, same binary, same scale) read from local disk by a
              standalone coordinator on the host: multisets of
              (path relative to the folder, sha256(data), height, width, nChannels, mode)
+  model      an ONNX model (MobileNetV3-Small) put into HDFS, run by the workers with the
+             image's ONNX Runtime: features == the host's onnxruntime (check_model.py)
   locality   /images/byhost/nodeN is written with one replica from nodeN, so its blocks are
              on nodeN's DataNode only (asked from WebHDFS). For every endpoint of a plan,
              the first location is the worker whose --host holds the split's blocks
@@ -50,6 +52,7 @@ import urllib.request
 import pyarrow.flight as fl
 
 import imageflight
+from check_model import check_model
 
 BIG = [("grpc.max_receive_message_length", -1)]
 T0 = time.monotonic()
@@ -494,7 +497,7 @@ def main():
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--stall", type=float, default=5.0, help="client stall timeout (s)")
     p.add_argument("--report", help="write the numbers here (JSON)")
-    p.add_argument("--only", default="rows,locality,kill,partition,datanode,restart")
+    p.add_argument("--only", default="rows,model,locality,kill,partition,datanode,restart")
     a = p.parse_args()
     cl = Cluster(a)
     report = {}
@@ -502,7 +505,8 @@ def main():
     log(f"cluster up: workers alive ({took:.1f}s)")
     ref = local_reference(a)
     log(f"local reference: {sum(ref.values())} rows")
-    checks = {"rows": check_rows, "locality": check_locality, "kill": check_kill,
+    checks = {"rows": check_rows, "model": lambda cl, a, ref, report: check_model(cl, a, report, expect, log),
+              "locality": check_locality, "kill": check_kill,
               "datanode": check_datanode, "partition": check_partition, "restart": check_restart}
     failed = []
     for name in a.only.split(","):

@@ -12,7 +12,8 @@
 #
 # What it installs when missing (apt): docker.io docker-compose debootstrap
 # maven, the cgo headers (libjpeg62-turbo-dev zlib1g-dev libwebp-dev) and
-# python3-venv; the project virtualenv (test/python/setup.sh). Go >= 1.26 must
+# python3-venv; the project virtualenv (test/python/setup.sh, with torch for the
+# model check). Go >= 1.26 must
 # be on PATH.
 #
 # It starts its own Docker engine (private socket, no default bridge) and
@@ -66,8 +67,9 @@ if (( ${#need[@]} )); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 command -v go >/dev/null || { echo "go (>= 1.26) not on PATH" >&2; exit 1; }
-[[ -x "$repo/.venv/bin/python" ]] && "$repo/.venv/bin/python" -c 'import imageflight, pyarrow.flight' 2>/dev/null \
-  || "$repo/test/python/setup.sh"
+# torch + onnxscript: the model check exports a real architecture (check_model.py).
+[[ -x "$repo/.venv/bin/python" ]] && "$repo/.venv/bin/python" -c 'import imageflight, pyarrow.flight, onnxruntime, torch, onnxscript' 2>/dev/null \
+  || IMAGEFLIGHT_TEST_TORCH=1 "$repo/test/python/setup.sh"
 
 # --- engine ----------------------------------------------------------------
 work="$(mktemp -d /tmp/imageflight-docker-XXXXXX)"
@@ -146,8 +148,14 @@ mvn -B -q -f "$repo/test/docker/hadoop/pom.xml" dependency:copy-dependencies \
   -DoutputDirectory="$work/ctx-hadoop/lib" -DincludeScope=runtime
 cp "$repo/test/docker/hadoop/Dockerfile" "$repo/test/docker/hadoop/hdfs" "$work/ctx-hadoop/"
 log "docker build $IF_IMAGE (docker/Dockerfile, BINARIES=prebuilt) and $HADOOP_IMAGE_TEST"
+# The image's ONNX Runtime: the host virtualenv's (ONNXRUNTIME=prebuilt: PyPI is
+# reached here through a TLS proxy that the image's CA certificates do not know).
+mkdir -p "$work/ctx-imageflight/onnxruntime"
+cp "$("$repo/.venv/bin/python" -c 'import glob, os, onnxruntime as o; print(sorted(glob.glob(os.path.join(os.path.dirname(o.__file__), "capi", "libonnxruntime.so.*")))[-1])')" \
+  "$work/ctx-imageflight/onnxruntime/"
 "$DOCKER" build -q --network host -f "$repo/docker/Dockerfile" --build-arg BASE_IMAGE="$BASE" \
-  --build-arg BINARIES=prebuilt -t "$IF_IMAGE" "$work/ctx-imageflight" >/dev/null
+  --build-arg BINARIES=prebuilt --build-arg ONNXRUNTIME=prebuilt \
+  -t "$IF_IMAGE" "$work/ctx-imageflight" >/dev/null
 "$DOCKER" build -q --network host --build-arg BASE_IMAGE="$BASE" -t "$HADOOP_IMAGE_TEST" "$work/ctx-hadoop" >/dev/null
 
 # --- the cluster (README: "Run a cluster with docker compose") ----------------

@@ -353,3 +353,42 @@ def _tree(pid):
         out.append(q)
         todo.extend(children(q))
     return out
+
+
+# ------------------------------------------------------------------ a client in a reference cycle
+
+CYCLE = r"""
+import gc, json, os, sys, time
+import pyarrow.flight as fl
+import imageflight
+coord = sys.argv[1]
+gc.disable()  # the cycle below stays until a collection, as between automatic ones
+client = fl.FlightClient(coord)
+list(client.do_action(fl.Action("cluster-status", b"")))  # gRPC live, the client's threads wait
+cycle = [client]
+cycle.append(cycle)  # e.g. a dropped client held by an exception's traceback
+del client, cycle
+pid = os.fork()
+if pid == 0:
+    gc.collect()  # the child's first collection: must not finalise the parent's client
+    os._exit(0)
+t = time.monotonic()
+while time.monotonic() - t < 60:
+    if os.waitpid(pid, os.WNOHANG)[0]:
+        print(json.dumps({"exited": True, "seconds": round(time.monotonic() - t, 2)}))
+        break
+    time.sleep(0.05)
+else:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    print(json.dumps({"exited": False}))
+"""
+
+
+def test_fork_with_an_unreachable_client_in_a_cycle(coordinator):
+    """A FlightClient that is garbage in a reference cycle at fork time is finalised in the
+    parent (imageflight collects before forking): finalised in the child, its close() hung
+    forever in gRPC's teardown (seen as a DataLoader worker stuck after a read whose worker
+    was SIGKILLed)."""
+    out, _ = _run(CYCLE, coordinator)
+    assert out["exited"], "the forked child hung finalising the parent's FlightClient"

@@ -294,8 +294,16 @@ def test_python_client_and_sigkilled_worker(go_bins, model_cluster, model_root):
     got = imageflight.read_images(images, coordinator=model_cluster.location, **kw)
     assert _by_origin(got, "features") == want
 
+    t = read_killing_a_worker(go_bins, model_root, images, kw)
+    assert t.num_rows == len(want)
+    assert _by_origin(t, "features") == want
+
+
+def read_killing_a_worker(go_bins, root: str, images: str, kw: dict) -> pa.Table:
+    """Reads images (one split) through a fresh coordinator and two workers, SIGKILLing the
+    split's worker after its first batch; the client resumes on the other worker."""
     # One split of ~1 row per batch (--batch-bytes below one tensor), so the kill lands mid-split.
-    c = Cluster(go_bins, model_root, workers=2,
+    c = Cluster(go_bins, root, workers=2,
                 worker_args=["--onnxruntime-library", ort_library(), "--model-threads", "1", "--batch-bytes", "700000"])
     try:
         plan = imageflight.get_plan(imageflight.build_command(images, num_partitions=1, **kw), c.location)
@@ -310,8 +318,7 @@ def test_python_client_and_sigkilled_worker(go_bins, model_cluster, model_root):
         stats = imageflight.ReadStats()
         t = imageflight.read_plan(plan, on_batch=hook, stats=stats, stall_timeout=10)
         assert killed and stats.resumes + stats.failovers >= 1, stats
-        assert t.num_rows == len(want)
-        assert _by_origin(t, "features") == want
+        return t
     finally:
         c.close()
 

@@ -22,7 +22,10 @@ import textwrap
 import numpy as np
 import pytest
 
+import imageflight
+
 from servers import Cluster
+from test_model import ort_library
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 READMES = {"README.md": os.path.join(REPO, "README.md"),
@@ -60,9 +63,20 @@ def docs_cluster(go_bins, tmp_path_factory):
     res = subprocess.run([go_bins["coordinator"], "gen-samples", "--scale", "4", images],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
-    c = Cluster(go_bins, root, workers=0)
+    c = Cluster(go_bins, root, workers=0, coordinator_args=["--onnxruntime-library", ort_library()])
     yield root, c.location
     c.close()
+
+
+@pytest.fixture(scope="module")
+def readme_model(docs_cluster):
+    """data/models/resnet18.onnx, written by the command clients/python/README.md names."""
+    pytest.importorskip("torch", reason="torch not installed (IMAGEFLIGHT_TEST_TORCH=1 test/python/setup.sh)")
+    root = docs_cluster[0]
+    res = subprocess.run([sys.executable, os.path.join(REPO, "test", "python", "archs.py"), "resnet18",
+                          "data/models/resnet18.onnx"], capture_output=True, text=True, timeout=600, cwd=root)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return os.path.join(root, "data", "models", "resnet18.onnx")
 
 
 @pytest.fixture
@@ -97,11 +111,16 @@ def _check(code, ns, out, err, spark=None):
         assert ns["stats"].failed, "the sample corpus has undecodable files"
         assert all(f.origin in out for f in ns["stats"].failed)
     elif "LogisticRegression" in code:
-        # transforms + tensor on the workers, a feature model, a classifier (issue 10)
+        # transforms, tensor and ResNet-18 on the workers, two classifiers (issues 10, 21)
         assert "test accuracy" in out
         assert {"prediction", "probability", "label"} <= set(ns["scored"].columns)
-        assert ns["data"].count() > 0 and len(ns["data"].first().features) == 64
-        assert 0.0 <= ns["accuracy"] <= 1.0
+        images, data = ns["images"], ns["data"]
+        assert [f.name for f in images.schema.fields] == ["image", "features", "cls", "split"]
+        decodable = imageflight.read_images("data/images", recursive=True, drop_image_failures=True,
+                                            pixels=False).num_rows
+        assert data.count() == decodable > 100 and len(data.first().features) == 512
+        assert set(ns["accuracy"]) == {"LogisticRegression", "RandomForestClassifier"}
+        assert all(0.0 <= a <= 1.0 for a in ns["accuracy"].values())
     elif "StringIndexer" in code:
         images, labelled = ns["images"], ns["labelled"]
         ref = spark.read.format("image").option("recursiveFileLookup", "true").load(
@@ -144,6 +163,8 @@ def test_python_block_runs_as_written(name, line, code, in_docs_folder, request,
                              capture_output=True, text=True, timeout=300, cwd=in_docs_folder)
         assert res.returncode == 0 and "SAMPLE-OK 1" in res.stdout, res.stdout + res.stderr
         return
+    if "Model(" in code:
+        request.getfixturevalue("readme_model")
     spark = request.getfixturevalue("spark") if "spark" in code else None
     ns = {"__name__": "__readme__"}
     exec(compile(code, f"{name}:{line}", "exec"), ns)  # noqa: S102 - our own README

@@ -146,6 +146,36 @@ def test_tensor_column_and_invalid_rows():
     assert list(ImageFlightDataset(plan=plan, classes=["a"])) == []
 
 
+def test_model_columns_are_in_each_sample():
+    """A plan with a model: its columns (fetched and softmax tensors, argmax doubles) are
+    yielded by name, never taken for partition columns (label_column="auto" is the folder
+    column), and without pixels there is no "image"."""
+    from imageflight._image import IMAGE_STRUCT
+
+    img = pa.array([
+        {"origin": "file:/d/cls=a/x.png", "height": 4, "width": 4, "nChannels": 3, "mode": 16, "data": b""},
+        {"origin": "file:/d/cls=b/bad.png", "height": -1, "width": -1, "nChannels": -1, "mode": -1, "data": b""},
+        {"origin": "file:/d/cls=b/y.png", "height": 4, "width": 4, "nChannels": 3, "mode": 16, "data": b""},
+    ], type=IMAGE_STRUCT)
+    ftype, ptype = pa.fixed_shape_tensor(pa.float32(), (3,)), pa.fixed_shape_tensor(pa.float64(), (2,))
+    feats = pa.ExtensionArray.from_storage(ftype, pa.array([[1, 2, 3], None, [4, 5, 6]], pa.list_(pa.float32(), 3)))
+    probs = pa.ExtensionArray.from_storage(ptype, pa.array([[0.25, 0.75], None, [0.5, 0.5]], pa.list_(pa.float64(), 2)))
+    schema = pa.schema([pa.field("image", IMAGE_STRUCT), pa.field("features", ftype), pa.field("probability", ptype),
+                        pa.field("prediction", pa.float64()), pa.field("cls", pa.utf8())])
+    batch = pa.RecordBatch.from_arrays([img, feats, probs, pa.array([1.0, None, 0.0]), pa.array(["a", "b", "b"])],
+                                       schema=schema)
+    plan = imageflight.Plan(coordinator="grpc://x:1", schema=schema, endpoints=(),
+                            model_columns=("features", "probability", "prediction"))
+    assert plan.partition_columns == ["cls"]
+    ds = ImageFlightDataset(plan=plan, classes=["a", "b"])
+    assert ds.label_column == "cls"
+    out = list(ds._samples(batch))
+    assert [sorted(o) for o in out] == [["features", "label", "origin", "prediction", "probability"]] * 2
+    assert out[0]["features"].dtype == torch.float32 and out[0]["features"].tolist() == [1, 2, 3]
+    assert out[1]["probability"].dtype == torch.float64 and out[1]["probability"].tolist() == [0.5, 0.5]
+    assert [o["prediction"] for o in out] == [1.0, 0.0] and [o["label"] for o in out] == [0, 1]
+
+
 @pytest.fixture(scope="module")
 def mixed_modes(corpus):
     """mixed/cls=x/: one 4x5 PNG each of RGBA, gray, gray+alpha (decoded as 3 channels,

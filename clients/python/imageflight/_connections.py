@@ -8,6 +8,11 @@ in the child). PyTorch's ``DataLoader(num_workers=N)`` forks exactly so. Hence:
 - clients are cached per process id, and ``os.register_at_fork(after_in_child=...)``
   drops the inherited ones **without closing them** (closing would talk to the parent's
   gRPC state); they are kept referenced so their destructors never run in the child;
+- before a fork the parent runs the cyclic garbage collector, so that a FlightClient
+  that is garbage but still in a reference cycle (a dropped client of a failed worker
+  held by an exception's traceback, a user's client in a cycle) is closed in the parent:
+  in the child its destructor would close it there and hang forever in gRPC's teardown
+  (``pthread_cond_destroy`` of a condition the parent's threads were waiting on);
 - a child forked while gRPC was live in the parent (:func:`grpc_tainted`) does not call
   gRPC at all: :func:`connect` returns a proxy that runs its Flight calls in one helper
   process per child, started by ``exec`` (``imageflight._forkproxy``: fresh gRPC state,
@@ -26,6 +31,7 @@ gRPC state and the workers it forks use gRPC directly (the PyTorch dataset plans
 from __future__ import annotations
 
 import contextlib
+import gc
 import glob
 import os
 import stat
@@ -122,6 +128,8 @@ def _before_fork() -> None:
         return
     live = any(isinstance(c, flight.FlightClient) for c in list(_clients.values()))
     _taint_at_fork = _tainted or live or mode == "always" or _grpc_threads_alive()
+    if _taint_at_fork:
+        gc.collect()  # finalise unreachable clients here, not in the child (module docs)
 
 
 def _after_fork_child() -> None:

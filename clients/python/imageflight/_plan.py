@@ -55,10 +55,13 @@ class Plan:
     endpoints: Tuple[Endpoint, ...]
     total_records: int = -1
     total_bytes: int = -1
+    #: The columns the read's ``model`` adds (fetched, softmax, argmax; docs/models.md).
+    model_columns: Tuple[str, ...] = ()
 
     @property
     def partition_columns(self) -> List[str]:
-        return [f.name for f in self.schema if f.name not in ("image", "tensor", "failure")]
+        skip = {"image", "tensor", "failure", *self.model_columns}
+        return [f.name for f in self.schema if f.name not in skip]
 
 
 def get_plan(
@@ -123,4 +126,16 @@ def get_plan(
         endpoints=tuple(endpoints),
         total_records=info.total_records,
         total_bytes=info.total_bytes,
+        model_columns=_model_columns(command.get("model")),
     )
+
+
+def _model_columns(model: Any) -> Tuple[str, ...]:
+    """The columns a descriptor's ``model`` adds: fetchDict's keys, softMaxDict's and
+    argMaxDict's values."""
+    if not isinstance(model, dict):
+        return ()
+    out = list(model.get("fetchDict") or {})
+    for key in ("softMaxDict", "argMaxDict"):
+        out += list((model.get(key) or {}).values())
+    return tuple(out)

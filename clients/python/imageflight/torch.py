@@ -45,6 +45,7 @@ import random
 import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import torch
@@ -99,7 +100,14 @@ class ImageFlightDataset(IterableDataset):
       label column;
     - ``"origin"``: the file's URI;
     - ``"tensor"``: the row of a ``tensor`` column when the server sends one (an Arrow
-      ``fixed_shape_tensor`` column), as a tensor/array of its shape.
+      ``fixed_shape_tensor`` column), as a tensor/array of its shape;
+    - with ``model=`` (an ONNX model the workers run on the tensor, docs/models.md): one
+      entry per model column, named as the model's ``fetch`` (``fetchDict``) and
+      ``softmax`` ask -- a float32 (softmax: float64) tensor/array of the output's shape
+      without the batch dimension, e.g. ``sample["features"]``: 512 floats of ResNet-18 --
+      and per ``argmax`` column a float (SynapseML's double). The workers send no pixels
+      then (``pixels=None`` means ``False`` with a model), so a sample has no ``"image"``;
+      ``pixels=True`` keeps the transformed image as ``"image"`` beside the features.
 
     Invalid images are skipped here and listed in ``stats.failed`` of the worker
     (``drop_image_failures=False``, default, so the plan counts the files: ``len()``), or
@@ -140,6 +148,10 @@ class ImageFlightDataset(IterableDataset):
       replan_each_epoch: plan again at every :meth:`set_epoch` (new files are seen;
         tickets never expire mid-training).
       drop_last: equal shards (above).
+      model: an :class:`imageflight.Model` (or its JSON parameters) the workers run on
+        the ``tensor`` of every image; needs ``transforms`` and ``tensor`` giving the
+        model's input shape. Its columns are in each sample (above).
+      pixels: send the images' pixels (default: ``True``, ``False`` with a model).
       max_workers, max_in_flight, timeout, stall_timeout: as for
         :func:`imageflight.iter_batches`, per DataLoader worker.
     """
@@ -176,6 +188,8 @@ class ImageFlightDataset(IterableDataset):
         max_in_flight: Optional[int] = -1,
         timeout: Optional[float] = None,
         stall_timeout: Optional[float] = DEFAULT_STALL_TIMEOUT,
+        model: Any = None,
+        pixels: Optional[bool] = None,
     ):
         super().__init__()
         _check_channels(channels)
@@ -186,8 +200,12 @@ class ImageFlightDataset(IterableDataset):
         self.coordinator = coordinator
         self._read = dict(recursive=recursive, num_partitions=num_partitions,
                           drop_image_failures=drop_image_failures, sample_ratio=sample_ratio,
-                          seed=seed, transforms=transforms, tensor=tensor, fast_resize=fast_resize)
+                          seed=seed, transforms=transforms, tensor=tensor, fast_resize=fast_resize,
+                          model=model, pixels=model is None if pixels is None else bool(pixels))
         self.path = path
+        if plan is not None and pixels is None:
+            # A given plan: a model plan's rows carry no pixels unless pixels=True says so.
+            self._read["pixels"] = not plan.model_columns
         if plan is None:
             if path is None:
                 raise InvalidArgument("ImageFlightDataset needs a path (or plan=)")
@@ -233,8 +251,8 @@ class ImageFlightDataset(IterableDataset):
         """A plan of the dataset's files whose rows carry headers only (no decode, no
         transforms): what finding and checking the classes needs."""
         read = dict(self._read, drop_image_failures=False, transforms=None, tensor=None,
-                    fast_resize=False)
-        return get_plan(self.path, self.coordinator, self.timeout, **read, pixels=False, **selection)
+                    fast_resize=False, model=None, pixels=False)
+        return get_plan(self.path, self.coordinator, self.timeout, **read, **selection)
 
     def _scan_classes(self) -> List[Any]:
         _log.info("imageflight.torch: listing %s once to find the classes of %r "
@@ -400,18 +418,25 @@ class ImageFlightDataset(IterableDataset):
         tensors = None
         if TENSOR_COLUMN in names:
             tensors = _tensor_rows(batch.column(names.index(TENSOR_COLUMN)))
+        model_cols = {}
+        for name in self.plan.model_columns:
+            col = batch.column(names.index(name))  # fetched and softmax: tensors; argmax: double
+            model_cols[name] = (_tensor_rows(col) if isinstance(col.type, pa.FixedShapeTensorType)
+                                else col.to_pylist())
+        pixels = self._read["pixels"]
         for i in range(n):
             sample: Dict[str, Any] = {}
             if img is not None:
                 if hs[i] is None or hs[i] < 0:
                     continue  # invalid image (listed in self.stats.failed)
-                buf = data[i].as_buffer()
-                arr = _pixels(hs[i], ws[i], cs[i], modes[i], b"" if buf is None else buf,
-                              origins[i], self.rgb, self.channels)
-                image: Any = torch.from_numpy(arr) if self.as_tensor else arr
-                if self.transform is not None:
-                    image = self.transform(image)
-                sample["image"] = image
+                if pixels:
+                    buf = data[i].as_buffer()
+                    arr = _pixels(hs[i], ws[i], cs[i], modes[i], b"" if buf is None else buf,
+                                  origins[i], self.rgb, self.channels)
+                    image: Any = torch.from_numpy(arr) if self.as_tensor else arr
+                    if self.transform is not None:
+                        image = self.transform(image)
+                    sample["image"] = image
                 sample["origin"] = origins[i]
             if labels is not None:
                 v = labels[i]
@@ -427,14 +452,18 @@ class ImageFlightDataset(IterableDataset):
             if tensors is not None:
                 t = tensors[i].copy()
                 sample[TENSOR_COLUMN] = torch.from_numpy(t) if self.as_tensor else t
+            for name, rows in model_cols.items():
+                v = rows[i]
+                if isinstance(v, np.ndarray):
+                    v = v.copy()
+                    v = torch.from_numpy(v) if self.as_tensor else v
+                sample[name] = v
             yield sample
 
 
 def _tensor_rows(col: Any):
     """The rows of a tensor column as numpy arrays: ``to_numpy_ndarray()`` of an Arrow
     ``fixed_shape_tensor`` extension column, else nested lists converted."""
-    import numpy as np
-
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
     if col.null_count and isinstance(col.type, pa.FixedShapeTensorType):
