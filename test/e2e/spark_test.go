@@ -170,6 +170,9 @@ func TestSparkConnector(t *testing.T) {
 			assertSecure(t, res, entries)
 			assertSynapse(t, res, line, entries)
 			runReadmeJava(t, c, line, jars[i], readmeDir, entries)
+			if line.name == "3.5_2.12" {
+				runReadmeScala(t, c, jars[i], readmeDir, entries)
+			}
 			if line.name == "4_2.13" {
 				runReadmePython(t, c, jars[i], readmeDir, entries)
 			}
