@@ -296,6 +296,19 @@ func assertFailover(t *testing.T, res checkResult) {
 	t.Logf("failover read: %d rows, metrics %v", len(res.FailoverKilled), res.FailoverMetrics)
 }
 
+// assertStall: the read during which a streaming worker was SIGSTOPped (stallTimeout 10 s)
+// gave the same multiset of rows as the clean read, its stall recorded in Spark's metrics.
+func assertStall(t *testing.T, res checkResult) {
+	t.Helper()
+	if strings.Join(res.FailoverClean, "\n") != strings.Join(res.Stalled, "\n") {
+		t.Errorf("rows after the SIGSTOP differ: %d rows, clean read %d", len(res.Stalled), len(res.FailoverClean))
+	}
+	if res.StalledMetrics["imageflightStalls"] == 0 || res.StalledMetrics["imageflightResumes"]+res.StalledMetrics["imageflightFailovers"] == 0 {
+		t.Errorf("no stall and resume recorded after the SIGSTOP: %v", res.StalledMetrics)
+	}
+	t.Logf("stalled read: %d rows, metrics %v", len(res.Stalled), res.StalledMetrics)
+}
+
 // assertSecure: a read over TLS with a basic-auth login gets every row and its pixels
 // (the workers take the coordinator's token); a wrong password is refused.
 func assertSecure(t *testing.T, res checkResult, entries []corpus.Entry) {
