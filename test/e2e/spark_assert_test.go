@@ -140,6 +140,15 @@ func partOf(rel, key string) string {
 	return ""
 }
 
+// clsCounts: files per cls= partition value.
+func clsCounts(entries []corpus.Entry) map[string]int {
+	groups := map[string]int{}
+	for _, e := range entries {
+		groups[partOf(e.Rel, "cls")]++
+	}
+	return groups
+}
+
 func valid(entries []corpus.Entry) int {
 	n := 0
 	for _, e := range entries {
@@ -167,10 +176,7 @@ func assertPruning(t *testing.T, res checkResult, entries []corpus.Entry) {
 	if string(res.Count.Result) != strconv.Itoa(n) {
 		t.Errorf("count() = %s, want %d", res.Count.Result, n)
 	}
-	groups := map[string]int{}
-	for _, e := range entries {
-		groups[partOf(e.Rel, "cls")]++
-	}
+	groups := clsCounts(entries)
 	var want []string
 	for k, v := range groups {
 		want = append(want, fmt.Sprintf("%s %d", k, v))

@@ -105,10 +105,7 @@ func runReadmePython(t *testing.T, c *cluster, jar, wd string, entries []corpus.
 	if err != nil {
 		t.Fatalf("README PySpark example: %v\n%s", err, tail(stderr.String(), 4000))
 	}
-	groups := map[string]int{}
-	for _, e := range entries {
-		groups[partOf(e.Rel, "cls")]++
-	}
+	groups := clsCounts(entries)
 	text := string(out)
 	for cls, n := range groups {
 		if !strings.Contains(text, fmt.Sprintf("Row(cls='%s', count=%d)", cls, n)) {
@@ -173,10 +170,7 @@ func runReadmeScala(t *testing.T, c *cluster, jar, wd string, entries []corpus.E
 	if err != nil {
 		t.Fatalf("README spark-shell example: %v\n%s\n%s", err, text, tail(stderr.String(), 4000))
 	}
-	groups := map[string]int{}
-	for _, e := range entries {
-		groups[partOf(e.Rel, "cls")]++
-	}
+	groups := clsCounts(entries)
 	var want []string
 	for cls, n := range groups {
 		want = append(want, fmt.Sprintf("|%5s|%5d|", cls, n))
