@@ -140,6 +140,15 @@ func partOf(rel, key string) string {
 	return ""
 }
 
+// clsCounts: files per cls= partition value.
+func clsCounts(entries []corpus.Entry) map[string]int {
+	groups := map[string]int{}
+	for _, e := range entries {
+		groups[partOf(e.Rel, "cls")]++
+	}
+	return groups
+}
+
 func valid(entries []corpus.Entry) int {
 	n := 0
 	for _, e := range entries {
@@ -167,10 +176,7 @@ func assertPruning(t *testing.T, res checkResult, entries []corpus.Entry) {
 	if string(res.Count.Result) != strconv.Itoa(n) {
 		t.Errorf("count() = %s, want %d", res.Count.Result, n)
 	}
-	groups := map[string]int{}
-	for _, e := range entries {
-		groups[partOf(e.Rel, "cls")]++
-	}
+	groups := clsCounts(entries)
 	var want []string
 	for k, v := range groups {
 		want = append(want, fmt.Sprintf("%s %d", k, v))
@@ -294,6 +300,19 @@ func assertFailover(t *testing.T, res checkResult) {
 		t.Errorf("no resume or failover recorded after the SIGKILL: %v", res.FailoverMetrics)
 	}
 	t.Logf("failover read: %d rows, metrics %v", len(res.FailoverKilled), res.FailoverMetrics)
+}
+
+// assertStall: the read during which a streaming worker was SIGSTOPped (stallTimeout 10 s)
+// gave the same multiset of rows as the clean read, its stall recorded in Spark's metrics.
+func assertStall(t *testing.T, res checkResult) {
+	t.Helper()
+	if strings.Join(res.FailoverClean, "\n") != strings.Join(res.Stalled, "\n") {
+		t.Errorf("rows after the SIGSTOP differ: %d rows, clean read %d", len(res.Stalled), len(res.FailoverClean))
+	}
+	if res.StalledMetrics["imageflightStalls"] == 0 || res.StalledMetrics["imageflightResumes"]+res.StalledMetrics["imageflightFailovers"] == 0 {
+		t.Errorf("no stall and resume recorded after the SIGSTOP: %v", res.StalledMetrics)
+	}
+	t.Logf("stalled read: %d rows, metrics %v", len(res.Stalled), res.StalledMetrics)
 }
 
 // assertSecure: a read over TLS with a basic-auth login gets every row and its pixels

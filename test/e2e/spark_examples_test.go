@@ -105,10 +105,7 @@ func runReadmePython(t *testing.T, c *cluster, jar, wd string, entries []corpus.
 	if err != nil {
 		t.Fatalf("README PySpark example: %v\n%s", err, tail(stderr.String(), 4000))
 	}
-	groups := map[string]int{}
-	for _, e := range entries {
-		groups[partOf(e.Rel, "cls")]++
-	}
+	groups := clsCounts(entries)
 	text := string(out)
 	for cls, n := range groups {
 		if !strings.Contains(text, fmt.Sprintf("Row(cls='%s', count=%d)", cls, n)) {
@@ -146,4 +143,46 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// runReadmeScala runs the README's spark-shell command as written, with Spark 3.5.9's own
+// spark-shell (PyPI pyspark's, Scala 2.12: test/synapseml's virtualenv) on PATH, and types
+// the README's Scala block at its prompt. The REPL exits 0 whatever a line did, so every
+// line's output is asserted, and no line may print an error.
+func runReadmeScala(t *testing.T, c *cluster, jar, wd string, entries []corpus.Entry) {
+	t.Helper()
+	if out, err := exec.Command("../synapseml/setup.sh").CombinedOutput(); err != nil {
+		t.Fatalf("test/synapseml/setup.sh: %v\n%s", err, out)
+	}
+	shells, _ := filepath.Glob(mustAbs(t, "../synapseml/.venv/lib/python*/site-packages/pyspark/bin/spark-shell"))
+	if len(shells) != 1 {
+		t.Fatalf("test/synapseml/.venv has no pyspark/bin/spark-shell (%v)", shells)
+	}
+	sh := exec.Command("bash", "-c", readmeBlocks(t, "sh")[0])
+	sh.Dir = wd
+	sh.Stdin = strings.NewReader(readmeBlocks(t, "scala")[0])
+	sh.Env = append(os.Environ(), "PATH="+filepath.Dir(shells[0])+":"+os.Getenv("PATH"), "SPARK_LOCAL_IP=127.0.0.1",
+		"IMAGEFLIGHT_COORDINATOR="+c.location(), "IMAGEFLIGHT_JAR="+jar)
+	var stderr bytes.Buffer
+	sh.Stderr = &stderr
+	out, err := sh.Output()
+	text := string(out)
+	if err != nil {
+		t.Fatalf("README spark-shell example: %v\n%s\n%s", err, text, tail(stderr.String(), 4000))
+	}
+	groups := clsCounts(entries)
+	var want []string
+	for cls, n := range groups {
+		want = append(want, fmt.Sprintf("|%5s|%5d|", cls, n))
+	}
+	want = append(want, "Scala version 2.12.", "df: org.apache.spark.sql.DataFrame = [image: struct<origin: string",
+		"/split=train/", fmt.Sprintf("Long = %d\n", valid(entries)))
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("README spark-shell example printed no %q:\n%s", w, text)
+		}
+	}
+	if strings.Contains(text, "error:") || strings.Contains(text, "Exception") {
+		t.Errorf("README spark-shell example failed:\n%s", text)
+	}
 }

@@ -87,6 +87,8 @@ type checkResult struct {
 	SecureBadPassword    string
 	FailoverCleanMetrics map[string]int64
 	FailoverMetrics      map[string]int64
+	Stalled              []string
+	StalledMetrics       map[string]int64
 }
 
 // measured is a query's result with the workers' metric deltas around it: rows put into
@@ -167,9 +169,13 @@ func TestSparkConnector(t *testing.T) {
 			assertPushdown(t, res, entries)
 			assertLocality(t, res, c)
 			assertFailover(t, res)
+			assertStall(t, res)
 			assertSecure(t, res, entries)
 			assertSynapse(t, res, line, entries)
 			runReadmeJava(t, c, line, jars[i], readmeDir, entries)
+			if line.name == "3.5_2.12" {
+				runReadmeScala(t, c, jars[i], readmeDir, entries)
+			}
 			if line.name == "4_2.13" {
 				runReadmePython(t, c, jars[i], readmeDir, entries)
 			}
@@ -207,7 +213,8 @@ func checkClassVersion(t *testing.T, jar string, want uint16) {
 }
 
 // runCheck compiles ConnectorCheck against the line's Spark and runs it; when it
-// reports its failover read under way, a worker that is streaming is SIGKILLed.
+// reports its stall read under way, a worker that is streaming is SIGSTOPped (and SIGCONTed
+// after that read); when it reports its failover read under way, one is SIGKILLed.
 func runCheck(t *testing.T, c *cluster, line sparkLine, jar, dir, failDir string, metrics, secureArgs []string) checkResult {
 	t.Helper()
 	classes := t.TempDir()
@@ -231,8 +238,10 @@ func runCheck(t *testing.T, c *cluster, line sparkLine, jar, dir, failDir string
 	if err := java.Start(); err != nil {
 		t.Fatal(err)
 	}
-	killed := make(chan string, 1)
-	go func() { killed <- killStreamingWorker(c, metrics, marker) }()
+	exited := make(chan struct{})
+	killed, stopped := make(chan string, 1), make(chan string, 1)
+	go func() { stopped <- stopStreamingWorker(c, metrics, marker+"-stall", exited) }()
+	go func() { killed <- signalStreamingWorker(c, metrics, marker, syscall.SIGKILL, exited) }()
 	var result []byte
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
@@ -242,7 +251,8 @@ func runCheck(t *testing.T, c *cluster, line sparkLine, jar, dir, failDir string
 		}
 	}
 	err = java.Wait()
-	t.Logf("Spark %s check ran in %s; %s", line.name, time.Since(start).Round(time.Second), <-killed)
+	close(exited)
+	t.Logf("Spark %s check ran in %s; %s; %s", line.name, time.Since(start).Round(time.Second), <-stopped, <-killed)
 	if err != nil || result == nil {
 		t.Fatalf("ConnectorCheck: %v\n%s", err, tail(stderr.String(), 8000))
 	}
@@ -260,27 +270,56 @@ func tail(s string, n int) string {
 	return s
 }
 
-// killStreamingWorker waits for the check's marker, SIGKILLs a worker with a DoGet stream
-// in flight, and tells the check to go on.
-func killStreamingWorker(c *cluster, metrics []string, marker string) string {
+var sigName = map[syscall.Signal]string{syscall.SIGKILL: "SIGKILL", syscall.SIGSTOP: "SIGSTOP"}
+
+// signalStreamingWorker waits for the check's marker (or its exit), sends sig to a worker
+// with a DoGet stream in flight, and tells the check to go on.
+func signalStreamingWorker(c *cluster, metrics []string, marker string, sig syscall.Signal, exited <-chan struct{}) string {
+	_, msg := signalStreaming(c, metrics, marker, sig, exited)
+	return msg
+}
+
+func signalStreaming(c *cluster, metrics []string, marker string, sig syscall.Signal, exited <-chan struct{}) (*proc, string) {
 	defer os.WriteFile(marker+".killed", nil, 0o644)
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
-		if _, err := os.Stat(marker + ".reading"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return "the failover read never started"
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !waitFile(marker+".reading", exited) {
+		return nil, "the read for " + sigName[sig] + " never started"
 	}
 	for i, m := range metrics {
 		if scrape(m, "imageflight_doget_streams_in_flight") > 0 {
-			c.workers[i].kill(syscall.SIGKILL)
-			return "SIGKILLed " + c.workers[i].name + " mid-stream"
+			c.workers[i].kill(sig)
+			return c.workers[i], "sent " + sigName[sig] + " to " + c.workers[i].name + " mid-stream"
 		}
 	}
-	return "no worker was streaming when the failover read started"
+	return nil, "no worker was streaming when the read for " + sigName[sig] + " started"
+}
+
+// stopStreamingWorker SIGSTOPs a streaming worker when the stall read is under way, and
+// SIGCONTs it when that read is over (or the check exited).
+func stopStreamingWorker(c *cluster, metrics []string, marker string, exited <-chan struct{}) string {
+	w, msg := signalStreaming(c, metrics, marker, syscall.SIGSTOP, exited)
+	if w != nil {
+		waitFile(marker+".done", exited)
+		w.kill(syscall.SIGCONT)
+		msg += ", SIGCONTed after the read"
+	}
+	return msg
+}
+
+// waitFile waits for a file to exist: false if the check exited first, or after 10 minutes.
+func waitFile(name string, exited <-chan struct{}) bool {
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(name); err == nil {
+			return true
+		}
+		select {
+		case <-exited:
+			_, err := os.Stat(name)
+			return err == nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 // scrape sums the samples of a metric on a /metrics page (0 when unreachable).

@@ -291,8 +291,11 @@ public final class ConnectorCheck {
   }
 
   /**
-   * Reads failoverDir twice through the connector: once clean, once slowly with a marker file
-   * written after the first row, on which the Go test SIGKILLs a worker that is streaming.
+   * Reads failoverDir three times through the connector: once clean; once with a marker file
+   * (MARKER-stall.reading) written after the first row, on which the Go test SIGSTOPs a worker
+   * that is streaming (the read must get past it with a short stallTimeout; MARKER-stall.done
+   * afterwards tells the Go test to SIGCONT it); once with MARKER.reading, on which the Go test
+   * SIGKILLs a streaming worker.
    */
   static void failover(SparkSession spark, String coord, String dir, String marker, ObjectNode out) throws Exception {
     Dataset<Row> df = spark.read().format("imageflight").option("coordinator", coord)
@@ -301,6 +304,12 @@ public final class ConnectorCheck {
     out.set("failoverClean", JSON.valueToTree(digests(df, null)));
     System.err.println("PHASE failoverCleanMetrics");
     out.set("failoverCleanMetrics", lastMetrics);
+    Dataset<Row> stalled = spark.read().format("imageflight").option("coordinator", coord)
+        .option("recursive", "true").option("numPartitions", "2").option("stallTimeout", "10").load(dir);
+    System.err.println("PHASE stalled");
+    out.set("stalled", JSON.valueToTree(digests(stalled, marker + "-stall")));
+    out.set("stalledMetrics", lastMetrics);
+    Files.write(Paths.get(marker + "-stall.done"), new byte[0]);
     Dataset<Row> again = spark.read().format("imageflight").option("coordinator", coord)
         .option("recursive", "true").option("numPartitions", "2").load(dir);
     List<String> got = digests(again, marker);
@@ -310,7 +319,8 @@ public final class ConnectorCheck {
     out.set("failoverMetrics", lastMetrics);
   }
 
-  static volatile boolean killed;
+  /** Markers whose worker was already stopped or killed: once per read. */
+  static final java.util.Set<String> done = Collections.synchronizedSet(new java.util.HashSet<>());
   static ObjectNode lastMetrics;
 
   static List<String> digests(Dataset<Row> df, String marker) throws Exception {
@@ -321,7 +331,7 @@ public final class ConnectorCheck {
         o.add(im.getString(0) + " " + sha((byte[]) im.get(5)));
         if (marker != null) {
           synchronized (ConnectorCheck.class) {
-            if (!killed) {
+            if (!done.contains(marker)) {
               // Local mode: tasks run in this JVM. Tell the Go test to kill a worker now,
               // and wait until it did, so the kill lands while streams are open.
               Files.write(Paths.get(marker + ".reading"), new byte[0]);
@@ -329,7 +339,7 @@ public final class ConnectorCheck {
               while (!Files.exists(Paths.get(marker + ".killed")) && System.currentTimeMillis() < deadline) {
                 Thread.sleep(20);
               }
-              killed = true;
+              done.add(marker);
             }
           }
         }

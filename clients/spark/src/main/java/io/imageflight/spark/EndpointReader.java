@@ -78,6 +78,7 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
   private byte[] ticket;
   private Context.CancellableContext call;
   private Iterator<FlightData> stream;
+  private StallWatchdog watchdog; // null with stallTimeout off
   private final List<String> errors = new ArrayList<>();
 
   private long rows;
@@ -86,6 +87,7 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
   private long invalid;
   private long resumes;
   private long failovers;
+  private long stalls;
 
   EndpointReader(ReadOptions options, StructType readSchema, EndpointPartition ep) {
     this.options = options;
@@ -102,7 +104,7 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
         if (stream == null) {
           open(loc);
         }
-        if (!stream.hasNext()) {
+        if (!more()) {
           stream = null;
           return false;
         }
@@ -126,13 +128,36 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
     } finally {
       call.detach(prev);
     }
+    if (options.stallTimeoutSeconds > 0) {
+      watchdog = new StallWatchdog(options.stallTimeoutSeconds, call, loc);
+    }
+  }
+
+  /** stream.hasNext(), the wait watched for a stall. */
+  private boolean more() {
+    if (watchdog == null) {
+      return stream.hasNext();
+    }
+    watchdog.waiting();
+    try {
+      return stream.hasNext();
+    } finally {
+      watchdog.received();
+    }
   }
 
   /** Decides after a failed stream: next location (resuming), or give up. */
   private void failed(String loc, StatusRuntimeException e) {
+    boolean stalled = watchdog != null && watchdog.fired();
+    if (stalled) {
+      stalls++;
+      errors.add(loc + ": " + watchdog.reason());
+    } else {
+      errors.add(loc + ": " + e.getStatus());
+    }
     cancel();
-    Status.Code code = e.getStatus().getCode();
-    errors.add(loc + ": " + e.getStatus());
+    // A stall is the location's fault, whatever status the cancelled call ended with.
+    Status.Code code = stalled ? Status.Code.DEADLINE_EXCEEDED : e.getStatus().getCode();
     if (code == Status.Code.UNAUTHENTICATED && options.username != null && options.token == null
         && errors.size() == 1) {
       FlightClient.token(options, true);
@@ -279,10 +304,14 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
 
   @Override
   public CustomTaskMetric[] currentMetricsValues() {
-    return Metrics.values(rows, bytes, invalid, resumes, failovers);
+    return Metrics.values(rows, bytes, invalid, resumes, failovers, stalls);
   }
 
   private void cancel() {
+    if (watchdog != null) {
+      watchdog.close();
+      watchdog = null;
+    }
     if (call != null) {
       call.cancel(null);
       call = null;

@@ -9,13 +9,13 @@ final class Metrics {
   private Metrics() {}
 
   static CustomMetric[] all() {
-    return new CustomMetric[] {new Rows(), new Bytes(), new Invalid(), new Resumes(), new Failovers()};
+    return new CustomMetric[] {new Rows(), new Bytes(), new Invalid(), new Resumes(), new Failovers(), new Stalls()};
   }
 
-  static CustomTaskMetric[] values(long rows, long bytes, long invalid, long resumes, long failovers) {
+  static CustomTaskMetric[] values(long rows, long bytes, long invalid, long resumes, long failovers, long stalls) {
     return new CustomTaskMetric[] {
         task("imageflightRows", rows), task("imageflightBytes", bytes), task("imageflightInvalid", invalid),
-        task("imageflightResumes", resumes), task("imageflightFailovers", failovers)};
+        task("imageflightResumes", resumes), task("imageflightFailovers", failovers), task("imageflightStalls", stalls)};
   }
 
   private static CustomTaskMetric task(String name, long value) {
@@ -56,5 +56,10 @@ final class Metrics {
   public static final class Failovers extends CustomSumMetric {
     @Override public String name() { return "imageflightFailovers"; }
     @Override public String description() { return "imageflight endpoints failed over before their first row"; }
+  }
+
+  public static final class Stalls extends CustomSumMetric {
+    @Override public String name() { return "imageflightStalls"; }
+    @Override public String description() { return "imageflight streams cancelled after stallTimeout without data"; }
   }
 }

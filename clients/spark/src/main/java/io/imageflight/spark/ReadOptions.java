@@ -29,7 +29,7 @@ final class ReadOptions implements Serializable {
       "coordinator", "path", "paths", "recursive", "recursiveFileLookup", "numPartitions",
       "dropInvalid", "dropImageFailures", "sampleRatio", "seed", "basePath", "pathGlobFilter",
       "fileExtensions", "limit", "partitionFilters", "transforms", "tensor", "fastResize",
-      "pixels", "failureReasons", "timeout", "tlsCAFile", "tlsServerName", "username",
+      "pixels", "failureReasons", "timeout", "stallTimeout", "tlsCAFile", "tlsServerName", "username",
       "password", "token");
 
   String coordinator;
@@ -50,6 +50,13 @@ final class ReadOptions implements Serializable {
   boolean pixels = true;
   boolean failureReasons;
   long timeoutSeconds = 600;
+  /**
+   * Seconds a task may wait for the next message of a DoGet stream before the location counts
+   * as hung and the stream goes on at the next one; 0: wait forever. 60 as in the Python source
+   * and the Go client: far above a healthy pause (a decode of the largest image), far below
+   * gRPC's own give-up on a peer that stopped answering (never, without keepalives).
+   */
+  double stallTimeoutSeconds = 60;
   String tlsCAFile;
   String tlsServerName;
   String username;
@@ -116,6 +123,7 @@ final class ReadOptions implements Serializable {
           }
           o.timeoutSeconds = (long) Math.ceil(t);
           break;
+        case "stallTimeout": o.stallTimeoutSeconds = stallTimeout(v); break;
         case "tlsCAFile": o.tlsCAFile = v; break;
         case "tlsServerName": o.tlsServerName = v; break;
         case "username": o.username = v; break;
@@ -221,6 +229,19 @@ final class ReadOptions implements Serializable {
       return p;
     }
     return new File(p).getAbsolutePath();
+  }
+
+  /** The Python source's stallTimeout: seconds > 0, or "", "none", "off", "0" for no watchdog (0). */
+  static double stallTimeout(String v) {
+    String s = v == null ? "" : v.trim().toLowerCase(Locale.ROOT);
+    if (s.isEmpty() || s.equals("none") || s.equals("off") || s.equals("0")) {
+      return 0;
+    }
+    double d = number("stallTimeout", s);
+    if (!(d > 0) || Double.isInfinite(d)) {
+      throw new IllegalArgumentException("stallTimeout must be > 0 seconds (or none/off), got " + v);
+    }
+    return d;
   }
 
   static boolean bool(String name, String v) {
