@@ -89,6 +89,11 @@ type checkResult struct {
 	FailoverMetrics      map[string]int64
 	Stalled              []string
 	StalledMetrics       map[string]int64
+	ModelTensors         []string
+	ModelSchema          string
+	ModelFeatures        measured
+	ModelExplainWhere    string
+	ModelWhereCount      int
 }
 
 // measured is a query's result with the workers' metric deltas around it: rows put into
@@ -133,6 +138,16 @@ func TestSparkConnector(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// pkg/model's test convnet in the served root, for the read with a model.
+	onnx := readFile(t, "../../pkg/model/testdata/convnet.onnx")
+	modelFile := filepath.Join(root, "models", "convnet.onnx")
+	if err := os.MkdirAll(filepath.Dir(modelFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(modelFile, onnx, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	// Small batches and one decoder per worker: the failover read's streams are long
 	// enough for a SIGKILL to land mid-stream.
 	c := &cluster{t: t, roots: []string{root}, secret: filepath.Join(t.TempDir(), "secret")}
@@ -142,7 +157,8 @@ func TestSparkConnector(t *testing.T) {
 		host := fmt.Sprintf("127.0.0.%d", len(c.workers)+2)
 		m := servertest.FreeAddr(t, host)
 		metrics = append(metrics, "http://"+m+"/metrics")
-		c.addWorker(fmt.Sprintf("w%d", i+1), "--metrics-listen", m, "--decoders", "1", "--batch-bytes", "200000")
+		c.addWorker(fmt.Sprintf("w%d", i+1), "--metrics-listen", m, "--decoders", "1", "--batch-bytes", "200000",
+			"--onnxruntime-library", ortLibrary(t))
 	}
 	c.waitWorkers(3)
 	// TLS and basic auth (the connector's tlsCAFile, username, password options).
@@ -160,7 +176,7 @@ func TestSparkConnector(t *testing.T) {
 			c.waitWorkers(3)
 			checkClassVersion(t, jars[i], line.classMajor)
 			runWireVectors(t, line, jars[i])
-			res := runCheck(t, c, line, jars[i], dir, failDir, metrics, secureArgs)
+			res := runCheck(t, c, line, jars[i], dir, failDir, modelFile, metrics, secureArgs)
 			if !strings.HasPrefix(res.Spark, line.sparkPrefix) || !strings.HasPrefix(res.Scala, line.name[strings.Index(line.name, "_")+1:]) {
 				t.Errorf("ran Spark %s / Scala %s, want %s", res.Spark, res.Scala, line.name)
 			}
@@ -172,6 +188,7 @@ func TestSparkConnector(t *testing.T) {
 			assertStall(t, res)
 			assertSecure(t, res, entries)
 			assertSynapse(t, res, line, entries)
+			assertModel(t, res, onnx)
 			runReadmeJava(t, c, line, jars[i], readmeDir, entries)
 			if line.name == "3.5_2.12" {
 				runReadmeScala(t, c, jars[i], readmeDir, entries)
@@ -215,7 +232,7 @@ func checkClassVersion(t *testing.T, jar string, want uint16) {
 // runCheck compiles ConnectorCheck against the line's Spark and runs it; when it
 // reports its stall read under way, a worker that is streaming is SIGSTOPped (and SIGCONTed
 // after that read); when it reports its failover read under way, one is SIGKILLed.
-func runCheck(t *testing.T, c *cluster, line sparkLine, jar, dir, failDir string, metrics, secureArgs []string) checkResult {
+func runCheck(t *testing.T, c *cluster, line sparkLine, jar, dir, failDir, modelFile string, metrics, secureArgs []string) checkResult {
 	t.Helper()
 	classes := t.TempDir()
 	cp := jar + ":" + sparkClasspath(t, line)
@@ -228,6 +245,7 @@ func runCheck(t *testing.T, c *cluster, line sparkLine, jar, dir, failDir string
 		c.location(), dir, strings.Join(metrics, ","), failDir, marker)
 	args = append(args, secureArgs...)
 	java := exec.Command("java", args...)
+	java.Env = append(os.Environ(), "CHECK_MODEL="+modelFile)
 	var stderr bytes.Buffer
 	java.Stderr = &stderr
 	stdout, err := java.StdoutPipe()

@@ -129,6 +129,12 @@ public final class ConnectorCheck {
     out.put("synapseResized", synapse(spark.read().format("imageflight").option("coordinator", coord)
         .option("dropInvalid", "true").load(dir)));
 
+    String modelPath = System.getenv("CHECK_MODEL");
+    if (modelPath != null) {
+      System.err.println("PHASE model");
+      model(spark, coord, dir, modelPath, metrics, out);
+    }
+
     if (args.length > 8) {
       secure(spark, dir, args[5], args[6], args[7], args[8], out);
     }
@@ -272,6 +278,53 @@ public final class ConnectorCheck {
     Dataset<Row> out = (Dataset<Row>) c.getMethod("transform", Dataset.class).invoke(t, df);
     return out.where("resized.height = 32 AND resized.width = 48 AND length(resized.data) = 32 * 48 * resized.nChannels")
         .count();
+  }
+
+  /**
+   * A model on the workers (docs/models.md) through the connector: the tensors a read without
+   * the model streams (origin, then the floats), and the model's columns of a read that needs
+   * no pixels (origin, features, pred; pixel rows measured: none), for the Go test to run the
+   * same model on those tensors; the schema; and a filter on a model column, which must stay
+   * in Spark (it is no partition column).
+   */
+  static void model(SparkSession spark, String coord, String dir, String modelPath, String[] metrics, ObjectNode out)
+      throws Exception {
+    String transforms = "[{\"action\": \"resize\", \"height\": 4, \"width\": 4}]";
+    String tensor = "{\"colorScaleFactor\": 0.00392156862745098, \"autoConvertToColor\": true}";
+    String model = "{\"modelLocation\": \"" + modelPath + "\", \"feedDict\": {\"x\": \"tensor\"}, "
+        + "\"fetchDict\": {\"features\": \"features\", \"logits\": \"logits\"}, \"argMaxDict\": {\"logits\": \"pred\"}}";
+    Dataset<Row> tensors = spark.read().format("imageflight").option("coordinator", coord)
+        .option("transforms", transforms).option("tensor", tensor).load(dir);
+    out.set("modelTensors", JSON.valueToTree(floatRows(tensors.select("image.origin", "tensor"))));
+    Dataset<Row> features = spark.read().format("imageflight").option("coordinator", coord)
+        .option("transforms", transforms).option("tensor", tensor).option("model", model).load(dir);
+    out.put("modelSchema", features.schema().simpleString());
+    out.set("modelFeatures", measured(metrics, () -> floatRows(features.select("image.origin", "features", "pred"))));
+    Dataset<Row> filtered = features.where("pred >= 0 AND cls = 'cats'");
+    out.put("modelExplainWhere", plan(filtered));
+    out.put("modelWhereCount", filtered.count());
+  }
+
+  /** Rows as "origin v v v ...": an array column's floats, then any scalar columns. */
+  static List<String> floatRows(Dataset<Row> df) {
+    List<String> lines = new ArrayList<>();
+    for (Row r : df.collectAsList()) {
+      StringBuilder b = new StringBuilder(r.getString(0));
+      for (int i = 1; i < r.length(); i++) {
+        if (r.isNullAt(i)) {
+          b.append(" null");
+        } else if (r.get(i) instanceof Number) {
+          b.append(' ').append(r.get(i));
+        } else {
+          for (Object v : r.getList(i)) {
+            b.append(' ').append(v);
+          }
+        }
+      }
+      lines.add(b.toString());
+    }
+    Collections.sort(lines);
+    return lines;
   }
 
   /** Reads through a TLS cluster with basic auth, and once with a wrong password. */

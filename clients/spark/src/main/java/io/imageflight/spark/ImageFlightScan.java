@@ -63,7 +63,7 @@ final class ImageFlightScan implements Scan, Batch {
     StructType planned = Schemas.spark(Schemas.arrow(info.schema));
     List<String> want = partitionColumns(planned);
     for (String c : readSchema.fieldNames()) {
-      if (Schemas.isPartitionColumn(c) && !want.contains(c)) {
+      if (options.isPartitionColumn(c) && !want.contains(c)) {
         throw new IllegalStateException("imageflight: column " + c + " is not in the plan's schema " + planned.simpleString()
             + " (the folder layout changed since the DataFrame was created, or a user schema does not match)");
       }
@@ -83,8 +83,8 @@ final class ImageFlightScan implements Scan, Batch {
     return out;
   }
 
-  private static List<String> partitionColumns(StructType s) {
-    return Arrays.stream(s.fieldNames()).filter(Schemas::isPartitionColumn).collect(Collectors.toList());
+  private List<String> partitionColumns(StructType s) {
+    return Arrays.stream(s.fieldNames()).filter(options::isPartitionColumn).collect(Collectors.toList());
   }
 
   @Override

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import org.apache.spark.sql.connector.read.Scan;
 import org.apache.spark.sql.connector.read.ScanBuilder;
 import org.apache.spark.sql.connector.read.SupportsPushDownFilters;
@@ -79,7 +78,7 @@ final class ImageFlightScanBuilder
    */
   boolean headerOnly() {
     boolean needsData = requiredImage != null && requiredImage.getFieldIndex("data").isDefined();
-    return !needsData && !options.dropImageFailures && !options.hasPipeline();
+    return !needsData && !options.dropImageFailures && !options.needsPixels();
   }
 
   @Override
@@ -128,7 +127,7 @@ final class ImageFlightScanBuilder
 
   private DataType partitionType(String column) {
     for (StructField f : schema.fields()) {
-      if (f.name().equalsIgnoreCase(column) && Schemas.isPartitionColumn(f.name().toLowerCase(Locale.ROOT))) {
+      if (f.name().equalsIgnoreCase(column) && options.isPartitionColumn(f.name())) {
         return f.dataType();
       }
     }

@@ -28,7 +28,7 @@ final class ReadOptions implements Serializable {
   private static final List<String> SUPPORTED = Arrays.asList(
       "coordinator", "path", "paths", "recursive", "recursiveFileLookup", "numPartitions",
       "dropInvalid", "dropImageFailures", "sampleRatio", "seed", "basePath", "pathGlobFilter",
-      "fileExtensions", "limit", "partitionFilters", "transforms", "tensor", "fastResize",
+      "fileExtensions", "limit", "partitionFilters", "transforms", "tensor", "model", "fastResize",
       "pixels", "failureReasons", "timeout", "stallTimeout", "tlsCAFile", "tlsServerName", "username",
       "password", "token");
 
@@ -46,6 +46,7 @@ final class ReadOptions implements Serializable {
   String partitionFilters; // a JSON list (docs/protocol.md §1.2)
   String transforms; // JSON, docs/transforms.md
   String tensor; // JSON
+  String model; // JSON, docs/models.md: ONNX on the workers, after transforms and tensor
   boolean fastResize;
   boolean pixels = true;
   boolean failureReasons;
@@ -113,6 +114,7 @@ final class ReadOptions implements Serializable {
         case "partitionFilters": o.partitionFilters = json(name, v, true); break;
         case "transforms": o.transforms = json(name, v, false); break;
         case "tensor": o.tensor = json(name, v, false); break;
+        case "model": o.model = json(name, v, false); break;
         case "fastResize": o.fastResize = bool(name, v); break;
         case "pixels": o.pixels = bool(name, v); break;
         case "failureReasons": o.failureReasons = bool(name, v); break;
@@ -169,6 +171,9 @@ final class ReadOptions implements Serializable {
       if (tensor != null) {
         c.set("tensor", Wire.JSON.readTree(tensor));
       }
+      if (model != null) {
+        c.set("model", Wire.JSON.readTree(model));
+      }
       ArrayNode filters = Wire.JSON.createArrayNode();
       if (partitionFilters != null) {
         filters.addAll((ArrayNode) Wire.JSON.readTree(partitionFilters));
@@ -215,9 +220,47 @@ final class ReadOptions implements Serializable {
     }
   }
 
-  /** True when the server computes pixels for a pipeline (then pixels=false is refused). */
-  boolean hasPipeline() {
-    return transforms != null || tensor != null;
+  /**
+   * True when the server refuses header-only rows: a pipeline's tensor needs pixels, unless a
+   * model consumes it on the workers (then pixels=false leaves the image's pixels out and
+   * keeps the model's columns, docs/models.md).
+   */
+  boolean needsPixels() {
+    return (transforms != null || tensor != null) && model == null;
+  }
+
+  /**
+   * The columns the model adds (fetchDict's keys, softMaxDict's and argMaxDict's values), as
+   * the Python client's Plan.model_columns: never taken for partition columns.
+   */
+  List<String> modelColumns() {
+    List<String> out = new ArrayList<>();
+    if (model == null) {
+      return out;
+    }
+    try {
+      JsonNode m = Wire.JSON.readTree(model);
+      m.path("fetchDict").fieldNames().forEachRemaining(out::add);
+      for (String key : new String[] {"softMaxDict", "argMaxDict"}) {
+        m.path(key).elements().forEachRemaining(v -> out.add(v.asText()));
+      }
+    } catch (IOException e) {
+      throw new IllegalArgumentException(e);
+    }
+    return out;
+  }
+
+  /** Partition columns: every column after image that is not tensor, failure or a model's. */
+  boolean isPartitionColumn(String name) {
+    if (!Schemas.isPartitionColumn(name)) {
+      return false;
+    }
+    for (String c : modelColumns()) {
+      if (c.equalsIgnoreCase(name)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** A relative local path made absolute against this (the driver's) working folder, as Spark's load does. */
