@@ -14,8 +14,9 @@ Methods (one untimed warm-up pass each, then --repeats timed passes, median repo
   if-exact    imageflight read_images(transforms=Transforms().resize(224, keep_aspect_ratio=True)
               .centercrop(224, 224)), fastResize false: one (224, 224, c) view per row
   if-fast     the same with fast_resize=True (libjpeg-turbo DCT scaling, then the exact filter)
-  if-tensor   the same + tensor=Tensor() (float32 C×H×W, fastResize on): the tensor column as
-              one (n, 3, 224, 224) ndarray (zero-copy from Arrow)
+  if-tensor   the same + tensor=Tensor(auto_convert_to_color=True) (float32 C×H×W, fastResize
+              on; gray photos made colour, as SynapseML's autoConvertToColor): the tensor column
+              as one (n, 3, 224, 224) ndarray (zero-copy from Arrow)
   if-aa       if-fast with resize(224, interpolation="antialias") (torchvision's antialiased
               Resize; issue 20)
   if-spark    format("imageflight") with the same transforms and fastResize, toPandas()
@@ -221,7 +222,7 @@ def main() -> int:
 
                 tbl = imageflight.read_images(corpus, coordinator=server.location, recursive=True,
                                               transforms=transforms or T, fast_resize=fast,
-                                              tensor=Tensor() if tensor else None, on_batch=on_batch)
+                                              tensor=Tensor(auto_convert_to_color=True) if tensor else None, on_batch=on_batch)
                 wire[key] = n[0]
                 if not tensor:
                     return arrays_from_table(tbl)
