@@ -328,29 +328,27 @@ func (c *Client) ReadEndpoint(ctx context.Context, idx int, ep *aflight.FlightEn
 			return attempt, nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", uri, err))
-		_, unix := peer.UnixPath(uri)
-		if !retryable(ctx, err) && !(unix && !isCallback(err) && ctx.Err() == nil) {
-			// A Unix socket is a path: whatever answers there (a dead
-			// worker's leftover, another cluster's worker) the network
-			// location of the same worker may still serve the ticket.
+		if !retryable(ctx, err, uri) {
 			break
 		}
 	}
 	return len(errs), fmt.Errorf("endpoint %d: every location failed: %w", idx, errors.Join(errs...))
 }
 
-func isCallback(err error) bool {
-	var cbErr callbackError
-	return errors.As(err, &cbErr)
-}
-
-// retryable tells failures another location may not share.
-func retryable(ctx context.Context, err error) bool {
+// retryable tells failures another location may not share. Any failure at
+// a Unix socket qualifies: a socket is a path, and whatever answers there
+// (a dead worker's leftover, another cluster's worker) the network
+// location of the same worker may still serve the ticket.
+func retryable(ctx context.Context, err error, location string) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	if isCallback(err) {
+	var cbErr callbackError
+	if errors.As(err, &cbErr) {
 		return false
+	}
+	if _, unix := peer.UnixPath(location); unix {
+		return true
 	}
 	switch status.Code(err) {
 	case codes.InvalidArgument, codes.PermissionDenied, codes.NotFound, codes.FailedPrecondition, codes.Unauthenticated:

@@ -73,13 +73,8 @@ func pipelineCost(pipe *wire.Pipeline, stages []stage.Stage, h, w, c int, maxPix
 		}
 		n += px * int64(s.Channels)
 	}
-	if pipe.Tensor != nil {
-		ch, th, tw := int64(pipe.TensorShape[0]), int64(pipe.TensorShape[1]), int64(pipe.TensorShape[2]) // within the limit: Worker.open
-		elem := int64(4)
-		if pipe.Tensor.Double {
-			elem = 8
-		}
-		n += ch*th*tw*elem + 3*th*tw
+	if pipe.Tensor != nil { // within the pixel limit: Worker.open
+		n += pipe.TensorBytes() + 3*int64(pipe.TensorShape[1])*int64(pipe.TensorShape[2])
 	}
 	return n, nil
 }

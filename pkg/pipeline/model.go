@@ -29,10 +29,7 @@ func (w *Worker) openModel(ctx context.Context, pipe *wire.Pipeline) (s *model.S
 	if pipe.ModelDigest == "" {
 		return nil, nil, wire.Errorf(wire.KindInvalidArgument, "ticket names model %s without its digest", loc)
 	}
-	tensorBytes := int64(pipe.TensorShape[0] * pipe.TensorShape[1] * pipe.TensorShape[2] * 4)
-	if pipe.Tensor.Double {
-		tensorBytes *= 2
-	}
+	tensorBytes := pipe.TensorBytes()
 	if err := w.modelFits(loc.String(), pipe.ModelSize, tensorBytes, 0); err != nil {
 		return nil, nil, err // the session alone does not fit: do not fetch it
 	}

@@ -110,3 +110,16 @@ func (t *Ticket) Pipeline() (Pipeline, error) {
 	p.ModelSize, p.ModelDigest = t.ModelSize, t.ModelDigest
 	return p, err
 }
+
+// TensorBytes is the size of one row's tensor (C×H×W elements of 4 or 8
+// bytes), 0 without a tensor.
+func (p *Pipeline) TensorBytes() int64 {
+	if p.Tensor == nil {
+		return 0
+	}
+	elem := int64(4)
+	if p.Tensor.Double {
+		elem = 8
+	}
+	return int64(p.TensorShape[0]) * int64(p.TensorShape[1]) * int64(p.TensorShape[2]) * elem
+}

@@ -47,6 +47,7 @@ final class ReadOptions implements Serializable {
   String transforms; // JSON, docs/transforms.md
   String tensor; // JSON
   String model; // JSON, docs/models.md: ONNX on the workers, after transforms and tensor
+  List<String> modelColumns = new ArrayList<>(); // the columns model adds
   boolean fastResize;
   boolean pixels = true;
   boolean failureReasons;
@@ -114,7 +115,10 @@ final class ReadOptions implements Serializable {
         case "partitionFilters": o.partitionFilters = json(name, v, true); break;
         case "transforms": o.transforms = json(name, v, false); break;
         case "tensor": o.tensor = json(name, v, false); break;
-        case "model": o.model = json(name, v, false); break;
+        case "model":
+          o.model = json(name, v, false);
+          o.modelColumns = modelColumns(o.model);
+          break;
         case "fastResize": o.fastResize = bool(name, v); break;
         case "pixels": o.pixels = bool(name, v); break;
         case "failureReasons": o.failureReasons = bool(name, v); break;
@@ -230,14 +234,11 @@ final class ReadOptions implements Serializable {
   }
 
   /**
-   * The columns the model adds (fetchDict's keys, softMaxDict's and argMaxDict's values), as
-   * the Python client's Plan.model_columns: never taken for partition columns.
+   * The columns a model adds (fetchDict's keys, softMaxDict's and argMaxDict's values), as the
+   * Python client's Plan.model_columns: never taken for partition columns.
    */
-  List<String> modelColumns() {
+  static List<String> modelColumns(String model) {
     List<String> out = new ArrayList<>();
-    if (model == null) {
-      return out;
-    }
     try {
       JsonNode m = Wire.JSON.readTree(model);
       m.path("fetchDict").fieldNames().forEachRemaining(out::add);
@@ -255,7 +256,7 @@ final class ReadOptions implements Serializable {
     if (!Schemas.isPartitionColumn(name)) {
       return false;
     }
-    for (String c : modelColumns()) {
+    for (String c : modelColumns) {
       if (c.equalsIgnoreCase(name)) {
         return false;
       }
