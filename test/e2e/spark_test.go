@@ -62,7 +62,7 @@ type checkResult struct {
 	HeightWidth                         measured
 	CountImage                          int
 	GroupByImage                        []string
-	ExplainCount                        string
+	ExplainCount, ExplainGroupBy        string
 	CountDropInvalid                    int
 	CountDropInvalidImage               int
 	ExplainDropInvalidCount             string

@@ -60,7 +60,8 @@ public final class ConnectorCheck {
     System.err.println("PHASE rowsImage");
     out.set("rowsImage", rows(image));
 
-    // Pruning: count() must read headers only (no row with pixels put into a batch).
+    // Pruning: count() is answered from the plan; groupBy("cls") and select(height, width) read
+    // headers only (no row with pixels put into a batch).
     System.err.println("PHASE count");
     out.set("count", measured(metrics, () -> ours.count()));
     System.err.println("PHASE countImage");
@@ -79,6 +80,8 @@ public final class ConnectorCheck {
     out.set("rowsOurs", rows(ours));
     System.err.println("PHASE explainCount");
     out.put("explainCount", plan(ours.groupBy().count()));
+    System.err.println("PHASE explainGroupBy");
+    out.put("explainGroupBy", plan(ours.groupBy("cls").count()));
     Dataset<Row> dropped = spark.read().format("imageflight").option("coordinator", coord)
         .option("dropInvalid", "true").load(dir);
     System.err.println("PHASE countDropInvalid");

@@ -51,12 +51,15 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
 
     @Override
     public boolean supportColumnarReads(InputPartition partition) {
-      return true;
+      return !(partition instanceof CountPartition);
     }
 
     @Override
     public PartitionReader<InternalRow> createReader(InputPartition partition) {
-      throw new UnsupportedOperationException("imageflight reads columnar batches only");
+      if (partition instanceof CountPartition) {
+        return ((CountPartition) partition).reader();
+      }
+      throw new UnsupportedOperationException("imageflight reads its streams as columnar batches only");
     }
 
     @Override

@@ -10,6 +10,7 @@ import org.apache.spark.sql.connector.read.InputPartition;
 import org.apache.spark.sql.connector.read.PartitionReaderFactory;
 import org.apache.spark.sql.connector.read.Scan;
 import org.apache.spark.sql.sources.Filter;
+import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
 /**
@@ -23,15 +24,26 @@ final class ImageFlightScan implements Scan, Batch {
   private final String pushedFiltersJson;
   private final Filter[] pushedFilters;
   private final Long pushedLimit;
+  private final boolean count; // readSchema is countSchema: the plan answers, no stream is read
 
   ImageFlightScan(ReadOptions options, StructType readSchema, boolean headerOnly, String pushedFiltersJson,
-      Filter[] pushedFilters, Long pushedLimit) {
+      Filter[] pushedFilters, Long pushedLimit, boolean count) {
     this.options = options;
     this.readSchema = readSchema;
     this.headerOnly = headerOnly;
     this.pushedFiltersJson = pushedFiltersJson;
     this.pushedFilters = pushedFilters;
     this.pushedLimit = pushedLimit;
+    this.count = count;
+  }
+
+  /** A pushed COUNT(*)'s columns, one long per COUNT(*) of the query. */
+  static StructType countSchema(int n) {
+    StructType s = new StructType();
+    for (int i = 0; i < n; i++) {
+      s = s.add("count(*)" + (i == 0 ? "" : "_" + i), DataTypes.LongType, false);
+    }
+    return s;
   }
 
   @Override
@@ -45,7 +57,8 @@ final class ImageFlightScan implements Scan, Batch {
     return "ImageFlightScan " + String.join(", ", options.paths)
         + " PushedFilters: " + Arrays.toString(pushedFilters)
         + ", PushedLimit: " + (pushedLimit == null ? "none" : pushedLimit)
-        + ", HeaderOnly: " + headerOnly;
+        + ", HeaderOnly: " + headerOnly
+        + (count ? ", PushedAggregation: [COUNT(*)]" : "");
   }
 
   @Override
@@ -60,6 +73,13 @@ final class ImageFlightScan implements Scan, Batch {
   @Override
   public InputPartition[] planInputPartitions() {
     FlightProto.FlightInfo info = FlightClient.getFlightInfo(options, command());
+    if (count) {
+      if (info.totalRecords < 0) {
+        throw new IllegalStateException("imageflight: the coordinator " + options.coordinator
+            + " answered no file count (total_records) for a COUNT(*) of " + String.join(", ", options.paths));
+      }
+      return new InputPartition[] {new CountPartition(info.totalRecords, readSchema.size())};
+    }
     StructType planned = Schemas.spark(Schemas.arrow(info.schema));
     List<String> want = partitionColumns(planned);
     for (String c : readSchema.fieldNames()) {

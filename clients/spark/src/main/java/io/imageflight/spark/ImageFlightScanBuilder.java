@@ -4,8 +4,12 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.spark.sql.connector.expressions.aggregate.AggregateFunc;
+import org.apache.spark.sql.connector.expressions.aggregate.Aggregation;
+import org.apache.spark.sql.connector.expressions.aggregate.CountStar;
 import org.apache.spark.sql.connector.read.Scan;
 import org.apache.spark.sql.connector.read.ScanBuilder;
+import org.apache.spark.sql.connector.read.SupportsPushDownAggregates;
 import org.apache.spark.sql.connector.read.SupportsPushDownFilters;
 import org.apache.spark.sql.connector.read.SupportsPushDownLimit;
 import org.apache.spark.sql.connector.read.SupportsPushDownRequiredColumns;
@@ -27,16 +31,18 @@ import org.apache.spark.sql.types.StructType;
 /**
  * What Spark pushes into a read: the columns it needs (a query without image.data reads
  * headers only, see {@link #headerOnly}), filters on partition columns (sent as the
- * descriptor's partitionFilters, docs/protocol.md §1.2) and a LIMIT (the descriptor's limit).
+ * descriptor's partitionFilters, docs/protocol.md §1.2), a LIMIT (the descriptor's limit) and
+ * a plain COUNT(*) (answered from the plan's file count, see {@link #pushAggregation}).
  */
-final class ImageFlightScanBuilder
-    implements ScanBuilder, SupportsPushDownRequiredColumns, SupportsPushDownFilters, SupportsPushDownLimit {
+final class ImageFlightScanBuilder implements ScanBuilder, SupportsPushDownRequiredColumns, SupportsPushDownFilters,
+    SupportsPushDownLimit, SupportsPushDownAggregates {
   private final StructType schema;
   private final ReadOptions options;
   private StructType required;
   private Filter[] pushed = new Filter[0];
   private final ArrayNode pushedJson = Wire.JSON.createArrayNode();
   private Long pushedLimit;
+  private int countStars; // COUNT(*)s answered from the plan, 0 when none was pushed
 
   ImageFlightScanBuilder(StructType schema, ReadOptions options) {
     this.schema = schema;
@@ -119,10 +125,38 @@ final class ImageFlightScanBuilder
     return true; // Spark keeps its own LIMIT above the scan
   }
 
+  /**
+   * COUNT(*) without GROUP BY, after every filter was pushed: without dropImageFailures every
+   * planned file is one row (valid, or Spark's invalid row), so the count is the plan's file
+   * count (FlightInfo.total_records) and no worker reads a byte, as Spark's own image source
+   * answers count() from its listing. With dropImageFailures only a read knows the count.
+   */
+  @Override
+  public boolean pushAggregation(Aggregation aggregation) {
+    if (options.dropImageFailures || aggregation.groupByExpressions().length > 0) {
+      return false;
+    }
+    for (AggregateFunc f : aggregation.aggregateExpressions()) {
+      if (!(f instanceof CountStar)) {
+        return false;
+      }
+    }
+    countStars = aggregation.aggregateExpressions().length;
+    return countStars > 0;
+  }
+
+  @Override
+  public boolean supportCompletePushDown(Aggregation aggregation) {
+    return true; // one partition, one row: the final counts
+  }
+
   @Override
   public Scan build() {
     String filters = pushedJson.size() == 0 ? null : pushedJson.toString();
-    return new ImageFlightScan(options, required, headerOnly(), filters, pushed, pushedLimit);
+    if (countStars > 0) {
+      return new ImageFlightScan(options, ImageFlightScan.countSchema(countStars), true, filters, pushed, null, true);
+    }
+    return new ImageFlightScan(options, required, headerOnly(), filters, pushed, pushedLimit, false);
   }
 
   private DataType partitionType(String column) {
