@@ -136,6 +136,33 @@ static int ifl_header(ifl_ctx *c, const unsigned char *buf, unsigned long len, i
 	}
 }
 
+// ifl_dc_components writes the ids of the components that a progressive
+// file decodes with a 1x1 IDCT at the scale ifl_scale set (which reads only
+// their DC coefficients; a subsampled chroma component is scaled up by a
+// larger IDCT instead, which reads AC coefficients) and returns how many.
+static int ifl_dc_components(ifl_ctx *c, unsigned char ids[4]) {
+	int n = 0;
+	if (!c->cinfo.progressive_mode) return 0;
+	for (int i = 0; i < c->cinfo.num_components && n < 4; i++) {
+#if JPEG_LIB_VERSION >= 70
+		int size = c->cinfo.comp_info[i].DCT_h_scaled_size;
+#else
+		int size = c->cinfo.comp_info[i].DCT_scaled_size;
+#endif
+		if (size == 1) ids[n++] = (unsigned char)c->cinfo.comp_info[i].component_id;
+	}
+	return n;
+}
+
+// ifl_restart forgets the stream ifl_header read, so that ifl_header can
+// read another (the DC scans of the same file, jpegDCScans).
+static void ifl_restart(ifl_ctx *c) { jpeg_abort_decompress(&c->cinfo); }
+
+// ifl_dc_only turns off block smoothing for a stream without some AC
+// scans: it would estimate AC coefficients that a 1x1 IDCT never reads (and
+// a component with all its scans keeps all its coefficients).
+static void ifl_dc_only(ifl_ctx *c) { c->cinfo.do_block_smoothing = FALSE; }
+
 // ifl_scale asks libjpeg to decode at 1/den (DCT scaling) and returns the
 // output size. Returns 0, or a negative code with the message in ifl_msg.
 static int ifl_scale(ifl_ctx *c, int den, int *w, int *h) {
@@ -214,15 +241,26 @@ static int ifl_read(ifl_ctx *c, unsigned char *out, int nch) {
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
 
 // JPEGDecoder names the JPEG implementation compiled in.
 const JPEGDecoder = "libjpeg-turbo"
+
+// dcScansOnly: a progressive JPEG decoded at a scale where a component's
+// IDCT is 1x1 skips that component's AC scans (jpegDCScans): the same
+// pixels for a fraction of the entropy decoding. A variable so that the
+// test can compare with the whole stream.
+var dcScansOnly = true
+
+// dcScanDecodes counts the decodes that skipped AC scans (for the test).
+var dcScanDecodes atomic.Int64
 
 // decodeJPEG decodes with the system libjpeg (libjpeg-turbo on Debian —
 // the library Debian's JDK links, so the bytes match Spark's).
@@ -257,6 +295,22 @@ func decodeJPEG(ctx context.Context, origin string, data []byte, opts Options) (
 	if den := opts.shrink(int(h), int(w)); den > 1 {
 		if rc := C.ifl_scale(jc, C.int(den), &w, &h); rc != 0 {
 			return Row{}, jpegErr(ctx, jc, int(rc))
+		}
+		var ids [4]C.uchar
+		if n := int(C.ifl_dc_components(jc, &ids[0])); n > 0 && dcScansOnly {
+			dc, ok := jpegDCScans(data, func(id byte) bool { return bytes.IndexByte(C.GoBytes(unsafe.Pointer(&ids[0]), C.int(n)), id) >= 0 })
+			if ok {
+				pin.Pin(&dc[0])
+				C.ifl_restart(jc)
+				if n := int(C.ifl_header(jc, (*C.uchar)(unsafe.Pointer(&dc[0])), C.ulong(len(dc)), &w, &h)); n < 0 {
+					return Row{}, jpegErr(ctx, jc, n)
+				}
+				C.ifl_dc_only(jc)
+				dcScanDecodes.Add(1)
+				if rc := C.ifl_scale(jc, C.int(den), &w, &h); rc != 0 {
+					return Row{}, jpegErr(ctx, jc, int(rc))
+				}
+			}
 		}
 	}
 	out := opts.alloc(int(w) * int(h) * nch)
