@@ -72,6 +72,7 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
   private final StructType readSchema;
   private final EndpointPartition ep;
   private final BufferAllocator allocator = new RootAllocator(Long.MAX_VALUE);
+  private final BodyPool bodies = new BodyPool(allocator);
   private Schema schema;
   private VectorSchemaRoot root;
   private int[] columns; // readSchema field i -> root vector index
@@ -127,7 +128,7 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
     Context prev = call.attach();
     try {
       stream = ClientCalls.blockingServerStreamingCall(FlightClient.authed(loc, options).newCall(
-          FlightClient.doGet(allocator), CallOptions.DEFAULT), FlightProto.ticket(ticket));
+          FlightClient.doGet(bodies), CallOptions.DEFAULT), FlightProto.ticket(ticket));
     } finally {
       call.detach(prev);
     }
@@ -234,7 +235,7 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
         if (d.body == null) {
           d.body = allocator.buffer(0);
         }
-        bytes += d.body.capacity();
+        bytes += d.body.writerIndex(); // a recycled body may be larger than its message
         org.apache.arrow.memory.ArrowBuf body = d.body;
         d.body = null; // deserializeRecordBatch takes the body's reference (and releases it)
         try (ArrowRecordBatch arb = MessageSerializer.deserializeRecordBatch(rb, body)) {
@@ -340,6 +341,7 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
       root.close();
       root = null;
     }
+    bodies.close();
     try {
       allocator.close();
     } catch (IllegalStateException leak) {

@@ -26,7 +26,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import org.apache.arrow.memory.BufferAllocator;
 
 /**
  * Arrow Flight over grpc-java, the two calls a read needs (GetFlightInfo on the coordinator,
@@ -87,12 +86,12 @@ final class FlightClient {
   static final MethodDescriptor<byte[], byte[]> HANDSHAKE =
       method("Handshake", MethodDescriptor.MethodType.BIDI_STREAMING);
 
-  static MethodDescriptor<byte[], FlightData> doGet(BufferAllocator allocator) {
+  static MethodDescriptor<byte[], FlightData> doGet(BodyPool bodies) {
     return MethodDescriptor.<byte[], FlightData>newBuilder()
         .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
         .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, "DoGet"))
         .setRequestMarshaller(BYTES)
-        .setResponseMarshaller(new FlightData.Marshaller(allocator))
+        .setResponseMarshaller(new FlightData.Marshaller(bodies))
         .build();
   }
 

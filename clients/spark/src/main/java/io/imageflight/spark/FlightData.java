@@ -5,13 +5,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import org.apache.arrow.memory.ArrowBuf;
-import org.apache.arrow.memory.BufferAllocator;
 
 /**
  * One FlightData message of a DoGet stream: the Arrow IPC message header (a flatbuffer), the
  * app_metadata ({"next": N}, docs/protocol.md) and the body, read from the gRPC stream
- * straight into an Arrow buffer of the reader's allocator (one copy from gRPC's Netty buffers:
- * no protobuf ByteString or byte[] in between).
+ * straight into an Arrow buffer of the reader's {@link BodyPool} (one copy from gRPC's Netty
+ * buffers: no protobuf ByteString or byte[] in between).
  */
 final class FlightData implements AutoCloseable {
   byte[] header = new byte[0];
@@ -60,10 +59,10 @@ final class FlightData implements AutoCloseable {
 
   /** The gRPC marshaller for DoGet's responses; requests are never FlightData. */
   static final class Marshaller implements io.grpc.MethodDescriptor.Marshaller<FlightData> {
-    private final BufferAllocator allocator;
+    private final BodyPool bodies;
 
-    Marshaller(BufferAllocator allocator) {
-      this.allocator = allocator;
+    Marshaller(BodyPool bodies) {
+      this.bodies = bodies;
     }
 
     @Override
@@ -104,7 +103,7 @@ final class FlightData implements AutoCloseable {
             d.appMetadata = FlightProto.readFully(in, (int) n);
           } else if (field == 1000) {
             d.close();
-            d.body = allocator.buffer(n);
+            d.body = bodies.take(n);
             readBody(in, d.body, n);
           } else {
             FlightProto.skipFully(in, n);
