@@ -296,21 +296,8 @@ func decodeJPEG(ctx context.Context, origin string, data []byte, opts Options) (
 		if rc := C.ifl_scale(jc, C.int(den), &w, &h); rc != 0 {
 			return Row{}, jpegErr(ctx, jc, int(rc))
 		}
-		var ids [4]C.uchar
-		if n := int(C.ifl_dc_components(jc, &ids[0])); n > 0 && dcScansOnly {
-			dc, ok := jpegDCScans(data, func(id byte) bool { return bytes.IndexByte(C.GoBytes(unsafe.Pointer(&ids[0]), C.int(n)), id) >= 0 })
-			if ok {
-				pin.Pin(&dc[0])
-				C.ifl_restart(jc)
-				if n := int(C.ifl_header(jc, (*C.uchar)(unsafe.Pointer(&dc[0])), C.ulong(len(dc)), &w, &h)); n < 0 {
-					return Row{}, jpegErr(ctx, jc, n)
-				}
-				C.ifl_dc_only(jc)
-				dcScanDecodes.Add(1)
-				if rc := C.ifl_scale(jc, C.int(den), &w, &h); rc != 0 {
-					return Row{}, jpegErr(ctx, jc, int(rc))
-				}
-			}
+		if err := readDCScansOnly(ctx, jc, data, den, &pin); err != nil {
+			return Row{}, err
 		}
 	}
 	out := opts.alloc(int(w) * int(h) * nch)
@@ -318,6 +305,35 @@ func decodeJPEG(ctx context.Context, origin string, data []byte, opts Options) (
 		return Row{}, jpegErr(ctx, jc, int(rc))
 	}
 	return Row{Origin: origin, Height: int32(h), Width: int32(w), NChannels: int32(nch), Mode: modeFor(nch), Data: out}, nil
+}
+
+// readDCScansOnly points jc — its header read, its scale set to 1/den —
+// at the file without the AC scans that its 1×1-IDCT components never read
+// (jpegDCScans). Nothing changes for a baseline file, a scale whose IDCTs
+// all read AC coefficients, or a stream the walk does not follow.
+func readDCScansOnly(ctx context.Context, jc *C.ifl_ctx, data []byte, den int, pin *runtime.Pinner) error {
+	var cids [4]C.uchar
+	n := int(C.ifl_dc_components(jc, &cids[0]))
+	if n == 0 || !dcScansOnly {
+		return nil
+	}
+	ids := C.GoBytes(unsafe.Pointer(&cids[0]), C.int(n))
+	dc, ok := jpegDCScans(data, func(id byte) bool { return bytes.IndexByte(ids, id) >= 0 })
+	if !ok {
+		return nil
+	}
+	pin.Pin(&dc[0])
+	C.ifl_restart(jc)
+	var w, h C.int // the same frame header: the same size
+	if rc := int(C.ifl_header(jc, (*C.uchar)(unsafe.Pointer(&dc[0])), C.ulong(len(dc)), &w, &h)); rc < 0 {
+		return jpegErr(ctx, jc, rc)
+	}
+	C.ifl_dc_only(jc)
+	if rc := C.ifl_scale(jc, C.int(den), &w, &h); rc != 0 {
+		return jpegErr(ctx, jc, int(rc))
+	}
+	dcScanDecodes.Add(1)
+	return nil
 }
 
 // jpegErr maps a C return code to the error Decode reports.
