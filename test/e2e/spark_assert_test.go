@@ -246,6 +246,11 @@ func assertPushdown(t *testing.T, res checkResult, entries []corpus.Entry) {
 	if !strings.Contains(res.ExplainLimit, "PushedLimit: 3") || res.LimitCount != 3 || res.LimitRows != 3 {
 		t.Errorf("limit(3): %d rows, count %d, plan:\n%s", res.LimitRows, res.LimitCount, res.ExplainLimit)
 	}
+	if res.SampledCount != res.SampledRows || res.SampledCount == 0 || res.SampledCount >= res.PartitionRows ||
+		res.LimitOptionCount != 5 {
+		t.Errorf("COUNT(*) from the plan: sampleRatio 0.5 counts %d of %d, reads %d rows; limit 5 counts %d",
+			res.SampledCount, res.PartitionRows, res.SampledRows, res.LimitOptionCount)
+	}
 }
 
 var partitionRE = regexp.MustCompile(`^EndpointPartition\((\d+), \[(.*)\]\)$`)

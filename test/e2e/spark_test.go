@@ -72,6 +72,8 @@ type checkResult struct {
 	NotPushedCount, NotPushedCountImage int
 	ExplainLimit                        string
 	LimitCount, LimitRows               int
+	SampledCount, SampledRows           int
+	LimitOptionCount                    int
 	Partitions                          []struct {
 		Partition    string
 		Preferred    []string

@@ -113,6 +113,15 @@ public final class ConnectorCheck {
     out.put("limitCount", limited.count());
     System.err.println("PHASE limitRows");
     out.put("limitRows", limited.collectAsList().size());
+    // A COUNT(*) from the plan agrees with the rows a read returns, under sampling and the
+    // limit option.
+    Dataset<Row> sampled = spark.read().format("imageflight").option("coordinator", coord)
+        .option("sampleRatio", "0.5").option("seed", "3").load(dir);
+    System.err.println("PHASE sampledCount");
+    out.put("sampledCount", sampled.count());
+    out.put("sampledRows", sampled.select("image.origin").collectAsList().size());
+    out.put("limitOptionCount", spark.read().format("imageflight").option("coordinator", coord)
+        .option("limit", "5").load(dir).count());
 
     // Locality: each Spark partition prefers the hosts of its endpoint's locations.
     Dataset<Row> parts = spark.read().format("imageflight").option("coordinator", coord)
