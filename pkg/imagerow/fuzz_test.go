@@ -64,19 +64,29 @@ func fuzzDecode(f *testing.F, prefixes ...string) {
 	}
 	// 4 Mi pixels keeps every run's allocations small.
 	opts := Options{MaxPixels: 1 << 22}
+	// A JPEG is decoded at 1/8 too: DCT scaling, and a progressive file's DC scans alone.
+	eighth := Options{MaxPixels: opts.MaxPixels, Shrink: func(int, int) int { return 8 }}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		row, err := decodeWithin(t, data, opts)
-		if err != nil {
-			if row.Valid() {
-				t.Fatalf("error %v with a valid row", err)
-			}
-			return
-		}
-		want := int(row.Height) * int(row.Width) * int(row.NChannels)
-		if !row.Valid() || len(row.Data) != want || int64(row.Height)*int64(row.Width) > opts.MaxPixels {
-			t.Fatalf("row %dx%dx%d with %d bytes", row.Width, row.Height, row.NChannels, len(row.Data))
+		check(t, data, opts)
+		if Sniff(data) == FormatJPEG {
+			check(t, data, eighth)
 		}
 	})
+}
+
+// check decodes data and checks Decode's contract.
+func check(t *testing.T, data []byte, opts Options) {
+	row, err := decodeWithin(t, data, opts)
+	if err != nil {
+		if row.Valid() {
+			t.Fatalf("error %v with a valid row", err)
+		}
+		return
+	}
+	want := int(row.Height) * int(row.Width) * int(row.NChannels)
+	if !row.Valid() || len(row.Data) != want || int64(row.Height)*int64(row.Width) > opts.MaxPixels {
+		t.Fatalf("row %dx%dx%d with %d bytes", row.Width, row.Height, row.NChannels, len(row.Data))
+	}
 }
 
 func FuzzDecodeJPEG(f *testing.F) { fuzzDecode(f, "jpeg_", "progressive") }

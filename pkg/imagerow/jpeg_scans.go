@@ -84,8 +84,11 @@ func jpegDCScans(data []byte, dcOnly func(component byte) bool) (dc []byte, ok b
 		}
 		// SOS: Ns, Ns component selectors, Ss, Se, Ah/Al; then entropy-coded data up to
 		// the next marker that is not a stuffed 0xFF00 or a RSTn.
+		if end < i+2+8 {
+			return nil, false // shorter than an SOS with one component
+		}
 		ns := int(data[i+4])
-		if end != i+2+6+2*ns || end > len(data) {
+		if end != i+2+6+2*ns {
 			return nil, false
 		}
 		// AC scans have one component (T.81 G.1.1.1.1); DC scans may interleave.

@@ -37,14 +37,25 @@ final class FlightClient {
   private FlightClient() {}
 
   static {
-    // Direct buffers without the JDK's zeroing (gRPC's Netty fills each receive buffer from
-    // the socket anyway): Netty's tryReflectionSetAccessible, under the name our relocated
-    // copy reads, so Spark's own setting for its Netty does not reach it. Without
-    // --add-opens java.base/java.nio (Spark's launcher passes it) Netty falls back by itself.
-    // Measured: gRPC's event loop 0.15 -> 0.12 CPU-s per 362 MB read (test/bench/README.md).
+    // Our relocated gRPC and Netty read their settings under relocated names, so Spark's own
+    // Netty settings do not reach them, nor ours Spark's. Unless given:
+    // - direct buffers without the JDK's zeroing (gRPC fills each one from the socket);
+    //   without --add-opens java.base/java.nio (Spark's launcher passes it) Netty falls back;
+    // - Netty's unpooled allocator for gRPC instead of its pooled one: a message is a whole
+    //   batch of images, megabytes held until complete, so the pool's chunks fill and are
+    //   freed again for every message, and its allocation paths are large methods to JIT.
+    // Measured on Spark reads of 362 MB, CPU-s per read (test/bench/README.md): gRPC's event
+    // loop 0.15-0.19 -> 0.13-0.14 without zeroing; JVM 1.11-1.18 -> 1.03-1.08 unpooled (JIT).
     String netty = io.grpc.netty.shaded.io.netty.buffer.ByteBuf.class.getName().replace("buffer.ByteBuf", "");
-    if (System.getProperty(netty + "tryReflectionSetAccessible") == null) {
-      System.setProperty(netty + "tryReflectionSetAccessible", "true");
+    String grpc = NettyChannelBuilder.class.getName().replace("NettyChannelBuilder", "");
+    setDefault(netty + "tryReflectionSetAccessible", "true");
+    setDefault(netty + "allocator.type", "unpooled");
+    setDefault(grpc + "useCustomAllocator", "true");
+  }
+
+  private static void setDefault(String property, String value) {
+    if (System.getProperty(property) == null) {
+      System.setProperty(property, value);
     }
   }
 
