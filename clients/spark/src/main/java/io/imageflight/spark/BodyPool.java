@@ -21,7 +21,7 @@ final class BodyPool implements AutoCloseable {
 
   /** A buffer of at least n bytes with one reference for the caller. */
   synchronized ArrowBuf take(long n) {
-    int spare = -1; // a kept buffer that is free but too small
+    int spare = -1; // the slot for a new buffer: empty, else free but too small
     for (int i = 0; i < kept.length; i++) {
       ArrowBuf b = kept[i];
       if (b == null || b.refCnt() == 1) {
