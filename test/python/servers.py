@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -42,11 +43,30 @@ def build_binaries(bindir: str) -> dict:
     return out
 
 
+# Ports for the servers the tests start: below the kernel's ephemeral range (32768-60999 here),
+# where outgoing connections — the tests' clients, memberlist's push/pull — take their local
+# ports, so that none can take a port between free_port() and the server's bind (a flake
+# seen in the suite: "address already in use" for a worker's gossip port). Never the same
+# port twice in one run.
+_PORTS = (20000, 32000)
+_handed_out: set = set()
+
+
 def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(*_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Go's listeners do
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_PORTS} on {host}")
 
 
 class ServerProcess:
