@@ -169,10 +169,10 @@ def local_reference(a):
     tmp = tempfile.mkdtemp(prefix="imageflight-docker-ref-")
     corpus = os.path.join(tmp, "corpus")
     sh(os.path.join(a.bin, "coordinator"), "gen-samples", "--scale", str(a.scale), corpus)
-    port, gport = free_port(), free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [os.path.join(a.bin, "coordinator"), "--standalone", "--listen", f"127.0.0.1:{port}",
-         "--gossip-listen", f"127.0.0.1:{gport}", "--root", corpus, "--name", "reference",
+         "--gossip-listen", "127.0.0.1:0", "--root", corpus, "--name", "reference",
          "--secret-file", os.path.join(tmp, "secret")],
         stdout=open(os.path.join(tmp, "standalone.log"), "w"), stderr=subprocess.STDOUT)
     try:
