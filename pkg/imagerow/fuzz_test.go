@@ -67,15 +67,15 @@ func fuzzDecode(f *testing.F, prefixes ...string) {
 	// A JPEG is decoded at 1/8 too: DCT scaling, and a progressive file's DC scans alone.
 	eighth := Options{MaxPixels: opts.MaxPixels, Shrink: func(int, int) int { return 8 }}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		check(t, data, opts)
+		checkDecode(t, data, opts)
 		if Sniff(data) == FormatJPEG {
-			check(t, data, eighth)
+			checkDecode(t, data, eighth)
 		}
 	})
 }
 
-// check decodes data and checks Decode's contract.
-func check(t *testing.T, data []byte, opts Options) {
+// checkDecode decodes data and checks Decode's contract.
+func checkDecode(t *testing.T, data []byte, opts Options) {
 	row, err := decodeWithin(t, data, opts)
 	if err != nil {
 		if row.Valid() {

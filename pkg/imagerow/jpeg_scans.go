@@ -7,9 +7,8 @@ import (
 
 // jpegScans counts the SOS markers in a JPEG stream, stopping at limit. It
 // follows the marker segments by their lengths and skips entropy-coded
-// data byte by byte (0xFF00 stuffing and RSTn stay inside a scan), so it
-// never decodes anything. Malformed streams just end the count early: the
-// decoder reports those.
+// data (entropyEnd), so it never decodes anything. Malformed streams just
+// end the count early: the decoder reports those.
 func jpegScans(data []byte, limit int) int {
 	n := 0
 	i := 2 // after SOI
@@ -29,13 +28,33 @@ func jpegScans(data []byte, limit int) int {
 		case m == 0xD9: // EOI
 			return n
 		}
-		seg := int(binary.BigEndian.Uint16(data[i+2:]))
+		i += 2 + int(binary.BigEndian.Uint16(data[i+2:]))
 		if m == 0xDA {
 			n++
+			if i = entropyEnd(data, i); i < 0 {
+				return n
+			}
 		}
-		i += 2 + seg
 	}
 	return n
+}
+
+// entropyEnd is the index of the marker that ends the entropy-coded data
+// starting at i — the first 0xFF that is not a stuffed 0xFF00 or a RSTn —
+// or -1 when the data ends first.
+func entropyEnd(data []byte, i int) int {
+	for i < len(data) {
+		k := bytes.IndexByte(data[i:], 0xFF)
+		if k < 0 || i+k+1 >= len(data) {
+			return -1
+		}
+		i += k
+		if n := data[i+1]; n != 0x00 && (n < 0xD0 || n > 0xD7) {
+			return i
+		}
+		i += 2
+	}
+	return -1
 }
 
 // jpegDCScans returns a copy of a progressive JPEG stream without the AC
@@ -82,8 +101,7 @@ func jpegDCScans(data []byte, dcOnly func(component byte) bool) (dc []byte, ok b
 			i = end
 			continue
 		}
-		// SOS: Ns, Ns component selectors, Ss, Se, Ah/Al; then entropy-coded data up to
-		// the next marker that is not a stuffed 0xFF00 or a RSTn.
+		// SOS: Ns, Ns component selectors, Ss, Se, Ah/Al; then entropy-coded data.
 		if end < i+2+8 {
 			return nil, false // shorter than an SOS with one component
 		}
@@ -93,18 +111,9 @@ func jpegDCScans(data []byte, dcOnly func(component byte) bool) (dc []byte, ok b
 		}
 		// AC scans have one component (T.81 G.1.1.1.1); DC scans may interleave.
 		skip := ns == 1 && data[end-3] > 0 && dcOnly(data[i+5])
-		scanEnd := end
-		for {
-			k := bytes.IndexByte(data[scanEnd:], 0xFF)
-			if k < 0 || scanEnd+k+1 >= len(data) {
-				return nil, false // no EOI: truncated
-			}
-			scanEnd += k
-			if n := data[scanEnd+1]; n == 0x00 || (n >= 0xD0 && n <= 0xD7) {
-				scanEnd += 2
-				continue
-			}
-			break
+		scanEnd := entropyEnd(data, end)
+		if scanEnd < 0 {
+			return nil, false // no EOI: truncated
 		}
 		if !skip {
 			out = append(out, data[i:scanEnd]...)
