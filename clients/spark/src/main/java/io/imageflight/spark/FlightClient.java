@@ -8,8 +8,13 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcHttp2ConnectionHandler;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.InternalNettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.InternalProtocolNegotiator;
+import io.grpc.netty.shaded.io.grpc.netty.InternalProtocolNegotiators;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.handler.codec.AdaptiveCumulator;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
@@ -147,13 +152,14 @@ final class FlightClient {
         // One 1080p BGR image is 6.2 MB; a batch holds several.
         .maxInboundMessageSize(Integer.MAX_VALUE)
         .maxInboundMetadataSize(1 << 20);
+    InternalProtocolNegotiator.ProtocolNegotiator negotiator;
     if ("grpc+tls".equals(u.getScheme())) {
       try {
         io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder ssl = GrpcSslContexts.forClient();
         if (opts.tlsCAFile != null) {
           ssl.trustManager(new File(opts.tlsCAFile));
         }
-        b.sslContext(ssl.build()).useTransportSecurity();
+        negotiator = InternalProtocolNegotiators.tls(ssl.build(), null, null);
       } catch (IOException e) {
         throw new IllegalArgumentException("imageflight: TLS for " + location + ": " + e.getMessage(), e);
       }
@@ -161,9 +167,41 @@ final class FlightClient {
         b.overrideAuthority(opts.tlsServerName);
       }
     } else {
-      b.usePlaintext();
+      negotiator = InternalProtocolNegotiators.plaintext();
     }
+    InternalNettyChannelBuilder.setProtocolNegotiatorFactory(b, () -> new Composing(negotiator));
     return b.build();
+  }
+
+  /**
+   * A negotiator that gives gRPC's HTTP/2 handler a composing cumulator. Netty's default
+   * copies every socket read into one cumulation buffer whenever a frame spans two reads,
+   * which on a stream of 16 KiB frames is nearly every read: a fresh direct buffer, zeroed,
+   * filled by a copy and freed, for each one. Composing keeps reads of 1 KiB or more as
+   * they came (frames become slices of them) and merges only small tails.
+   */
+  private static final class Composing implements InternalProtocolNegotiator.ProtocolNegotiator {
+    private final InternalProtocolNegotiator.ProtocolNegotiator next;
+
+    Composing(InternalProtocolNegotiator.ProtocolNegotiator next) {
+      this.next = next;
+    }
+
+    @Override
+    public io.grpc.netty.shaded.io.netty.util.AsciiString scheme() {
+      return next.scheme();
+    }
+
+    @Override
+    public io.grpc.netty.shaded.io.netty.channel.ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpc) {
+      grpc.setCumulator(new AdaptiveCumulator(1024));
+      return next.newHandler(grpc);
+    }
+
+    @Override
+    public void close() {
+      next.close();
+    }
   }
 
   /** The channel with the bearer token of opts (a token option, or a handshake's). */
