@@ -12,6 +12,8 @@
 #        test/bench/photos.sh's folder has no cls= level: the where() rows are left out.
 #   LINE: connector jar line (default 3.5_2.12).
 #   IMAGEFLIGHT_PYTHON: the Python with PySpark 4 for the Python source (default .venv's).
+#   COPIES=N: read DIR's top-level files N times over (hard links in one folder), so that a read is
+#        long against what each query costs once (planning, a JVM's compilation of new code).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 line="${2:-3.5_2.12}"
@@ -28,6 +30,15 @@ if [ -z "$dir" ]; then
   "$work/coordinator" gen-samples "$dir" >/dev/null
 fi
 dir="$(cd "$dir" && pwd)"
+if [ "${COPIES:-1}" -gt 1 ]; then
+  mkdir "$work/copies"
+  for i in $(seq "$COPIES"); do
+    for f in "$dir"/*; do # a flat folder, as test/bench/photos.sh's
+      [ -f "$f" ] && { ln "$f" "$work/copies/c${i}_${f##*/}" 2>/dev/null || cp "$f" "$work/copies/c${i}_${f##*/}"; }
+    done
+  done
+  dir="$work/copies"
+fi
 port=$((20000 + RANDOM % 20000))
 "$work/coordinator" --standalone --capacity 2 --listen "127.0.0.1:$port" --gossip-listen "127.0.0.1:$((port + 1))" \
   --local-gossip --secret-file "$work/secret" --root "$dir" >"$work/server.log" 2>&1 &

@@ -4,12 +4,12 @@ import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
- * The Arrow buffers a stream's message bodies are read into, recycled: a body buffer that no
- * batch uses any more (its vectors were closed when the next batch was loaded) takes the next
- * message that fits. Bodies are megabytes (whole images); a fresh direct buffer for each is
- * zeroed by the JDK and faulted in page by page, which cost as much CPU as the copy into it.
- * Two are kept: the batch Spark is reading and the message gRPC parses meanwhile (it asks
- * for one message ahead).
+ * The Arrow buffers record batches are loaded into (a message body but its pixels, which stay
+ * in the body: {@link MessageBody#recordBatch}), recycled: a buffer that no batch uses any
+ * more (its vectors were closed when the next batch was loaded) takes the next batch that
+ * fits. Tensor batches are megabytes; a fresh direct buffer for each is faulted in page by
+ * page, which cost as much CPU as the copy into it. Two are kept, so that a batch somewhat
+ * larger than the last does not drop the one that fits the next.
  */
 final class BodyPool implements AutoCloseable {
   private final BufferAllocator allocator;

@@ -77,6 +77,8 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
   private VectorSchemaRoot root;
   private int[] columns; // readSchema field i -> root vector index
   private ColumnarBatch batch;
+  private int[] imageData; // ImageColumnVector.dataBuffer of the stream's schema, or null
+  private MessageBody pixels; // the body the current batch's image.data reads from, or null
 
   private int location; // index into ep.locations of the stream being read
   private byte[] ticket;
@@ -128,7 +130,7 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
     Context prev = call.attach();
     try {
       stream = ClientCalls.blockingServerStreamingCall(FlightClient.authed(loc, options).newCall(
-          FlightClient.doGet(bodies), CallOptions.DEFAULT), FlightProto.ticket(ticket));
+          FlightClient.DO_GET, CallOptions.DEFAULT), FlightProto.ticket(ticket));
     } finally {
       call.detach(prev);
     }
@@ -217,6 +219,7 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
         if (schema == null) {
           schema = s;
           mapColumns(s);
+          imageData = ImageColumnVector.dataBuffer(s);
         } else if (!schema.equals(s)) {
           throw Status.INTERNAL.withDescription("imageflight: a resumed stream's schema differs: " + s).asRuntimeException();
         }
@@ -232,20 +235,24 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
         }
         root = VectorSchemaRoot.create(schema, allocator);
         RecordBatch rb = (RecordBatch) msg.header(new RecordBatch());
-        if (d.body == null) {
-          d.body = allocator.buffer(0);
-        }
-        bytes += d.body.writerIndex(); // a recycled body may be larger than its message
-        org.apache.arrow.memory.ArrowBuf body = d.body;
-        d.body = null; // deserializeRecordBatch takes the body's reference (and releases it)
-        try (ArrowRecordBatch arb = MessageSerializer.deserializeRecordBatch(rb, body)) {
+        MessageBody body = d.body != null ? d.body : MessageBody.EMPTY;
+        bytes += body.length();
+        // The pixels stay in the message body (ImageColumnVector) when Spark reads them.
+        int keep = imageData != null && body.length() > 0 ? imageData[0] : -1;
+        try (ArrowRecordBatch arb = body.recordBatch(rb, keep, bodies)) {
           new VectorLoader(root).load(arb);
         } catch (java.io.IOException | RuntimeException e) {
           throw Status.INTERNAL.withDescription("imageflight: bad record batch (" + rb.length() + " rows, "
-              + rb.nodesLength() + " nodes, " + rb.buffersLength() + " buffers, compression "
-              + (rb.compression() == null ? "none" : rb.compression().codec()) + ", header " + d.header.length
+              + rb.nodesLength() + " nodes, " + rb.buffersLength() + " buffers, header " + d.header.length
               + " bytes) for " + schema + ": " + e)
               .withCause(e).asRuntimeException();
+        }
+        if (pixels != null) {
+          pixels.close();
+        }
+        pixels = keep >= 0 ? body : null; // the batch's until the next one
+        if (keep >= 0) {
+          d.body = null;
         }
         long n = Wire.parseBatchMeta(d.appMetadata);
         if (n >= 0) {
@@ -260,9 +267,13 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
         ColumnVector[] cols = new ColumnVector[columns.length];
         for (int i = 0; i < columns.length; i++) {
           FieldVector v = root.getVector(columns[i]);
-          cols[i] = v instanceof org.apache.arrow.vector.complex.FixedSizeListVector
-              ? new TensorColumnVector(readSchema.fields()[i].dataType(), (org.apache.arrow.vector.complex.FixedSizeListVector) v)
-              : new ArrowColumnVector(v);
+          if (v instanceof org.apache.arrow.vector.complex.FixedSizeListVector) {
+            cols[i] = new TensorColumnVector(readSchema.fields()[i].dataType(), (org.apache.arrow.vector.complex.FixedSizeListVector) v);
+          } else if (pixels != null && columns[i] == imageData[2]) {
+            cols[i] = new ImageColumnVector((StructVector) v, imageData[1], pixels, rb.buffers(keep).offset());
+          } else {
+            cols[i] = new ArrowColumnVector(v);
+          }
         }
         batch = new ColumnarBatch(cols, count);
         return true;
@@ -340,6 +351,10 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
     if (root != null) {
       root.close();
       root = null;
+    }
+    if (pixels != null) {
+      pixels.close();
+      pixels = null;
     }
     bodies.close();
     try {

@@ -114,14 +114,12 @@ final class FlightClient {
   static final MethodDescriptor<byte[], byte[]> HANDSHAKE =
       method("Handshake", MethodDescriptor.MethodType.BIDI_STREAMING);
 
-  static MethodDescriptor<byte[], FlightData> doGet(BodyPool bodies) {
-    return MethodDescriptor.<byte[], FlightData>newBuilder()
-        .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
-        .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, "DoGet"))
-        .setRequestMarshaller(BYTES)
-        .setResponseMarshaller(new FlightData.Marshaller(bodies))
-        .build();
-  }
+  static final MethodDescriptor<byte[], FlightData> DO_GET = MethodDescriptor.<byte[], FlightData>newBuilder()
+      .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
+      .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, "DoGet"))
+      .setRequestMarshaller(BYTES)
+      .setResponseMarshaller(new FlightData.Marshaller())
+      .build();
 
   /** grpc://host:port, grpc+tcp://host:port, grpc+tls://host:port, or host:port. */
   static URI parseLocation(String location) {

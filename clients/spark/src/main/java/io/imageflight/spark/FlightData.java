@@ -1,21 +1,17 @@
 package io.imageflight.spark;
 
-import io.grpc.HasByteBuffer;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import org.apache.arrow.memory.ArrowBuf;
 
 /**
  * One FlightData message of a DoGet stream: the Arrow IPC message header (a flatbuffer), the
- * app_metadata ({"next": N}, docs/protocol.md) and the body, read from the gRPC stream
- * straight into an Arrow buffer of the reader's {@link BodyPool} (one copy from gRPC's Netty
- * buffers: no protobuf ByteString or byte[] in between).
+ * app_metadata ({"next": N}, docs/protocol.md) and the body, left in gRPC's buffers
+ * ({@link MessageBody}: no protobuf ByteString, byte[] or Arrow copy in between).
  */
 final class FlightData implements AutoCloseable {
   byte[] header = new byte[0];
   byte[] appMetadata;
-  ArrowBuf body;
+  MessageBody body;
 
   @Override
   public void close() {
@@ -25,46 +21,8 @@ final class FlightData implements AutoCloseable {
     }
   }
 
-  /**
-   * Copies n bytes of in into body. gRPC's message stream hands out its Netty buffers
-   * (HasByteBuffer): each is copied straight into the Arrow buffer, one memory copy, where
-   * ArrowBuf.setBytes(InputStream) would allocate a byte[] per chunk and copy twice.
-   */
-  static void readBody(InputStream in, ArrowBuf body, long n) throws IOException {
-    long off = 0;
-    if (in instanceof HasByteBuffer && ((HasByteBuffer) in).byteBufferSupported()) {
-      while (off < n) {
-        ByteBuffer b = ((HasByteBuffer) in).getByteBuffer();
-        if (b == null || !b.hasRemaining()) {
-          break;
-        }
-        int k = (int) Math.min(b.remaining(), n - off);
-        b.limit(b.position() + k);
-        body.setBytes(off, b);
-        if (in.skip(k) != k) {
-          throw new IOException("FlightData: body stream skipped short");
-        }
-        off += k;
-      }
-    }
-    while (off < n) { // a stream without buffers (compressed), or what is left
-      int r = body.setBytes(off, in, (int) Math.min(n - off, 1 << 20));
-      if (r < 0) {
-        throw new IOException("FlightData: truncated body");
-      }
-      off += r;
-    }
-    body.writerIndex(n);
-  }
-
   /** The gRPC marshaller for DoGet's responses; requests are never FlightData. */
   static final class Marshaller implements io.grpc.MethodDescriptor.Marshaller<FlightData> {
-    private final BodyPool bodies;
-
-    Marshaller(BodyPool bodies) {
-      this.bodies = bodies;
-    }
-
     @Override
     public InputStream stream(FlightData value) {
       throw new UnsupportedOperationException("the connector never sends FlightData");
@@ -103,8 +61,7 @@ final class FlightData implements AutoCloseable {
             d.appMetadata = FlightProto.readFully(in, (int) n);
           } else if (field == 1000) {
             d.close();
-            d.body = bodies.take(n);
-            readBody(in, d.body, n);
+            d.body = MessageBody.read(in, n);
           } else {
             FlightProto.skipFully(in, n);
           }
