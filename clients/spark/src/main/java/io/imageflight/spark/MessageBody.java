@@ -97,32 +97,33 @@ final class MessageBody implements AutoCloseable {
 
   /** Copies body bytes [off, off+n) to dst at dstOff. */
   void copyTo(long off, ArrowBuf dst, long dstOff, long n) {
-    check(off, n);
-    for (int i = piece(off); n > 0; i++) {
-      ByteBuffer b = pieces[i].duplicate();
-      int from = (int) (off - starts[i]);
-      int k = (int) Math.min(b.remaining() - from, n);
-      b.position(from);
-      b.limit(from + k);
-      dst.setBytes(dstOff, b);
-      off += k;
-      dstOff += k;
-      n -= k;
-    }
+    each(off, n, (b, at) -> dst.setBytes(dstOff + at, b));
   }
 
   /** Copies body bytes [off, off+n) to dst at dstOff. */
   void copyTo(long off, byte[] dst, int dstOff, int n) {
-    check(off, n);
-    for (int i = piece(off); n > 0; i++) {
+    each(off, n, (b, at) -> b.get(dst, dstOff + (int) at, b.remaining()));
+  }
+
+  private interface Sink {
+    /** Takes b's remaining bytes, which are the range's from offset at. */
+    void put(ByteBuffer b, long at);
+  }
+
+  /** Hands sink body bytes [off, off+n), a view of each piece they cross. */
+  private void each(long off, long n, Sink sink) {
+    if (off < 0 || n < 0 || off + n > length()) {
+      throw new IndexOutOfBoundsException("body bytes [" + off + ", " + (off + n) + ") of " + length());
+    }
+    long done = 0;
+    for (int i = piece(off); done < n; i++) {
       ByteBuffer b = pieces[i].duplicate();
-      int from = (int) (off - starts[i]);
-      int k = (int) Math.min(b.remaining() - from, n);
+      int from = (int) (off + done - starts[i]);
+      int k = (int) Math.min(b.remaining() - from, n - done);
       b.position(from);
-      b.get(dst, dstOff, k);
-      off += k;
-      dstOff += k;
-      n -= k;
+      b.limit(from + k);
+      sink.put(b, done);
+      done += k;
     }
   }
 
@@ -165,12 +166,6 @@ final class MessageBody implements AutoCloseable {
         }
       }
       return new ArrowRecordBatch((int) rb.length(), nodes, buffers);
-    }
-  }
-
-  private void check(long off, long n) {
-    if (off < 0 || n < 0 || off + n > length()) {
-      throw new IndexOutOfBoundsException("body bytes [" + off + ", " + (off + n) + ") of " + length());
     }
   }
 
