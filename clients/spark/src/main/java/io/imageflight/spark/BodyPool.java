@@ -8,8 +8,7 @@ import org.apache.arrow.memory.BufferAllocator;
  * in the body: {@link MessageBody#recordBatch}), recycled: a buffer that no batch uses any
  * more (its vectors were closed when the next batch was loaded) takes the next batch that
  * fits. Tensor batches are megabytes; a fresh direct buffer for each is faulted in page by
- * page, which cost as much CPU as the copy into it. Two are kept, so that a batch somewhat
- * larger than the last does not drop the one that fits the next.
+ * page, which cost as much CPU as the copy into it.
  */
 final class BodyPool implements AutoCloseable {
   private final BufferAllocator allocator;
