@@ -50,12 +50,12 @@ def build_binaries(bindir: str) -> dict:
 # port twice in one run.
 _PORTS = (20000, 32000)
 _handed_out: set = set()
+_rng = random.Random()
 
 
 def free_port(host: str) -> int:
-    rng = random.Random()
     for _ in range(1000):
-        port = rng.randrange(*_PORTS)
+        port = _rng.randrange(*_PORTS)
         if port in _handed_out:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

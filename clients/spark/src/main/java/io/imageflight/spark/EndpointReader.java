@@ -77,7 +77,7 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
   private VectorSchemaRoot root;
   private int[] columns; // readSchema field i -> root vector index
   private ColumnarBatch batch;
-  private int[] imageData; // ImageColumnVector.dataBuffer of the stream's schema, or null
+  private ImageColumnVector.Layout imageData; // image.data in the stream's batches, or null
   private MessageBody pixels; // the body the current batch's image.data reads from, or null
 
   private int location; // index into ep.locations of the stream being read
@@ -219,7 +219,7 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
         if (schema == null) {
           schema = s;
           mapColumns(s);
-          imageData = ImageColumnVector.dataBuffer(s);
+          imageData = ImageColumnVector.Layout.of(s);
         } else if (!schema.equals(s)) {
           throw Status.INTERNAL.withDescription("imageflight: a resumed stream's schema differs: " + s).asRuntimeException();
         }
@@ -238,7 +238,7 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
         MessageBody body = d.body != null ? d.body : MessageBody.EMPTY;
         bytes += body.length();
         // The pixels stay in the message body (ImageColumnVector) when Spark reads them.
-        int keep = imageData != null && body.length() > 0 ? imageData[0] : -1;
+        int keep = imageData != null && body.length() > 0 ? imageData.buffer : -1;
         try (ArrowRecordBatch arb = body.recordBatch(rb, keep, bodies)) {
           new VectorLoader(root).load(arb);
         } catch (java.io.IOException | RuntimeException e) {
@@ -249,9 +249,10 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
         }
         if (pixels != null) {
           pixels.close();
+          pixels = null;
         }
-        pixels = keep >= 0 ? body : null; // the batch's until the next one
-        if (keep >= 0) {
+        if (keep >= 0) { // the batch's until the next one
+          pixels = body;
           d.body = null;
         }
         long n = Wire.parseBatchMeta(d.appMetadata);
@@ -269,8 +270,8 @@ final class EndpointReader implements PartitionReader<ColumnarBatch> {
           FieldVector v = root.getVector(columns[i]);
           if (v instanceof org.apache.arrow.vector.complex.FixedSizeListVector) {
             cols[i] = new TensorColumnVector(readSchema.fields()[i].dataType(), (org.apache.arrow.vector.complex.FixedSizeListVector) v);
-          } else if (pixels != null && columns[i] == imageData[2]) {
-            cols[i] = new ImageColumnVector((StructVector) v, imageData[1], pixels, rb.buffers(keep).offset());
+          } else if (pixels != null && columns[i] == imageData.column) {
+            cols[i] = new ImageColumnVector((StructVector) v, imageData.ordinal, pixels, rb.buffers(keep).offset());
           } else {
             cols[i] = new ArrowColumnVector(v);
           }

@@ -2,12 +2,12 @@ package io.imageflight.spark;
 
 import java.util.List;
 import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.vector.TypeLayout;
 import org.apache.arrow.vector.VarBinaryVector;
 import org.apache.arrow.vector.complex.StructVector;
-import org.apache.arrow.vector.types.Types.MinorType;
+import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
-import org.apache.arrow.vector.TypeLayout;
 import org.apache.spark.sql.vectorized.ArrowColumnVector;
 
 /**
@@ -58,31 +58,39 @@ final class ImageColumnVector extends ArrowColumnVector {
     }
   }
 
-  /**
-   * Where a stream of schema s keeps image.data (a binary child of the top-level struct
-   * "image"): {the index of its values buffer in a record batch body, its ordinal in the
-   * struct, the struct's column index}, or null.
-   */
-  static int[] dataBuffer(Schema s) {
-    int buffer = 0;
-    for (int col = 0; col < s.getFields().size(); col++) {
-      Field f = s.getFields().get(col);
-      if (f.getName().equals("image") && f.getType().getTypeID() == MinorType.STRUCT.getType().getTypeID()) {
-        buffer += TypeLayout.getTypeBufferCount(f.getType());
-        List<Field> children = f.getChildren();
-        for (int i = 0; i < children.size(); i++) {
-          Field c = children.get(i);
-          if (c.getName().equals("data") && c.getType().getTypeID() == MinorType.VARBINARY.getType().getTypeID()
-              && c.getChildren().isEmpty()) {
-            return new int[] {buffer + 2, i, col}; // validity, offsets, values
-          }
-          buffer += buffers(c);
-        }
-        return null;
-      }
-      buffer += buffers(f);
+  /** Where a stream's record batches keep image.data (a binary child of the struct "image"). */
+  static final class Layout {
+    final int column; // the struct's column index
+    final int ordinal; // data's ordinal in the struct
+    final int buffer; // the index of data's values buffer in a record batch body
+
+    private Layout(int column, int ordinal, int buffer) {
+      this.column = column;
+      this.ordinal = ordinal;
+      this.buffer = buffer;
     }
-    return null;
+
+    /** image.data's layout in streams of schema s, or null when s has no such column. */
+    static Layout of(Schema s) {
+      int buffer = 0;
+      for (int col = 0; col < s.getFields().size(); col++) {
+        Field f = s.getFields().get(col);
+        if (f.getName().equals("image") && f.getType() instanceof ArrowType.Struct) {
+          buffer += TypeLayout.getTypeBufferCount(f.getType());
+          List<Field> children = f.getChildren();
+          for (int i = 0; i < children.size(); i++) {
+            Field c = children.get(i);
+            if (c.getName().equals("data") && c.getType() instanceof ArrowType.Binary) {
+              return new Layout(col, i, buffer + 2); // validity, offsets, values
+            }
+            buffer += buffers(c);
+          }
+          return null;
+        }
+        buffer += buffers(f);
+      }
+      return null;
+    }
   }
 
   /** The number of buffers field f and its descendants have in a record batch body. */
